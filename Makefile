@@ -1,0 +1,41 @@
+# Two commands on a fresh machine with Python 3.11+: `make up` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-test
+RUNSTAMP := $(VENV)/.installed
+
+.PHONY: up test check lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUNSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(RUNSTAMP)
+
+up: $(RUNSTAMP)
+	$(BIN)/edgeway up
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy edgeway edge_functions greengrass_components cloudfront_edge device_client cloud_backend
+
+check: lint typecheck test
+
+bench: $(RUNSTAMP)
+	$(BIN)/python bench/core_startup.py
+
+clean:
+	rm -rf $(VENV) .edgeway .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Lambda@Edge functions, the local CloudFront emulator, and their packaging and deployment."""

@@ -1,0 +1,1 @@
+"""Device-side MQTT: transport, offline queue, discovery, shadow, fleet simulator. Imports nothing of the project."""

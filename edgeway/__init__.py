@@ -1,0 +1,1 @@
+"""edgeway: the CLI and composition root. Nothing imports this package but its console script."""

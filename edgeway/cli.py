@@ -1,0 +1,27 @@
+"""The `edgeway` command: one group per area, each command a few lines."""
+
+from __future__ import annotations
+
+import click
+
+from edgeway.components_commands import components
+from edgeway.core_commands import core
+from edgeway.up_command import up
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="edgeway")
+def cli() -> None:
+    """Edge and device gateway for AWS IoT Greengrass v2 and Lambda@Edge.
+
+    Run `edgeway up` for the whole local stack, or use the groups below.
+    """
+
+
+cli.add_command(components)
+cli.add_command(core)
+cli.add_command(up)
+
+
+def main() -> None:
+    cli()

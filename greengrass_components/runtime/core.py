@@ -1,0 +1,176 @@
+"""The local core: composes the runtime and runs until SIGINT or SIGTERM.
+
+On start it restores the deployed set from its state store, then deploys the
+recipes it was given (unchanged components keep running), and serves the
+control socket. On SIGINT or SIGTERM every component is stopped dependents-first
+(Shutdown, then its process groups), and the core exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .control_server import Operation, start_control_server
+from .core_paths import CorePaths
+from .deployments import DeploymentManager, DeploymentRequest
+from .errors import CoreError, DeploymentError
+from .lifecycle import DEFAULT_ERROR_RESET_SECONDS
+from .logs import log, setup_core_logging
+from .planner import ComponentPlan
+from .platform import detect_platform
+from .recipe_loader import load_recipe_dir
+from .state_board import StateBoard
+from .state_store import StateStore
+from .supervisor import Supervisor
+from .versions import newest
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    root: Path
+    recipe_dir: Path | None = None
+    artifact_dir: Path | None = None
+    thing_name: str = "gateway-1"
+    region: str = "us-east-1"
+    root_ca_path: str = ""
+    platform_overrides: Mapping[str, str] = field(default_factory=dict)
+    log_to_stderr: bool = True
+    deployment_timeout: float = 300.0
+    error_reset_seconds: float = DEFAULT_ERROR_RESET_SECONDS
+
+
+class Core:
+    def __init__(self, settings: CoreSettings) -> None:
+        self.settings = settings
+        self.paths = CorePaths(settings.root.resolve())
+        self.paths.make_dirs()
+        self.log = setup_core_logging(self.paths.logs, to_stderr=settings.log_to_stderr)
+        self.board = StateBoard()
+        self.store = StateStore(self.paths.state_db)
+        self.supervisor = Supervisor(
+            self.paths, self.board, self.component_env, self.log,
+            error_reset_seconds=settings.error_reset_seconds,
+        )
+        self.device = detect_platform(settings.platform_overrides)
+        self.deployments = DeploymentManager(
+            self.paths, self.store, self.supervisor, self.board, self.device, settings.thing_name, self.log,
+            ready_timeout=settings.deployment_timeout,
+        )
+        self._stopping = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- what a component's processes see -------------------------------------
+
+    def component_env(self, plan: ComponentPlan, token: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "SVCUID"}
+        python_bin = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([python_bin, env.get("PATH", os.defpath)])
+        socket_path = str(self.paths.ipc_socket)
+        env.update(
+            {
+                "SVCUID": token,
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
+                "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": socket_path,
+                "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH": socket_path,
+                "AWS_IOT_THING_NAME": self.settings.thing_name,
+                "AWS_REGION": self.settings.region,
+                "AWS_DEFAULT_REGION": self.settings.region,
+                "GG_ROOT_CA_PATH": self.settings.root_ca_path,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    # -- control operations ---------------------------------------------------
+
+    def operations(self) -> dict[str, Operation]:
+        return {
+            "deploy": self._op_deploy,
+            "list": self._op_list,
+            "deployments": self._op_deployments,
+            "restart": self._op_restart,
+        }
+
+    async def _op_deploy(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        request = DeploymentRequest.from_json(body)
+        deployment_id = str(body.get("id") or uuid.uuid4())
+        task = asyncio.create_task(self.deployments.deploy(request, deployment_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        if not body.get("wait", True):
+            return {"id": deployment_id, "status": "IN_PROGRESS"}
+        result = await task
+        return {"id": result.id, "status": result.status, "reason": result.reason}
+
+    async def _op_list(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"components": self.supervisor.snapshot()}
+
+    async def _op_deployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"deployments": [d.to_json() for d in self.store.deployments()]}
+
+    async def _op_restart(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = str(body.get("name", ""))
+        if not self.supervisor.restart(name):
+            raise DeploymentError(f"no component named {name!r} is deployed")
+        return {"name": name}
+
+    # -- run ------------------------------------------------------------------
+
+    def initial_request(self) -> DeploymentRequest | None:
+        """Deploy the newest version of every recipe in --recipes, if given."""
+        recipe_dir = self.settings.recipe_dir
+        if recipe_dir is None:
+            return None
+        recipes, problems = load_recipe_dir(recipe_dir)
+        if problems:
+            raise CoreError("; ".join(str(p) for p in problems))
+        versions: dict[str, list[str]] = {}
+        for recipe in recipes:
+            versions.setdefault(recipe.name, []).append(recipe.version)
+        merge = {name: newest(found) for name, found in versions.items()}
+        return DeploymentRequest(merge=merge, recipe_dir=recipe_dir, artifact_dir=self.settings.artifact_dir)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        log(self.log, logging.INFO, "core-start", root=str(self.paths.root), thing=self.settings.thing_name,
+            platform=self.device, pid=os.getpid())
+        server = await start_control_server(self.paths.control_socket, self.operations(), self.log)
+        exit_code = 0
+        try:
+            self.deployments.restore()
+            request = self.initial_request()
+            if request is not None:
+                result = await self.deployments.deploy(request)
+                if result.status != "SUCCEEDED":
+                    log(self.log, logging.ERROR, "initial-deployment-failed", reason=result.reason)
+            log(self.log, logging.INFO, "core-ready", components=self.supervisor.snapshot())
+            await self._stopping.wait()
+        except CoreError as exc:
+            log(self.log, logging.ERROR, "core-failed", error=str(exc))
+            exit_code = 1
+        finally:
+            log(self.log, logging.INFO, "core-stopping")
+            server.close()
+            await self.supervisor.stop_all()
+            self.paths.control_socket.unlink(missing_ok=True)
+            self.store.close()
+            log(self.log, logging.INFO, "core-stopped")
+        return exit_code
+
+
+def run_core(settings: CoreSettings) -> int:
+    return asyncio.run(Core(settings).run())

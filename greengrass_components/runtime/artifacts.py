@@ -2,7 +2,9 @@
 
 Local artifacts are laid out as for `greengrass-cli`:
 `<artifact dir>/<ComponentName>/<ComponentVersion>/<file name of the URI>`.
-They are copied to `packages/artifacts/<name>/<version>/`, checked against
+As with `greengrass-cli --artifactDir`, the whole folder of that version is
+copied, declared or not, to `packages/artifacts/<name>/<version>/`; declared
+artifacts must be there, and are checked against
 their Digest (base64 of the hash named by Algorithm), given their Permission,
 and ZIP archives are unpacked to `packages/artifacts-unarchived/<name>/<version>/<stem>/`.
 """
@@ -45,14 +47,18 @@ def mode_for(artifact: Artifact) -> int:
 
 def install_artifacts(plan: ComponentPlan, paths: CorePaths, artifact_dir: Path | None) -> None:
     target = paths.artifacts(plan.name, plan.version)
+    source_dir = artifact_dir / plan.name / plan.version if artifact_dir else None
+    if source_dir is not None and source_dir.is_dir():
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source_dir, target)
     target.mkdir(parents=True, exist_ok=True)
     for artifact in plan.artifacts:
+        if artifact.is_docker_image:
+            continue  # pulled by the Docker application manager, not installed as a file
         installed = target / artifact.file_name
-        source = artifact_dir / plan.name / plan.version / artifact.file_name if artifact_dir else None
-        if source is not None and source.is_file():
-            installed.unlink(missing_ok=True)
-            shutil.copyfile(source, installed)
-        elif not installed.is_file():
+        source = source_dir / artifact.file_name if source_dir is not None else None
+        if not installed.is_file():
             looked = f" (looked for {source})" if source is not None else " (no artifact folder given)"
             raise ArtifactError(f"{plan.name}-{plan.version}: artifact {artifact.uri} is missing{looked}")
         if artifact.digest and artifact.algorithm:

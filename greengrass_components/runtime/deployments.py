@@ -181,7 +181,7 @@ class DeploymentManager:
         recipe_paths = {r.name: self._store_recipe(r) for r in ordered}
 
         log(self._log, logging.INFO, "deployment-plan", added=added, changed=changed, removed=removed)
-        await self._supervisor.stop([*removed, *changed])
+        await self._supervisor.stop([*removed, *changed], uninstall=removed)
         self._supervisor.start(p for p in plans if p.name in added or p.name in changed)
         failure = await self._wait_ready([*added, *changed])
         if failure:

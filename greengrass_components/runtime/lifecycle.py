@@ -94,12 +94,18 @@ class ComponentRunner:
         self._restart_requested = True
         self._board.poke()
 
-    async def stop(self) -> None:
-        """Run Shutdown, stop every process group, end in FINISHED (or stay BROKEN)."""
+    async def stop(self, *, uninstall: bool = False) -> None:
+        """Run Shutdown, stop every process group, end in FINISHED (or stay BROKEN).
+
+        With `uninstall`, the component is leaving the core: its Uninstall step runs last.
+        """
         self._stop_requested = True
         self._board.poke()
         if self._task is not None:
             await self._task
+        if uninstall:
+            await self._run_step("Uninstall", self.plan.lifecycle.uninstall, ignore_stop=True)
+            await self._stop_processes()
 
     # -- the loop -------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import RecipeProblem
-from .recipe_model import DEFAULT_TIMEOUTS, STEP_NAMES, Lifecycle, Manifest, Recipe, Step
+from .recipe_model import DEFAULT_TIMEOUTS, STEP_NAMES, Lifecycle, Manifest, Recipe, Step, canonical_keys
 
 ALL_SELECTION = "all"
 SKIPIF_PATTERN = re.compile(r"^(exists|onpath) +(.+)$")
@@ -58,6 +58,7 @@ def parse_lifecycle(raw: Mapping[str, Any], where: str, source: str) -> tuple[Li
     if not isinstance(raw, Mapping):
         problem(where, f"must be a mapping of lifecycle steps, got {type(raw).__name__}")
         return Lifecycle(), problems
+    raw = canonical_keys(raw, LIFECYCLE_KEYS)
     for key in raw:
         if key not in LIFECYCLE_KEYS:
             allowed = ", ".join(sorted(LIFECYCLE_KEYS))
@@ -101,6 +102,7 @@ def _parse_step(name: str, value: Any, field: str, problem: Any) -> Step | None:
     if not isinstance(value, Mapping):
         problem(field, f"must be a script string or a mapping with Script, got {type(value).__name__}")
         return None
+    value = canonical_keys(value, STEP_KEYS)
     for key in value:
         if key not in STEP_KEYS:
             problem(f"{field}.{key}", f"unknown key (allowed: {', '.join(sorted(STEP_KEYS))})")

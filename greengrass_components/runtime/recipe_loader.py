@@ -28,6 +28,7 @@ from .recipe_model import (
     Permission,
     Recipe,
     Unarchive,
+    canonical_keys,
 )
 from .versions import is_valid_requirement, is_valid_version
 
@@ -91,6 +92,7 @@ def recipe_from_document(document: Any, source: str) -> Recipe:
     if not isinstance(document, Mapping):
         kind = "empty" if document is None else type(document).__name__
         raise RecipeError([RecipeProblem(source, "", f"a recipe must be a mapping, got {kind}")])
+    document = canonical_keys(document, TOP_LEVEL_KEYS)
 
     for key in document:
         if key not in TOP_LEVEL_KEYS:
@@ -172,6 +174,7 @@ def _configuration(value: Any, problem: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         problem("ComponentConfiguration", "must be a mapping with DefaultConfiguration")
         return {}
+    value = canonical_keys(value, ("DefaultConfiguration",))
     for key in value:
         if key != "DefaultConfiguration":
             problem(f"ComponentConfiguration.{key}", "unknown field (only DefaultConfiguration)")
@@ -196,6 +199,7 @@ def _dependencies(value: Any, problem: Any) -> list[Dependency]:
         if not isinstance(spec, Mapping):
             problem(field, "must be a mapping with VersionRequirement and DependencyType")
             continue
+        spec = canonical_keys(spec, ("VersionRequirement", "DependencyType"))
         for key in spec:
             if key not in ("VersionRequirement", "DependencyType"):
                 problem(f"{field}.{key}", "unknown field")
@@ -229,6 +233,7 @@ def _manifests(value: Any, has_global_lifecycle: bool, problem: Any) -> list[Man
         if not isinstance(raw, Mapping):
             problem(field, "must be a mapping")
             continue
+        raw = canonical_keys(raw, MANIFEST_KEYS)
         for key in raw:
             if key not in MANIFEST_KEYS:
                 problem(f"{field}.{key}", f"unknown field (allowed: {', '.join(sorted(MANIFEST_KEYS))})")
@@ -295,6 +300,7 @@ def _artifacts(value: Any, field: str, problem: Any) -> list[Artifact]:
         if not isinstance(raw, Mapping):
             problem(where, "must be a mapping with URI")
             continue
+        raw = canonical_keys(raw, ARTIFACT_KEYS)
         for key in raw:
             if key not in ARTIFACT_KEYS:
                 problem(f"{where}.{key}", f"unknown field (allowed: {', '.join(sorted(ARTIFACT_KEYS))})")
@@ -311,6 +317,7 @@ def _artifacts(value: Any, field: str, problem: Any) -> list[Artifact]:
         if not isinstance(permission, Mapping):
             problem(f"{where}.Permission", "must be a mapping with Read and Execute")
         else:
+            permission = canonical_keys(permission, ("Read", "Execute"))
             read = permission.get("Read", "OWNER")
             execute = permission.get("Execute", "NONE")
             for key, given in (("Read", read), ("Execute", execute)):
@@ -329,6 +336,9 @@ def _artifacts(value: Any, field: str, problem: Any) -> list[Artifact]:
             digest=str(digest) if digest is not None else None,
             algorithm=str(algorithm) if algorithm is not None else None,
         )
+        if artifact.is_docker_image:
+            out.append(artifact)
+            continue
         if artifact.file_name in names:
             problem(
                 f"{where}.URI",

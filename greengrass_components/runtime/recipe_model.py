@@ -8,12 +8,21 @@ typed `Lifecycle`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 RECIPE_FORMAT_VERSION = "2020-01-25"
+
+
+def canonical_keys(mapping: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
+    """Known keys in their documented spelling, whatever their case (the nucleus ignores case).
+
+    Unknown keys are kept as they are, so validation can name them.
+    """
+    by_lower = {k.lower(): k for k in known}
+    return {by_lower.get(str(k).lower(), k): v for k, v in mapping.items()}
 
 
 class DependencyType(StrEnum):
@@ -57,6 +66,11 @@ class Artifact:
     execute: Permission = Permission.NONE
     digest: str | None = None
     algorithm: str | None = None
+
+    @property
+    def is_docker_image(self) -> bool:
+        """`docker:` URIs name images for the Docker manager component, not files."""
+        return self.uri.startswith("docker:")
 
     @property
     def file_name(self) -> str:
@@ -108,7 +122,7 @@ class Step:
     requires_privilege: bool = False
 
 
-STEP_NAMES = ("Bootstrap", "Install", "Startup", "Run", "Shutdown", "Recover")
+STEP_NAMES = ("Bootstrap", "Install", "Startup", "Run", "Shutdown", "Recover", "Uninstall")
 DEFAULT_TIMEOUTS: Mapping[str, float | None] = {
     "Bootstrap": 120.0,
     "Install": 120.0,
@@ -116,6 +130,7 @@ DEFAULT_TIMEOUTS: Mapping[str, float | None] = {
     "Run": None,
     "Shutdown": 15.0,
     "Recover": 60.0,
+    "Uninstall": 120.0,
 }
 
 
@@ -128,6 +143,7 @@ class Lifecycle:
     run: Step | None = None
     shutdown: Step | None = None
     recover: Step | None = None
+    uninstall: Step | None = None
 
     def step(self, name: str) -> Step | None:
         step: Step | None = getattr(self, name.lower())

@@ -61,8 +61,12 @@ class Supervisor:
             self.runners[plan.name] = runner
             runner.start()
 
-    async def stop(self, names: Iterable[str]) -> None:
-        """Stop these components, each only after its dependents among them have stopped."""
+    async def stop(self, names: Iterable[str], uninstall: Iterable[str] = ()) -> None:
+        """Stop these components, each only after its dependents among them have stopped.
+
+        Components named in `uninstall` are leaving the core: their Uninstall step runs after they stop.
+        """
+        leaving = set(uninstall)
         remaining = {n for n in names if n in self.runners}
         while remaining:
             wave = [
@@ -72,7 +76,7 @@ class Supervisor:
                     for other in remaining if other != name
                 )
             ] or sorted(remaining)
-            await asyncio.gather(*(self.runners[name].stop() for name in wave))
+            await asyncio.gather(*(self.runners[name].stop(uninstall=name in leaving) for name in wave))
             for name in wave:
                 remaining.discard(name)
                 del self.runners[name]

@@ -229,3 +229,19 @@ def test_cli_deploy_and_list(tmp_path, start_core):
                             capture_output=True, text=True, cwd=REPO, timeout=60)
     assert failed.returncode == 1
     assert "cannot remove test.Nothing: it is not deployed" in failed.stdout
+
+
+def test_removed_component_runs_its_uninstall_step(tmp_path, start_core):
+    recipes, out = tmp_path / "recipes", tmp_path / "uninstalled"
+    write_recipe(recipes, recipe("test.Leaving", f"""
+Run: exec sleep 300
+Uninstall: echo bye >> {out}
+"""))
+    core = start_core("--recipes", str(recipes))
+    core.wait_state("test.Leaving", "RUNNING")
+    assert core.stop() == 0
+    assert not out.exists()  # a core shutting down does not uninstall anything
+    core = start_core(root=core.root)
+    core.wait_state("test.Leaving", "RUNNING")
+    assert core.deploy(remove=["test.Leaving"])["status"] == "SUCCEEDED"
+    assert out.read_text() == "bye\n"

@@ -175,23 +175,30 @@ Run: exec sleep 60
     assert core.components() == {}  # the failed deployment rolled back to the empty set
 
 
-def test_startup_and_run_timeouts(tmp_path, start_core):
+def test_startup_timeout_fails_the_deployment(tmp_path, start_core):
     recipes = tmp_path / "recipes"
     write_recipe(recipes, recipe("test.SlowStartup", """
 Startup:
   Script: exec sleep 60
   Timeout: 0.5
 """))
-    write_recipe(recipes, recipe("test.SlowRun", """
-Run:
-  Script: exec sleep 60
-  Timeout: 0.5
-"""))
     core = start_core("--recipes", str(recipes), "--deployment-timeout", "30")
     reason = core.wait_deployment_done()["reason"]
     assert "test.SlowStartup is BROKEN: Startup timed out after 0.5s" in reason
-    assert "test.SlowRun is BROKEN: Run timed out" in reason
-    assert core.states_logged("test.SlowRun")[-1] == "BROKEN"
+    assert core.states_logged("test.SlowStartup").count("ERRORED") == 2
+
+
+def test_run_timeout_errors_after_the_deployment_and_breaks(tmp_path, start_core):
+    recipes, runs = tmp_path / "recipes", tmp_path / "runs"
+    write_recipe(recipes, recipe("test.SlowRun", f"""
+Run:
+  Script: echo run >> {runs}; exec sleep 60
+  Timeout: 0.5
+"""))
+    core = start_core("--recipes", str(recipes))
+    assert core.wait_deployment_done()["status"] == "SUCCEEDED"  # it was RUNNING
+    assert core.wait_state("test.SlowRun", "BROKEN")["reason"].startswith("Run timed out")
+    assert len(lines_of(runs)) == 3
 
 
 def test_skipif_exists_and_onpath_skip_their_steps(tmp_path, start_core):

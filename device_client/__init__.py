@@ -1,1 +1,4 @@
-"""Device-side MQTT: transport, offline queue, discovery, shadow, fleet simulator. Imports nothing of the project."""
+"""Device-side MQTT: transport, offline queue, discovery, shadow, fleet simulator.
+
+Imports nothing of the project.
+"""

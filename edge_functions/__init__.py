@@ -1,1 +1,4 @@
-"""Lambda-style handlers, `handler(event, context)`, for sensors and vision. Imports nothing of the project."""
+"""Lambda-style handlers, `handler(event, context)`, for sensors and vision.
+
+Imports nothing of the project.
+"""

@@ -17,8 +17,12 @@ from greengrass_components.runtime.errors import CoreError
 from greengrass_components.runtime.logs import render
 
 ROOT_OPTION = click.option(
-    "--root", type=click.Path(file_okay=False, path_type=Path), default=Path(".edgeway/core"),
-    show_default=True, envvar="EDGEWAY_CORE_ROOT", help="Core root folder [env EDGEWAY_CORE_ROOT].",
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".edgeway/core"),
+    show_default=True,
+    envvar="EDGEWAY_CORE_ROOT",
+    help="Core root folder [env EDGEWAY_CORE_ROOT].",
 )
 
 
@@ -50,23 +54,57 @@ def core() -> None:
 
 @core.command()
 @ROOT_OPTION
-@click.option("--recipes", "recipe_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Deploy the newest version of every recipe in this folder on start.")
-@click.option("--artifacts", "artifact_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Local artifacts: <dir>/<Component>/<version>/<file>.")
-@click.option("--thing-name", default="gateway-1", show_default=True, envvar="EDGEWAY_THING_NAME",
-              help="The core's thing name [env EDGEWAY_THING_NAME].")
+@click.option(
+    "--recipes",
+    "recipe_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Deploy the newest version of every recipe in this folder on start.",
+)
+@click.option(
+    "--artifacts",
+    "artifact_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Local artifacts: <dir>/<Component>/<version>/<file>.",
+)
+@click.option(
+    "--thing-name",
+    default="gateway-1",
+    show_default=True,
+    envvar="EDGEWAY_THING_NAME",
+    help="The core's thing name [env EDGEWAY_THING_NAME].",
+)
 @click.option("--region", default="us-east-1", show_default=True, envvar="AWS_REGION")
-@click.option("--platform", "platform_overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override or add a platform attribute for manifest matching.")
-@click.option("--deployment-timeout", default=300.0, show_default=True,
-              help="Seconds a deployment waits for its components to be RUNNING or FINISHED.")
-def run(root: Path, recipe_dir: Path | None, artifact_dir: Path | None, thing_name: str, region: str,
-        platform_overrides: tuple[str, ...], deployment_timeout: float) -> None:
+@click.option(
+    "--platform",
+    "platform_overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override or add a platform attribute for manifest matching.",
+)
+@click.option(
+    "--deployment-timeout",
+    default=300.0,
+    show_default=True,
+    help="Seconds a deployment waits for its components to be RUNNING or FINISHED.",
+)
+def run(
+    root: Path,
+    recipe_dir: Path | None,
+    artifact_dir: Path | None,
+    thing_name: str,
+    region: str,
+    platform_overrides: tuple[str, ...],
+    deployment_timeout: float,
+) -> None:
     """Run the core in the foreground until SIGINT or SIGTERM."""
     settings = CoreSettings(
-        root=root, recipe_dir=recipe_dir, artifact_dir=artifact_dir, thing_name=thing_name, region=region,
-        platform_overrides=_key_value(platform_overrides, "--platform"), deployment_timeout=deployment_timeout,
+        root=root,
+        recipe_dir=recipe_dir,
+        artifact_dir=artifact_dir,
+        thing_name=thing_name,
+        region=region,
+        platform_overrides=_key_value(platform_overrides, "--platform"),
+        deployment_timeout=deployment_timeout,
     )
     raise SystemExit(run_core(settings))
 
@@ -77,12 +115,24 @@ def run(root: Path, recipe_dir: Path | None, artifact_dir: Path | None, thing_na
 @click.option("--artifact-dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--merge", multiple=True, metavar="NAME=VERSION", help="Add or update a component.")
 @click.option("--remove", multiple=True, metavar="NAME", help="Remove a component.")
-@click.option("--update-config", multiple=True, metavar="NAME=JSON",
-              help='Configuration update, e.g. Comp=\'{"MERGE": {"Port": 8080}, "RESET": ["/Old"]}\'.')
+@click.option(
+    "--update-config",
+    multiple=True,
+    metavar="NAME=JSON",
+    help='Configuration update, e.g. Comp=\'{"MERGE": {"Port": 8080}, "RESET": ["/Old"]}\'.',
+)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the deployment to finish.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the answer.")
-def deploy(root: Path, recipe_dir: Path | None, artifact_dir: Path | None, merge: tuple[str, ...],
-           remove: tuple[str, ...], update_config: tuple[str, ...], wait: bool, timeout: float) -> None:
+def deploy(
+    root: Path,
+    recipe_dir: Path | None,
+    artifact_dir: Path | None,
+    merge: tuple[str, ...],
+    remove: tuple[str, ...],
+    update_config: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+) -> None:
     """Deploy into the running core: merge, remove, update configuration."""
     updates = {}
     for name, raw in _key_value(update_config, "--update-config").items():
@@ -91,12 +141,19 @@ def deploy(root: Path, recipe_dir: Path | None, artifact_dir: Path | None, merge
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"{name}: not JSON: {exc}", param_hint="--update-config") from exc
     request = {
-        "op": "deploy", "merge": _key_value(merge, "--merge"), "remove": list(remove), "update_config": updates,
+        "op": "deploy",
+        "merge": _key_value(merge, "--merge"),
+        "remove": list(remove),
+        "update_config": updates,
         "recipe_dir": str(recipe_dir.resolve()) if recipe_dir else None,
-        "artifact_dir": str(artifact_dir.resolve()) if artifact_dir else None, "wait": wait,
+        "artifact_dir": str(artifact_dir.resolve()) if artifact_dir else None,
+        "wait": wait,
     }
     answer = _ask(root, request, timeout)
-    click.echo(f"deployment {answer['id']}: {answer['status']}" + (f": {answer['reason']}" if answer.get("reason") else ""))
+    click.echo(
+        f"deployment {answer['id']}: {answer['status']}"
+        + (f": {answer['reason']}" if answer.get("reason") else "")
+    )
     if answer["status"] == "FAILED":
         raise SystemExit(1)
 
@@ -110,8 +167,11 @@ def list_components(root: Path, as_json: bool) -> None:
     if as_json:
         emit_json(components)
         return
-    table("components", ["name", "version", "state", "reason"],
-          [(c["name"], c["version"], c["state"], c["reason"]) for c in components])
+    table(
+        "components",
+        ["name", "version", "state", "reason"],
+        [(c["name"], c["version"], c["state"], c["reason"]) for c in components],
+    )
 
 
 @core.command()
@@ -123,9 +183,19 @@ def deployments(root: Path, as_json: bool) -> None:
     if as_json:
         emit_json(found)
         return
-    table("deployments", ["id", "created", "status", "reason"],
-          [(d["id"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d["created"])), d["status"], d["reason"])
-           for d in found])
+    table(
+        "deployments",
+        ["id", "created", "status", "reason"],
+        [
+            (
+                d["id"],
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d["created"])),
+                d["status"],
+                d["reason"],
+            )
+            for d in found
+        ],
+    )
 
 
 @core.command()
@@ -150,6 +220,6 @@ def logs(root: Path, name: str, follow: bool, lines: int, as_json: bool) -> None
                 continue
             if path.exists() and path.stat().st_size < handle.tell():  # rotated
                 handle.close()
-                handle = path.open(encoding="utf-8", errors="replace")  # noqa: SIM115
+                handle = path.open(encoding="utf-8", errors="replace")
                 continue
             time.sleep(0.2)

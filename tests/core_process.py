@@ -45,13 +45,22 @@ class CoreProcess:
         self._stderr = self.stderr_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "edgeway", "core", "run", "--root", str(self.root), *self.args],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=self._stderr,
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
         )
-        wait_for(lambda: self.paths.control_socket.exists() or self.process.poll() is not None, timeout,
-                 "the control socket")
+        wait_for(
+            lambda: self.paths.control_socket.exists() or self.process.poll() is not None,
+            timeout,
+            "the control socket",
+        )
         assert self.process.poll() is None, f"core exited early:\n{self.stderr_path.read_text()[-3000:]}"
-        wait_for(lambda: '"core-ready"' in self.stderr_path.read_text() or self.process.poll() is not None,
-                 timeout, "the core to finish its start")
+        wait_for(
+            lambda: '"core-ready"' in self.stderr_path.read_text() or self.process.poll() is not None,
+            timeout,
+            "the core to finish its start",
+        )
         return self
 
     @property
@@ -118,7 +127,9 @@ class CoreProcess:
     def states_logged(self, name: str) -> list[str]:
         import json
 
-        return [json.loads(line)["new"] for line in self.log_text(name).splitlines() if '"state-change"' in line]
+        return [
+            json.loads(line)["new"] for line in self.log_text(name).splitlines() if '"state-change"' in line
+        ]
 
     def log_text(self, name: str = "greengrass") -> str:
         path = self.paths.logs / f"{name}.log"

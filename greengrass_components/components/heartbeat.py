@@ -29,8 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     beats = 0
     while not stop.is_set():
         beats += 1
-        print(json.dumps({"event": "heartbeat", "thing": args.thing, "beat": beats,
-                          "uptime_s": round(time.monotonic() - started, 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "event": "heartbeat",
+                    "thing": args.thing,
+                    "beat": beats,
+                    "uptime_s": round(time.monotonic() - started, 1),
+                }
+            ),
+            flush=True,
+        )
         stop.wait(args.interval)
     return 0
 

@@ -28,7 +28,9 @@ _ALGORITHMS = {"SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "S
 def file_digest(path: Path, algorithm: str = "SHA-256") -> str:
     name = _ALGORITHMS.get(algorithm.upper())
     if name is None:
-        raise ArtifactError(f"unsupported digest algorithm {algorithm!r} (use one of {', '.join(_ALGORITHMS)})")
+        raise ArtifactError(
+            f"unsupported digest algorithm {algorithm!r} (use one of {', '.join(_ALGORITHMS)})"
+        )
     with path.open("rb") as handle:
         digest = hashlib.file_digest(handle, name).digest()
     return base64.b64encode(digest).decode()
@@ -71,7 +73,11 @@ def install_artifacts(plan: ComponentPlan, paths: CorePaths, artifact_dir: Path 
                 )
         installed.chmod(mode_for(artifact))
         if artifact.unarchive == Unarchive.ZIP:
-            _unzip(installed, paths.decompressed(plan.name, plan.version) / artifact.unarchived_dir_name, artifact)
+            _unzip(
+                installed,
+                paths.decompressed(plan.name, plan.version) / artifact.unarchived_dir_name,
+                artifact,
+            )
 
 
 def _unzip(archive: Path, destination: Path, artifact: Artifact) -> None:
@@ -84,7 +90,9 @@ def _unzip(archive: Path, destination: Path, artifact: Artifact) -> None:
             for member in zf.infolist():
                 out = (destination / member.filename).resolve()
                 if not out.is_relative_to(root):
-                    raise ArtifactError(f"{archive.name}: member {member.filename!r} escapes the archive folder")
+                    raise ArtifactError(
+                        f"{archive.name}: member {member.filename!r} escapes the archive folder"
+                    )
                 zf.extract(member, destination)
     except zipfile.BadZipFile as exc:
         raise ArtifactError(f"{archive.name}: not a valid ZIP archive: {exc}") from exc

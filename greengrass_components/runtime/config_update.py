@@ -29,7 +29,9 @@ def parse_configuration_update(value: Any, where: str) -> ConfigurationUpdate:
         raise ConfigurationError(f"{where}: must be an object with MERGE and/or RESET")
     unknown = [k for k in value if k not in ("MERGE", "RESET")]
     if unknown:
-        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; use MERGE and RESET")
+        raise ConfigurationError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; use MERGE and RESET"
+        )
     merge = value.get("MERGE") or {}
     if not isinstance(merge, Mapping):
         raise ConfigurationError(f"{where}.MERGE: must be an object")
@@ -38,7 +40,9 @@ def parse_configuration_update(value: Any, where: str) -> ConfigurationUpdate:
         raise ConfigurationError(f"{where}.RESET: must be a list of JSON pointers")
     for pointer in reset:
         if pointer and not pointer.startswith("/"):
-            raise ConfigurationError(f"{where}.RESET: {pointer!r} is not a JSON pointer (must start with '/')")
+            raise ConfigurationError(
+                f"{where}.RESET: {pointer!r} is not a JSON pointer (must start with '/')"
+            )
     return ConfigurationUpdate(merge=merge, reset=tuple(reset))
 
 

@@ -57,12 +57,21 @@ class Core:
         self.board = StateBoard()
         self.store = StateStore(self.paths.state_db)
         self.supervisor = Supervisor(
-            self.paths, self.board, self.component_env, self.log,
+            self.paths,
+            self.board,
+            self.component_env,
+            self.log,
             error_reset_seconds=settings.error_reset_seconds,
         )
         self.device = detect_platform(settings.platform_overrides)
         self.deployments = DeploymentManager(
-            self.paths, self.store, self.supervisor, self.board, self.device, settings.thing_name, self.log,
+            self.paths,
+            self.store,
+            self.supervisor,
+            self.board,
+            self.device,
+            settings.thing_name,
+            self.log,
             ready_timeout=settings.deployment_timeout,
         )
         self._stopping = asyncio.Event()
@@ -146,8 +155,15 @@ class Core:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
-        log(self.log, logging.INFO, "core-start", root=str(self.paths.root), thing=self.settings.thing_name,
-            platform=self.device, pid=os.getpid())
+        log(
+            self.log,
+            logging.INFO,
+            "core-start",
+            root=str(self.paths.root),
+            thing=self.settings.thing_name,
+            platform=self.device,
+            pid=os.getpid(),
+        )
         server = await start_control_server(self.paths.control_socket, self.operations(), self.log)
         exit_code = 0
         try:

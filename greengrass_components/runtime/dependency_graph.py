@@ -67,7 +67,8 @@ def resolve(roots: Mapping[str, str], catalog: RecipeCatalog) -> list[Recipe]:
                     )
                 continue
             candidates = [
-                v for v in catalog.versions(dep.name)
+                v
+                for v in catalog.versions(dep.name)
                 if all(satisfies(v, req) for _, req in requirements[dep.name])
             ]
             if not candidates:

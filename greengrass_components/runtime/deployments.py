@@ -133,7 +133,13 @@ class DeploymentManager:
         deployment_id = deployment_id or str(uuid.uuid4())
         self._store.record_deployment(deployment_id, _describe(request))
         async with self._lock:
-            log(self._log, logging.INFO, "deployment-start", deployment=deployment_id, request=_describe(request))
+            log(
+                self._log,
+                logging.INFO,
+                "deployment-start",
+                deployment=deployment_id,
+                request=_describe(request),
+            )
             try:
                 reason = await self._apply(request)
             except (CoreError, OSError) as exc:
@@ -157,7 +163,9 @@ class DeploymentManager:
         ordered = resolve(roots, self._catalog(request.recipe_dir))
         unknown = sorted(set(request.update_config) - {r.name for r in ordered})
         if unknown:
-            raise DeploymentError(f"update_config names {', '.join(unknown)}, which this deployment does not deploy")
+            raise DeploymentError(
+                f"update_config names {', '.join(unknown)}, which this deployment does not deploy"
+            )
         configurations = {
             r.name: resolve_configuration(
                 current[r.name].configuration if r.name in current else None,
@@ -169,10 +177,10 @@ class DeploymentManager:
         plans = plan_components(ordered, configurations, self._device, self._paths, self._thing)
         target = {p.name: p for p in plans}
         changed = [
-            n for n in target
-            if n in current and (
-                target[n].fingerprint != current[n].fingerprint or self._board.state(n) == State.BROKEN
-            )
+            n
+            for n in target
+            if n in current
+            and (target[n].fingerprint != current[n].fingerprint or self._board.state(n) == State.BROKEN)
         ]
         added = [n for n in target if n not in current]
         removed = [n for n in current if n not in target]
@@ -190,7 +198,9 @@ class DeploymentManager:
         self._roots = roots
         self._store.replace_deployed(
             [
-                DeployedComponent(p.name, p.version, p.name in roots, dict(p.configuration), recipe_paths[p.name])
+                DeployedComponent(
+                    p.name, p.version, p.name in roots, dict(p.configuration), recipe_paths[p.name]
+                )
                 for p in plans
             ]
         )
@@ -216,9 +226,7 @@ class DeploymentManager:
 
     async def _wait_ready(self, names: list[str]) -> str:
         def settled() -> bool:
-            return all(
-                self._board.state(n) in READY or self._board.state(n) == State.BROKEN for n in names
-            )
+            return all(self._board.state(n) in READY or self._board.state(n) == State.BROKEN for n in names)
 
         in_time = await self._board.wait_until(settled, self._ready_timeout)
         broken = [n for n in names if self._board.state(n) == State.BROKEN]
@@ -232,8 +240,13 @@ class DeploymentManager:
     async def _roll_back(
         self, previous: Mapping[str, ComponentPlan], added: list[str], changed: list[str], removed: list[str]
     ) -> None:
-        log(self._log, logging.WARNING, "deployment-rollback", stopping=[*added, *changed],
-            restoring=[*changed, *removed])
+        log(
+            self._log,
+            logging.WARNING,
+            "deployment-rollback",
+            stopping=[*added, *changed],
+            restoring=[*changed, *removed],
+        )
         await self._supervisor.stop([*added, *changed])
         restore = [previous[n] for n in previous if n in changed or n in removed]
         self._supervisor.start(restore)

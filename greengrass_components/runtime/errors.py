@@ -1,13 +1,13 @@
 """Errors of the local core.
 
-    CoreError
-    ├── RecipeError            a recipe does not load or validate; carries every problem found
-    ├── PlatformError          no manifest of a recipe matches this device
-    ├── VariableError          a recipe variable cannot be resolved
-    ├── DependencyError        a dependency is missing, of the wrong version, or part of a cycle
-    ├── ArtifactError          an artifact is missing, unreadable or fails its digest
-    ├── ConfigurationError     a configuration update (MERGE/RESET) is malformed
-    └── DeploymentError        a deployment request is malformed or cannot be carried out
+CoreError
+├── RecipeError            a recipe does not load or validate; carries every problem found
+├── PlatformError          no manifest of a recipe matches this device
+├── VariableError          a recipe variable cannot be resolved
+├── DependencyError        a dependency is missing, of the wrong version, or part of a cycle
+├── ArtifactError          an artifact is missing, unreadable or fails its digest
+├── ConfigurationError     a configuration update (MERGE/RESET) is malformed
+└── DeploymentError        a deployment request is malformed or cannot be carried out
 """
 
 from __future__ import annotations

@@ -112,8 +112,12 @@ class ComponentRunner:
     async def _main(self) -> None:
         try:
             if self.plan.lifecycle.bootstrap is not None:
-                log(self._log, logging.WARNING, "bootstrap-not-run",
-                    reason="the local core reports Bootstrap steps and does not run them")
+                log(
+                    self._log,
+                    logging.WARNING,
+                    "bootstrap-not-run",
+                    reason="the local core reports Bootstrap steps and does not run them",
+                )
             while not self._stop_requested:
                 if self.state == State.NEW:
                     await self._install()
@@ -241,7 +245,10 @@ class ComponentRunner:
         self._report(State.FINISHED, "stopped")
 
     async def _shutdown(self, reason: str) -> None:
-        if self.state not in (State.STARTING, State.RUNNING, State.FINISHED, State.ERRORED) and not self._groups:
+        if (
+            self.state not in (State.STARTING, State.RUNNING, State.FINISHED, State.ERRORED)
+            and not self._groups
+        ):
             return
         self._report(State.STOPPING, reason)
         await self._run_step("Shutdown", self.plan.lifecycle.shutdown, ignore_stop=True)
@@ -278,8 +285,13 @@ class ComponentRunner:
 
     async def _spawn(self, name: str, step: Step) -> ScriptProcess:
         if step.requires_privilege and os.geteuid() != 0:
-            log(self._log, logging.WARNING, "privilege-not-available", script=name,
-                reason="RequiresPrivilege is set but the core is not root; running as the core's user")
+            log(
+                self._log,
+                logging.WARNING,
+                "privilege-not-available",
+                script=name,
+                reason="RequiresPrivilege is set but the core is not root; running as the core's user",
+            )
         env = dict(self._env_factory(self.plan))
         env.update(self.plan.lifecycle.setenv)
         env.update(step.setenv)
@@ -297,10 +309,15 @@ class ComponentRunner:
             return StepOutcome.SKIPPED, ""
         process = await self._spawn(name, step)
         wait = asyncio.create_task(process.wait())
-        stop = None if ignore_stop else asyncio.create_task(self._board.wait_until(lambda: self._stop_requested))
+        stop = (
+            None if ignore_stop else asyncio.create_task(self._board.wait_until(lambda: self._stop_requested))
+        )
         try:
-            await asyncio.wait([t for t in (wait, stop) if t is not None], timeout=step.timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [t for t in (wait, stop) if t is not None],
+                timeout=step.timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             if stop is not None:
                 stop.cancel()

@@ -58,7 +58,9 @@ def plan_components(
     thing_name: str,
 ) -> list[ComponentPlan]:
     scopes = {
-        r.name: VariableScope(r.name, configurations.get(r.name, {}), paths.component_paths(r.name, r.version))
+        r.name: VariableScope(
+            r.name, configurations.get(r.name, {}), paths.component_paths(r.name, r.version)
+        )
         for r in recipes
     }
     plans, problems = [], []

@@ -111,7 +111,13 @@ class ScriptProcess:
                 line = await stream.read(65536)
             if not line:
                 return
-            log(self._logger, level, name, script=self.step, message=line.decode(errors="replace").rstrip("\n"))
+            log(
+                self._logger,
+                level,
+                name,
+                script=self.step,
+                message=line.decode(errors="replace").rstrip("\n"),
+            )
 
     async def wait(self, timeout: float | None = None) -> int | None:
         """The exit code, or None if the script is still running after `timeout` seconds."""

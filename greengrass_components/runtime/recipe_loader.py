@@ -125,7 +125,9 @@ def recipe_from_document(document: Any, source: str) -> Recipe:
 
     component_type = document.get("ComponentType", "aws.greengrass.generic")
     if component_type not in COMPONENT_TYPES:
-        problem("ComponentType", f"must be one of {', '.join(sorted(COMPONENT_TYPES))}, got {component_type!r}")
+        problem(
+            "ComponentType", f"must be one of {', '.join(sorted(COMPONENT_TYPES))}, got {component_type!r}"
+        )
 
     for text_field in ("ComponentDescription", "ComponentPublisher", "ComponentSource"):
         if text_field in document and not isinstance(document[text_field], str):
@@ -153,7 +155,9 @@ def recipe_from_document(document: Any, source: str) -> Recipe:
         raw=document,
     )
     for index, manifest in enumerate(recipe.manifests):
-        where = f"Manifests[{index}].Lifecycle" if manifest.lifecycle else f"Lifecycle (for Manifests[{index}])"
+        where = (
+            f"Manifests[{index}].Lifecycle" if manifest.lifecycle else f"Lifecycle (for Manifests[{index}])"
+        )
         _, lifecycle_problems = parse_lifecycle(effective_lifecycle(recipe, manifest), where, source)
         problems.extend(lifecycle_problems)
     if problems:
@@ -184,7 +188,8 @@ def _configuration(value: Any, problem: Any) -> dict[str, Any]:
     if not isinstance(defaults, Mapping):
         problem("ComponentConfiguration.DefaultConfiguration", "must be a mapping")
         return {}
-    return json.loads(json.dumps(defaults, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(defaults, default=str))  # dates and the like become text
+    return plain
 
 
 def _dependencies(value: Any, problem: Any) -> list[Dependency]:
@@ -273,7 +278,9 @@ def _platform(value: Any, field: str, problem: Any) -> dict[str, str]:
             continue
         if expected.startswith("/"):
             if len(expected) < 2 or not expected.endswith("/"):
-                problem(f"{field}.{key}", f"a regular expression must start and end with '/', got {expected!r}")
+                problem(
+                    f"{field}.{key}", f"a regular expression must start and end with '/', got {expected!r}"
+                )
                 continue
             try:
                 re.compile(expected[1:-1])

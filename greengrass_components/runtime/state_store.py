@@ -84,11 +84,17 @@ class StateStore:
         with self._transaction():
             self._db.execute("DELETE FROM deployed")
             self._db.executemany(
-                "INSERT INTO deployed (name, version, is_root, configuration, recipe_path) VALUES (?, ?, ?, ?, ?)",
-                [(c.name, c.version, int(c.is_root), json.dumps(c.configuration), c.recipe_path) for c in components],
+                "INSERT INTO deployed (name, version, is_root, configuration, recipe_path)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (c.name, c.version, int(c.is_root), json.dumps(c.configuration), c.recipe_path)
+                    for c in components
+                ],
             )
 
-    def record_deployment(self, deployment_id: str, request: dict[str, Any], status: str = "IN_PROGRESS") -> None:
+    def record_deployment(
+        self, deployment_id: str, request: dict[str, Any], status: str = "IN_PROGRESS"
+    ) -> None:
         self._db.execute(
             "INSERT INTO deployments (id, created, status, request) VALUES (?, ?, ?, ?)",
             (deployment_id, time.time(), status, json.dumps(request)),

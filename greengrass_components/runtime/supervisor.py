@@ -70,10 +70,12 @@ class Supervisor:
         remaining = {n for n in names if n in self.runners}
         while remaining:
             wave = [
-                name for name in remaining
+                name
+                for name in remaining
                 if not any(
                     name in (d.name for d in self.runners[other].plan.dependencies)
-                    for other in remaining if other != name
+                    for other in remaining
+                    if other != name
                 )
             ] or sorted(remaining)
             await asyncio.gather(*(self.runners[name].stop(uninstall=name in leaving) for name in wave))

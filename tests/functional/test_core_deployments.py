@@ -15,7 +15,9 @@ from tests.waiting import wait_for
 
 def echo_config_recipe(name: str, out, version: str = "1.0.0", run_extra: str = "") -> str:
     """A component that writes its Greeting and Color to `out` and then keeps running."""
-    return RECIPE_HEAD.format(name=name, version=version) + f"""\
+    return (
+        RECIPE_HEAD.format(name=name, version=version)
+        + f"""\
 ComponentConfiguration:
   DefaultConfiguration:
     Greeting: hello
@@ -25,9 +27,11 @@ Manifests:
   - Platform: {{os: linux}}
     Lifecycle:
       Run: >-
-        echo '{version} {{configuration:/Greeting}} {{configuration:/Color}} {{configuration:/Limits}}' > {out};
+        echo '{version} {{configuration:/Greeting}} {{configuration:/Color}}
+        {{configuration:/Limits}}' > {out};
         {run_extra} exec sleep 300
 """
+    )
 
 
 def test_merge_adds_a_component_and_leaves_the_others_running(tmp_path, start_core):
@@ -104,12 +108,16 @@ def test_upgrade_that_breaks_rolls_back_to_the_previous_version(tmp_path, start_
     core.wait_state("test.App", "RUNNING")
 
     v2 = tmp_path / "v2"
-    write_recipe(v2, RECIPE_HEAD.format(name="test.App", version="2.0.0") + """\
+    write_recipe(
+        v2,
+        RECIPE_HEAD.format(name="test.App", version="2.0.0")
+        + """\
 Manifests:
   - Lifecycle:
       Install: echo cannot install; exit 7
       Run: exec sleep 300
-""")
+""",
+    )
     answer = core.deploy(recipe_dir=v2, merge={"test.App": "2.0.0"})
     assert answer["status"] == "FAILED"
     assert "test.App is BROKEN: Install exited with code 7" in answer["reason"]
@@ -128,16 +136,24 @@ def test_invalid_recipe_fails_the_deployment_and_changes_nothing(tmp_path, start
     core = start_core("--recipes", str(recipes))
     pids = core.wait_state("test.Fine", "RUNNING")["pids"]
     bad = tmp_path / "bad"
-    write_recipe(bad, RECIPE_HEAD.format(name="test.Bad", version="1.0.0") + """\
+    write_recipe(
+        bad,
+        RECIPE_HEAD.format(name="test.Bad", version="1.0.0")
+        + """\
 Manifests:
   - Lifecycle:
       Run:
         Script: exec sleep 1
         Timeout: soon
-""", name="bad.yaml")
+""",
+        name="bad.yaml",
+    )
     answer = core.deploy(recipe_dir=bad, merge={"test.Bad": "1.0.0"})
     assert answer["status"] == "FAILED"
-    assert "bad.yaml: Manifests[0].Lifecycle.Run.Timeout: must be a positive number of seconds, got 'soon'" in answer["reason"]
+    assert (
+        "bad.yaml: Manifests[0].Lifecycle.Run.Timeout: must be a positive number of seconds, got 'soon'"
+        in answer["reason"]
+    )
     assert set(core.components()) == {"test.Fine"}
     assert core.components()["test.Fine"]["pids"] == pids
 
@@ -145,19 +161,41 @@ Manifests:
 def test_dependency_problems_fail_with_names(tmp_path, start_core):
     core = start_core()
     cycle = tmp_path / "cycle"
-    write_recipe(cycle, recipe("test.A", "Run: exit 0", extra="ComponentDependencies:\n  test.B:\n    VersionRequirement: '*'\n"))
-    write_recipe(cycle, recipe("test.B", "Run: exit 0", extra="ComponentDependencies:\n  test.A:\n    VersionRequirement: '*'\n"))
+    write_recipe(
+        cycle,
+        recipe(
+            "test.A", "Run: exit 0", extra="ComponentDependencies:\n  test.B:\n    VersionRequirement: '*'\n"
+        ),
+    )
+    write_recipe(
+        cycle,
+        recipe(
+            "test.B", "Run: exit 0", extra="ComponentDependencies:\n  test.A:\n    VersionRequirement: '*'\n"
+        ),
+    )
     answer = core.deploy(recipe_dir=cycle, merge={"test.A": "1.0.0"})
     assert answer["status"] == "FAILED"
-    assert "dependency cycle: test.A -> test.B -> test.A" in answer["reason"] or \
-        "dependency cycle: test.B -> test.A -> test.B" in answer["reason"]
+    assert (
+        "dependency cycle: test.A -> test.B -> test.A" in answer["reason"]
+        or "dependency cycle: test.B -> test.A -> test.B" in answer["reason"]
+    )
 
     old = tmp_path / "old"
     write_recipe(old, recipe("test.Lib", "Run: exit 0", version="1.4.0"))
-    write_recipe(old, recipe("test.User", "Run: exit 0", extra="ComponentDependencies:\n  test.Lib:\n    VersionRequirement: ^2.0.0\n"))
+    write_recipe(
+        old,
+        recipe(
+            "test.User",
+            "Run: exit 0",
+            extra="ComponentDependencies:\n  test.Lib:\n    VersionRequirement: ^2.0.0\n",
+        ),
+    )
     answer = core.deploy(recipe_dir=old, merge={"test.User": "1.0.0"})
     assert answer["status"] == "FAILED"
-    assert "no version of test.Lib satisfies: test.User-1.0.0 requires ^2.0.0 (available versions: 1.4.0)" in answer["reason"]
+    assert (
+        "no version of test.Lib satisfies: test.User-1.0.0 requires ^2.0.0 (available versions: 1.4.0)"
+        in answer["reason"]
+    )
     assert core.components() == {}
 
 
@@ -176,7 +214,10 @@ def test_state_survives_a_core_restart(tmp_path, start_core):
     write_recipe(recipes, echo_config_recipe("test.Kept", out))
     core = start_core("--recipes", str(recipes))
     core.wait_state("test.Kept", "RUNNING")
-    assert core.deploy(update_config={"test.Kept": {"MERGE": {"Greeting": "persisted"}}})["status"] == "SUCCEEDED"
+    assert (
+        core.deploy(update_config={"test.Kept": {"MERGE": {"Greeting": "persisted"}}})["status"]
+        == "SUCCEEDED"
+    )
     assert core.stop() == 0
     out.unlink()
 
@@ -200,7 +241,10 @@ def test_control_socket_is_owner_only_and_survives_bad_requests(tmp_path, start_
             (b"[1, 2]\n", "must be a JSON object"),
             (b'{"op": "explode"}\n', "unknown op 'explode'"),
             (b'{"op": "deploy", "merge": {"x": "one"}}\n', "merge: x=one: not a semantic version"),
-            (b'{"op": "deploy", "update_config": {"x": {"MERGE": [1]}}}\n', "update_config.x.MERGE: must be an object"),
+            (
+                b'{"op": "deploy", "update_config": {"x": {"MERGE": [1]}}}\n',
+                "update_config.x.MERGE: must be an object",
+            ),
         ]:
             sock.sendall(line)
             answer = json.loads(reader.readline())
@@ -215,28 +259,54 @@ def test_cli_deploy_and_list(tmp_path, start_core):
     write_recipe(recipes, recipe("test.Cli", "Run: exec sleep 300"))
     core = start_core()
     cli = [sys.executable, "-m", "edgeway", "core"]
-    done = subprocess.run([*cli, "deploy", "--root", str(core.root), "--recipe-dir", str(recipes),
-                           "--merge", "test.Cli=1.0.0"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    done = subprocess.run(
+        [*cli, "deploy", "--root", str(core.root), "--recipe-dir", str(recipes), "--merge", "test.Cli=1.0.0"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "SUCCEEDED" in done.stdout
-    listed = subprocess.run([*cli, "list", "--root", str(core.root), "--json"], capture_output=True, text=True,
-                            cwd=REPO, timeout=60)
+    listed = subprocess.run(
+        [*cli, "list", "--root", str(core.root), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert [(c["name"], c["state"]) for c in json.loads(listed.stdout)] == [("test.Cli", "RUNNING")]
-    bad = subprocess.run([*cli, "deploy", "--root", str(core.root), "--merge", "test.Cli"], capture_output=True,
-                         text=True, cwd=REPO, timeout=60)
+    bad = subprocess.run(
+        [*cli, "deploy", "--root", str(core.root), "--merge", "test.Cli"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "'test.Cli' is not NAME=VALUE" in bad.stderr
-    failed = subprocess.run([*cli, "deploy", "--root", str(core.root), "--remove", "test.Nothing"],
-                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    failed = subprocess.run(
+        [*cli, "deploy", "--root", str(core.root), "--remove", "test.Nothing"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert failed.returncode == 1
     assert "cannot remove test.Nothing: it is not deployed" in failed.stdout
 
 
 def test_removed_component_runs_its_uninstall_step(tmp_path, start_core):
     recipes, out = tmp_path / "recipes", tmp_path / "uninstalled"
-    write_recipe(recipes, recipe("test.Leaving", f"""
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Leaving",
+            f"""
 Run: exec sleep 300
 Uninstall: echo bye >> {out}
-"""))
+""",
+        ),
+    )
     core = start_core("--recipes", str(recipes))
     core.wait_state("test.Leaving", "RUNNING")
     assert core.stop() == 0

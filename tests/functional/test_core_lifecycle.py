@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import zipfile
@@ -32,24 +31,44 @@ def lines_of(path: Path) -> list[str]:
 def test_dependencies_start_first_and_stop_last(tmp_path, start_core):
     out = tmp_path / "order.txt"
     recipes = tmp_path / "recipes"
-    write_recipe(recipes, recipe("test.Database", f"""
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Database",
+            f"""
 Startup:
   Script: echo start Database >> {out}
 Shutdown:
   Script: echo stop Database >> {out}
-"""))
-    write_recipe(recipes, recipe("test.Api", f"""
+""",
+        ),
+    )
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Api",
+            f"""
 Run:
   Script: echo start Api >> {out}; exec sleep 300
 Shutdown:
   Script: echo stop Api >> {out}
-""", extra="ComponentDependencies:\n  test.Database:\n    VersionRequirement: '>=1.0.0 <2.0.0'\n"))
-    write_recipe(recipes, recipe("test.Frontend", f"""
+""",
+            extra="ComponentDependencies:\n  test.Database:\n    VersionRequirement: '>=1.0.0 <2.0.0'\n",
+        ),
+    )
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Frontend",
+            f"""
 Run:
   Script: echo start Frontend >> {out}; exec sleep 300
 Shutdown:
   Script: echo stop Frontend >> {out}
-""", extra="ComponentDependencies:\n  test.Api:\n    VersionRequirement: ^1.0.0\n"))
+""",
+            extra="ComponentDependencies:\n  test.Api:\n    VersionRequirement: ^1.0.0\n",
+        ),
+    )
     core = start_core("--recipes", str(recipes))
     for name in ("test.Database", "test.Api", "test.Frontend"):
         core.wait_state(name, "RUNNING")
@@ -68,7 +87,10 @@ def test_recipe_variables_and_component_environment(tmp_path, start_core):
     (lib / "tool.sh").write_text("#!/bin/sh\necho tool\n")
     with zipfile.ZipFile(lib / "bundle.zip", "w") as zf:
         zf.writestr("inner/data.txt", "zipped")
-    write_recipe(recipes, RECIPE_HEAD.format(name="test.Lib", version="2.1.0") + """\
+    write_recipe(
+        recipes,
+        RECIPE_HEAD.format(name="test.Lib", version="2.1.0")
+        + """\
 ComponentConfiguration:
   DefaultConfiguration:
     Endpoint:
@@ -82,18 +104,23 @@ Manifests:
         Unarchive: ZIP
     Lifecycle:
       Run: "true"
-""")
+""",
+    )
     script = (
-        "python3 -c 'import json,os,sys; json.dump({\"argv\": sys.argv[1:], "
-        "\"env\": {k: os.environ.get(k) for k in (\"SVCUID\", \"AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT\", "
-        "\"AWS_IOT_THING_NAME\", \"AWS_REGION\", \"GG_ROOT_CA_PATH\", \"STEP_VAR\", \"GLOBAL_VAR\")}, "
-        "\"cwd\": os.getcwd()}, open(sys.argv[1], \"w\"))' "
+        'python3 -c \'import json,os,sys; json.dump({"argv": sys.argv[1:], '
+        '"env": {k: os.environ.get(k) for k in ("SVCUID", '
+        '"AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", '
+        '"AWS_IOT_THING_NAME", "AWS_REGION", "GG_ROOT_CA_PATH", "STEP_VAR", "GLOBAL_VAR")}, '
+        '"cwd": os.getcwd()}, open(sys.argv[1], "w"))\' '
         f"{out} '{{configuration:/Message}}' '{{configuration:/Nested}}' {{artifacts:path}} "
         "{work:path} {kernel:rootPath} {iot:thingName} '{test.Lib:configuration:/Endpoint/Port}' "
         "{test.Lib:artifacts:path} {test.Lib:artifacts:decompressedPath} '{test.Lib:work:path}' "
         "'${HOME:-x}' '{print $1}'"
     )
-    write_recipe(recipes, RECIPE_HEAD.format(name="test.App", version="1.0.0") + f"""\
+    write_recipe(
+        recipes,
+        RECIPE_HEAD.format(name="test.App", version="1.0.0")
+        + f"""\
 ComponentConfiguration:
   DefaultConfiguration:
     Message: hello world
@@ -110,7 +137,8 @@ Manifests:
         Setenv: {{STEP_VAR: from-step}}
         Script: >-
           {script}
-""")
+""",
+    )
     core = start_core("--recipes", str(recipes), "--artifacts", str(artifacts), "--thing-name", "pi-17")
     core.wait_state("test.App", "FINISHED")
     result = json.loads(out.read_text())
@@ -158,12 +186,18 @@ def test_each_component_gets_its_own_secret(tmp_path, start_core):
 def test_install_timeout_errors_then_breaks(tmp_path, start_core):
     recipes = tmp_path / "recipes"
     tries = tmp_path / "tries"
-    write_recipe(recipes, recipe("test.SlowInstall", f"""
+    write_recipe(
+        recipes,
+        recipe(
+            "test.SlowInstall",
+            f"""
 Install:
   Script: echo try >> {tries}; exec sleep 60
   Timeout: 0.5
 Run: exec sleep 60
-"""))
+""",
+        ),
+    )
     core = start_core("--recipes", str(recipes), "--deployment-timeout", "30")
     deployment = core.wait_deployment_done()
     assert deployment["status"] == "FAILED"
@@ -177,11 +211,17 @@ Run: exec sleep 60
 
 def test_startup_timeout_fails_the_deployment(tmp_path, start_core):
     recipes = tmp_path / "recipes"
-    write_recipe(recipes, recipe("test.SlowStartup", """
+    write_recipe(
+        recipes,
+        recipe(
+            "test.SlowStartup",
+            """
 Startup:
   Script: exec sleep 60
   Timeout: 0.5
-"""))
+""",
+        ),
+    )
     core = start_core("--recipes", str(recipes), "--deployment-timeout", "30")
     reason = core.wait_deployment_done()["reason"]
     assert "test.SlowStartup is BROKEN: Startup timed out after 0.5s" in reason
@@ -190,11 +230,17 @@ Startup:
 
 def test_run_timeout_errors_after_the_deployment_and_breaks(tmp_path, start_core):
     recipes, runs = tmp_path / "recipes", tmp_path / "runs"
-    write_recipe(recipes, recipe("test.SlowRun", f"""
+    write_recipe(
+        recipes,
+        recipe(
+            "test.SlowRun",
+            f"""
 Run:
   Script: echo run >> {runs}; exec sleep 60
   Timeout: 0.5
-"""))
+""",
+        ),
+    )
     core = start_core("--recipes", str(recipes))
     assert core.wait_deployment_done()["status"] == "SUCCEEDED"  # it was RUNNING
     assert core.wait_state("test.SlowRun", "BROKEN")["reason"].startswith("Run timed out")
@@ -204,22 +250,34 @@ Run:
 def test_skipif_exists_and_onpath_skip_their_steps(tmp_path, start_core):
     recipes = tmp_path / "recipes"
     ran = tmp_path / "ran"
-    write_recipe(recipes, recipe("test.Skips", f"""
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Skips",
+            f"""
 Install:
   Skipif: exists marker
   Script: echo install >> {ran}
 Run:
   Skipif: onpath sh
   Script: echo run >> {ran}
-"""))
-    write_recipe(recipes, recipe("test.Runs", f"""
+""",
+        ),
+    )
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Runs",
+            f"""
 Install:
   Skipif: exists no-such-file
   Script: echo install >> {ran}.2
 Run:
   Skipif: onpath no-such-program-anywhere
   Script: echo run >> {ran}.2
-"""))
+""",
+        ),
+    )
     work = tmp_path / "core" / "work" / "test.Skips"
     work.mkdir(parents=True)
     (work / "marker").write_text("")
@@ -233,10 +291,16 @@ Run:
 def test_crash_goes_errored_recovers_and_breaks_after_three(tmp_path, start_core):
     recipes = tmp_path / "recipes"
     runs, recovers = tmp_path / "runs", tmp_path / "recovers"
-    write_recipe(recipes, recipe("test.Crashy", f"""
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Crashy",
+            f"""
 Run: echo run >> {runs}; exit 3
 Recover: echo recover >> {recovers}
-"""))
+""",
+        ),
+    )
     core = start_core("--recipes", str(recipes), "--deployment-timeout", "30")
     # The deployment succeeded once the component was RUNNING; it crashes afterwards, so it stays BROKEN.
     assert "Run exited with code 3" in core.wait_state("test.Crashy", "BROKEN")["reason"]
@@ -250,8 +314,14 @@ Recover: echo recover >> {recovers}
 def test_a_run_that_exits_zero_is_finished_and_dependents_start(tmp_path, start_core):
     recipes = tmp_path / "recipes"
     write_recipe(recipes, recipe("test.Migrate", "Run: exit 0"))
-    write_recipe(recipes, recipe("test.Service", "Run: exec sleep 60",
-                                 extra="ComponentDependencies:\n  test.Migrate:\n    VersionRequirement: '*'\n"))
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Service",
+            "Run: exec sleep 60",
+            extra="ComponentDependencies:\n  test.Migrate:\n    VersionRequirement: '*'\n",
+        ),
+    )
     core = start_core("--recipes", str(recipes))
     core.wait_state("test.Migrate", "FINISHED")
     core.wait_state("test.Service", "RUNNING")
@@ -260,18 +330,40 @@ def test_a_run_that_exits_zero_is_finished_and_dependents_start(tmp_path, start_
 def test_hard_dependency_restart_restarts_dependents_but_not_soft(tmp_path, start_core):
     recipes = tmp_path / "recipes"
     write_recipe(recipes, recipe("test.Base", "Run: exec sleep 300"))
-    write_recipe(recipes, recipe("test.Hard", "Run: exec sleep 300",
-                                 extra="ComponentDependencies:\n  test.Base:\n    VersionRequirement: ^1.0.0\n"))
-    write_recipe(recipes, recipe(
-        "test.Soft", "Run: exec sleep 300",
-        extra="ComponentDependencies:\n  test.Base:\n    VersionRequirement: ^1.0.0\n    DependencyType: SOFT\n"))
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Hard",
+            "Run: exec sleep 300",
+            extra="ComponentDependencies:\n  test.Base:\n    VersionRequirement: ^1.0.0\n",
+        ),
+    )
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Soft",
+            "Run: exec sleep 300",
+            extra="ComponentDependencies:\n  test.Base:\n"
+            "    VersionRequirement: ^1.0.0\n    DependencyType: SOFT\n",
+        ),
+    )
     core = start_core("--recipes", str(recipes))
     before = {n: core.wait_state(n, "RUNNING")["pids"] for n in ("test.Base", "test.Hard", "test.Soft")}
     assert core.request("restart", name="test.Base")["ok"]
-    wait_for(lambda: core.components()["test.Base"]["pids"] not in ([], before["test.Base"])
-             and core.state("test.Base") == "RUNNING", what="test.Base to restart")
-    wait_for(lambda: core.components()["test.Hard"]["pids"] not in ([], before["test.Hard"])
-             and core.state("test.Hard") == "RUNNING", what="test.Hard to restart")
+    wait_for(
+        lambda: (
+            core.components()["test.Base"]["pids"] not in ([], before["test.Base"])
+            and core.state("test.Base") == "RUNNING"
+        ),
+        what="test.Base to restart",
+    )
+    wait_for(
+        lambda: (
+            core.components()["test.Hard"]["pids"] not in ([], before["test.Hard"])
+            and core.state("test.Hard") == "RUNNING"
+        ),
+        what="test.Hard to restart",
+    )
     assert core.components()["test.Soft"]["pids"] == before["test.Soft"]
 
 
@@ -293,19 +385,31 @@ def _processes_with(marker: str) -> list[int]:
 def test_no_process_outlives_the_core(tmp_path, start_core):
     recipes = tmp_path / "recipes"
     # A daemon left behind by Startup, a Run with a child, and a Run that ignores SIGTERM.
-    write_recipe(recipes, recipe("test.Daemon", """
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Daemon",
+            """
 Startup: sleep 1001.5 > /dev/null 2>&1 &
 Shutdown:
   Script: "true"
   Timeout: 2
-"""))
+""",
+        ),
+    )
     write_recipe(recipes, recipe("test.Parent", "Run: sleep 1002.5 & sleep 1003.5; wait"))
-    write_recipe(recipes, recipe("test.Stubborn", """
+    write_recipe(
+        recipes,
+        recipe(
+            "test.Stubborn",
+            """
 Run: trap '' TERM; sleep 1004.5 & wait; sleep 1004.5
 Shutdown:
   Script: "true"
   Timeout: 1
-"""))
+""",
+        ),
+    )
     core = start_core("--recipes", str(recipes))
     for name in ("test.Daemon", "test.Parent", "test.Stubborn"):
         core.wait_state(name, "RUNNING")
@@ -323,6 +427,7 @@ def test_component_logs_and_core_log_are_written(tmp_path, start_core):
     core.wait_state("test.Talker", "FINISHED")
     entries = [json.loads(line) for line in core.log_text("test.Talker").splitlines()]
     assert {"event": "stdout", "message": "to-stdout"}.items() <= next(
-        e for e in entries if e["event"] == "stdout").items()
+        e for e in entries if e["event"] == "stdout"
+    ).items()
     assert next(e for e in entries if e["event"] == "stderr")["level"] == "WARNING"
     assert '"component": "test.Talker"' in core.log_text()

@@ -79,4 +79,7 @@ def test_the_getting_started_hello_world_runs_and_takes_a_new_message(tmp_path, 
 
     update = {"com.example.HelloWorld": {"MERGE": {"Message": "Friend"}}}
     assert core.deploy(update_config=update)["status"] == "SUCCEEDED"
-    wait_for(lambda: '"message": "Hello, Friend!"' in core.log_text("com.example.HelloWorld"), what="the new greeting")
+    wait_for(
+        lambda: '"message": "Hello, Friend!"' in core.log_text("com.example.HelloWorld"),
+        what="the new greeting",
+    )

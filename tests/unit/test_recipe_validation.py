@@ -46,7 +46,11 @@ def test_all_fields_load_into_the_model():
     assert linux.name == "Linux 64-bit"
     assert linux.platform == {"os": "linux", "architecture": "/amd64|aarch64/", "com.example.radio": "*"}
     zip_artifact, script = linux.artifacts
-    assert (zip_artifact.unarchive, zip_artifact.read, zip_artifact.execute) == (Unarchive.ZIP, Permission.ALL, Permission.ALL)
+    assert (zip_artifact.unarchive, zip_artifact.read, zip_artifact.execute) == (
+        Unarchive.ZIP,
+        Permission.ALL,
+        Permission.ALL,
+    )
     assert zip_artifact.unarchived_dir_name == "app"
     assert (script.file_name, script.algorithm, script.read) == ("run.sh", "SHA-256", Permission.OWNER)
     assert recipe.manifests[1].selections == ("other",)

@@ -254,45 +254,35 @@ def test_control_socket_is_owner_only_and_survives_bad_requests(tmp_path, start_
     assert core.process.poll() is None
 
 
-def test_cli_deploy_and_list(tmp_path, start_core):
-    recipes = tmp_path / "recipes"
-    write_recipe(recipes, recipe("test.Cli", "Run: exec sleep 300"))
-    core = start_core()
-    cli = [sys.executable, "-m", "edgeway", "core"]
-    done = subprocess.run(
-        [*cli, "deploy", "--root", str(core.root), "--recipe-dir", str(recipes), "--merge", "test.Cli=1.0.0"],
+def edgeway_core(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edgeway", "core", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
         timeout=120,
     )
+
+
+def test_cli_deploy_and_list(tmp_path, start_core):
+    recipes = tmp_path / "recipes"
+    write_recipe(recipes, recipe("test.Cli", "Run: exec sleep 300"))
+    core = start_core()
+    root = str(core.root)
+    done = edgeway_core("deploy", "--root", root, "--recipe-dir", str(recipes), "--merge", "test.Cli=1.0.0")
     assert done.returncode == 0, done.stderr
     assert "SUCCEEDED" in done.stdout
-    listed = subprocess.run(
-        [*cli, "list", "--root", str(core.root), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    listed = edgeway_core("list", "--root", root, "--json")
     assert [(c["name"], c["state"]) for c in json.loads(listed.stdout)] == [("test.Cli", "RUNNING")]
-    bad = subprocess.run(
-        [*cli, "deploy", "--root", str(core.root), "--merge", "test.Cli"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    bad = edgeway_core("deploy", "--root", root, "--merge", "test.Cli")
     assert bad.returncode == 2 and "'test.Cli' is not NAME=VALUE" in bad.stderr
-    failed = subprocess.run(
-        [*cli, "deploy", "--root", str(core.root), "--remove", "test.Nothing"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    failed = edgeway_core("deploy", "--root", root, "--remove", "test.Nothing")
     assert failed.returncode == 1
     assert "cannot remove test.Nothing: it is not deployed" in failed.stdout
+    logs = edgeway_core("logs", "--root", root, "test.Cli", "-n", "5")
+    assert logs.returncode == 0 and "state-change component=test.Cli old=STARTING new=RUNNING" in logs.stdout
+    missing = edgeway_core("logs", "--root", root, "test.Nobody")
+    assert missing.returncode == 1 and "no log for 'test.Nobody'" in missing.stderr
 
 
 def test_removed_component_runs_its_uninstall_step(tmp_path, start_core):

@@ -19,6 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from greengrass_components.ipc.authorization import Authorizer
+from greengrass_components.ipc.deployment_hooks import IpcDeploymentHooks
+from greengrass_components.ipc.operations import operation_table
+from greengrass_components.ipc.server import IpcServer
+from greengrass_components.ipc.services import cli as cli_service
+from greengrass_components.ipc.services import configuration as configuration_service
+from greengrass_components.ipc.services import lifecycle as lifecycle_service
+from greengrass_components.ipc.services import pubsub as pubsub_service
+from greengrass_components.ipc.services.configuration import ConfigurationValidator
+from greengrass_components.ipc.services.lifecycle import ComponentUpdateNotifier
+from greengrass_components.ipc.services.pubsub import LocalPubSub
+
+from .config_store import ConfigStore
 from .control_server import Operation, start_control_server
 from .core_paths import CorePaths
 from .deployments import DeploymentManager, DeploymentRequest
@@ -46,6 +59,8 @@ class CoreSettings:
     log_to_stderr: bool = True
     deployment_timeout: float = 300.0
     error_reset_seconds: float = DEFAULT_ERROR_RESET_SECONDS
+    component_update_timeout: float = 60.0
+    configuration_validation_timeout: float = 30.0
 
 
 class Core:
@@ -64,6 +79,11 @@ class Core:
             error_reset_seconds=settings.error_reset_seconds,
         )
         self.device = detect_platform(settings.platform_overrides)
+        self.configs = ConfigStore(self.store)
+        self.authorizer = Authorizer(self.configs.get, settings.thing_name)
+        self.pubsub = LocalPubSub()
+        self.validator = ConfigurationValidator(settings.configuration_validation_timeout)
+        self.notifier = ComponentUpdateNotifier(self.log, settings.component_update_timeout)
         self.deployments = DeploymentManager(
             self.paths,
             self.store,
@@ -73,6 +93,20 @@ class Core:
             settings.thing_name,
             self.log,
             ready_timeout=settings.deployment_timeout,
+            configs=self.configs,
+            hooks=IpcDeploymentHooks(self.validator, self.notifier),
+        )
+        control = CoreComponentControl(self)
+        self.ipc = IpcServer(
+            self.paths.ipc_socket,
+            operation_table(
+                pubsub_service.operations(self.pubsub, self.authorizer),
+                configuration_service.operations(self.configs, self.validator),
+                lifecycle_service.operations(control, self.notifier),
+                cli_service.operations(control, self.authorizer),
+            ),
+            self.supervisor.component_for_token,
+            self.log,
         )
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
@@ -107,6 +141,7 @@ class Core:
             "list": self._op_list,
             "deployments": self._op_deployments,
             "restart": self._op_restart,
+            "ipc": self._op_ipc,
         }
 
     async def _op_deploy(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,6 +160,14 @@ class Core:
 
     async def _op_deployments(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return {"deployments": [d.to_json() for d in self.store.deployments()]}
+
+    async def _op_ipc(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        connections = self.ipc.connections
+        return {
+            "connections": sorted(c.component or "" for c in connections),
+            "streams": sum(len(c.streams) for c in connections),
+            "subscriptions": self.pubsub.subscription_count,
+        }
 
     async def _op_restart(self, body: Mapping[str, Any]) -> dict[str, Any]:
         name = str(body.get("name", ""))
@@ -165,6 +208,7 @@ class Core:
             pid=os.getpid(),
         )
         server = await start_control_server(self.paths.control_socket, self.operations(), self.log)
+        await self.ipc.start()
         exit_code = 0
         try:
             self.deployments.restore()
@@ -182,10 +226,41 @@ class Core:
             log(self.log, logging.INFO, "core-stopping")
             server.close()
             await self.supervisor.stop_all()
+            await self.ipc.close()
             self.paths.control_socket.unlink(missing_ok=True)
             self.store.close()
             log(self.log, logging.INFO, "core-stopped")
         return exit_code
+
+
+class CoreComponentControl:
+    """What IPC may see and do of the components: details, restart, stop, reported state."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    def details(self, name: str) -> dict[str, Any] | None:
+        runner = self._core.supervisor.runners.get(name)
+        if runner is None:
+            return None
+        return {
+            "componentName": name,
+            "version": runner.plan.version,
+            "state": str(self._core.board.state(name)),
+            "configuration": self._core.configs.get(name) or {},
+        }
+
+    def names(self) -> list[str]:
+        return sorted(self._core.supervisor.runners)
+
+    def restart(self, name: str) -> bool:
+        return self._core.supervisor.restart(name)
+
+    def stop(self, name: str) -> bool:
+        return self._core.supervisor.halt(name)
+
+    def report_state(self, name: str, state: str) -> None:
+        self._core.supervisor.report_state(name, state)
 
 
 def run_core(settings: CoreSettings) -> int:

@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .artifacts import install_artifacts
+from .config_store import ConfigStore
 from .config_update import ConfigurationUpdate, parse_configuration_update, resolve_configuration
 from .core_paths import CorePaths
 from .dependency_graph import RecipeCatalog, resolve
@@ -34,6 +35,19 @@ from .state_board import READY, State, StateBoard
 from .state_store import DeployedComponent, StateStore
 from .supervisor import Supervisor
 from .versions import is_valid_version
+
+
+class DeploymentHooks(Protocol):
+    """What a deployment asks of the components (over IPC) before and after it changes them."""
+
+    async def validate_configuration(
+        self, component: str, configuration: Mapping[str, Any], deployment_id: str
+    ) -> str | None: ...
+
+    async def before_components_update(self, deployment_id: str) -> None: ...
+
+    def after_components_update(self, deployment_id: str) -> None: ...
+
 
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
@@ -99,7 +113,11 @@ class DeploymentManager:
         logger: logging.Logger,
         *,
         ready_timeout: float = 300.0,
+        configs: ConfigStore | None = None,
+        hooks: DeploymentHooks | None = None,
     ) -> None:
+        self._configs = configs
+        self.hooks = hooks
         self._paths = paths
         self._store = store
         self._supervisor = supervisor
@@ -124,6 +142,7 @@ class DeploymentManager:
         ordered = resolve({c.name: c.version for c in deployed}, RecipeCatalog.of(recipes))
         plans = plan_components(ordered, configurations, self._device, self._paths, self._thing)
         self._roots = {c.name: c.version for c in deployed if c.is_root}
+        self._set_configurations(plans, forget=[])
         log(self._log, logging.INFO, "restore", components=[p.name for p in plans])
         self._supervisor.start(plans)
 
@@ -141,7 +160,7 @@ class DeploymentManager:
                 request=_describe(request),
             )
             try:
-                reason = await self._apply(request)
+                reason = await self._apply(request, deployment_id)
             except (CoreError, OSError) as exc:
                 reason = str(exc)
                 status = FAILED
@@ -152,7 +171,22 @@ class DeploymentManager:
             log(self._log, level, "deployment-end", deployment=deployment_id, status=status, reason=reason)
             return DeploymentResult(deployment_id, status, reason)
 
-    async def _apply(self, request: DeploymentRequest) -> str:
+    def _set_configurations(self, plans: list[ComponentPlan], forget: list[str]) -> None:
+        if self._configs is None:
+            return
+        for name in forget:
+            self._configs.forget(name)
+        for plan in plans:
+            self._configs.set(plan.name, plan.configuration)
+
+    def _running_configuration(
+        self, name: str, current: Mapping[str, ComponentPlan]
+    ) -> Mapping[str, Any] | None:
+        if self._configs is not None and self._configs.get(name) is not None:
+            return self._configs.get(name)
+        return current[name].configuration if name in current else None
+
+    async def _apply(self, request: DeploymentRequest, deployment_id: str) -> str:
         current = self._supervisor.plans
         roots = dict(self._roots)
         for name in request.remove:
@@ -168,7 +202,7 @@ class DeploymentManager:
             )
         configurations = {
             r.name: resolve_configuration(
-                current[r.name].configuration if r.name in current else None,
+                self._running_configuration(r.name, current),
                 r.default_configuration,
                 request.update_config.get(r.name),
             )
@@ -189,13 +223,26 @@ class DeploymentManager:
         recipe_paths = {r.name: self._store_recipe(r) for r in ordered}
 
         log(self._log, logging.INFO, "deployment-plan", added=added, changed=changed, removed=removed)
+        if self.hooks is not None:
+            for name in changed:
+                if dict(target[name].configuration) != dict(current[name].configuration):
+                    rejected = await self.hooks.validate_configuration(
+                        name, target[name].configuration, deployment_id
+                    )
+                    if rejected:
+                        raise DeploymentError(rejected)
+            if changed or removed:
+                await self.hooks.before_components_update(deployment_id)
         await self._supervisor.stop([*removed, *changed], uninstall=removed)
+        self._set_configurations([target[n] for n in [*added, *changed]], forget=removed)
         self._supervisor.start(p for p in plans if p.name in added or p.name in changed)
         failure = await self._wait_ready([*added, *changed])
         if failure:
             await self._roll_back(current, added, changed, removed)
             return f"{failure}; rolled back to the previous deployment"
         self._roots = roots
+        if self.hooks is not None:
+            self.hooks.after_components_update(deployment_id)
         self._store.replace_deployed(
             [
                 DeployedComponent(
@@ -249,6 +296,7 @@ class DeploymentManager:
         )
         await self._supervisor.stop([*added, *changed])
         restore = [previous[n] for n in previous if n in changed or n in removed]
+        self._set_configurations(restore, forget=added)
         self._supervisor.start(restore)
         await self._wait_ready([p.name for p in restore])
 

@@ -71,6 +71,8 @@ class ComponentRunner:
         self._errored_from: State = State.NEW
         self._stop_requested = False
         self._restart_requested = False
+        self._halt_requested = False
+        self._error_reported = False
         self._groups: set[int] = set()
         self._run: ScriptProcess | None = None
         self._run_deadline: float | None = None
@@ -92,6 +94,19 @@ class ComponentRunner:
 
     def request_restart(self) -> None:
         self._restart_requested = True
+        self._board.poke()
+
+    def request_halt(self) -> bool:
+        """StopComponent: stop it, leave it FINISHED until it is restarted or redeployed."""
+        if self.state not in READY:
+            return False
+        self._halt_requested = True
+        self._board.poke()
+        return True
+
+    def report_errored(self) -> None:
+        """UpdateState(ERRORED) from the component itself: handled as any error."""
+        self._error_reported = True
         self._board.poke()
 
     async def stop(self, *, uninstall: bool = False) -> None:
@@ -185,6 +200,8 @@ class ComponentRunner:
             return (
                 self._stop_requested
                 or self._restart_requested
+                or self._halt_requested
+                or self._error_reported
                 or (run is not None and run.exited)
                 or self._dependency_restarted() is not None
             )
@@ -197,6 +214,16 @@ class ComponentRunner:
             if waiter is not None:
                 waiter.cancel()
         if self._stop_requested:
+            return
+        if self._error_reported:
+            self._error_reported = False
+            self._report(State.ERRORED, "the component reported ERRORED")
+            return
+        if self._halt_requested:
+            self._halt_requested = False
+            await self._shutdown("stop requested over IPC")
+            self._dependency_epochs = {}
+            self._report(State.FINISHED, "stopped over IPC")
             return
         if run is not None and not on_time:
             await run.stop(1.0)

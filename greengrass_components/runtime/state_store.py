@@ -92,6 +92,11 @@ class StateStore:
                 ],
             )
 
+    def update_configuration(self, name: str, configuration: dict[str, Any]) -> None:
+        self._db.execute(
+            "UPDATE deployed SET configuration = ? WHERE name = ?", (json.dumps(configuration), name)
+        )
+
     def record_deployment(
         self, deployment_id: str, request: dict[str, Any], status: str = "IN_PROGRESS"
     ) -> None:

@@ -95,6 +95,15 @@ class Supervisor:
         runner.request_restart()
         return True
 
+    def halt(self, name: str) -> bool:
+        runner = self.runners.get(name)
+        return runner is not None and runner.request_halt()
+
+    def report_state(self, name: str, state: str) -> None:
+        runner = self.runners.get(name)
+        if runner is not None and state == "ERRORED":
+            runner.report_errored()
+
     def snapshot(self) -> list[dict[str, Any]]:
         return [
             {

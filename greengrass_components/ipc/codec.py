@@ -1,0 +1,212 @@
+"""The event-stream message format (aws-c-event-stream), encoded and decoded by hand.
+
+Written by hand because no Python library implements it for a server: awscrt
+wraps the C implementation for clients only. The format is small and public:
+
+    prelude   total length (u32), headers length (u32), CRC32 of those 8 bytes
+    headers   name length (u8), name (utf-8), type (u8), value
+    payload   bytes
+    trailer   CRC32 of everything before it
+
+Header values: BOOL_TRUE/BOOL_FALSE carry no bytes; BYTE, INT16, INT32, INT64
+and TIMESTAMP are big-endian signed integers of 1, 2, 4, 8 and 8 bytes;
+BYTE_BUF and STRING carry a u16 length then the bytes; UUID is 16 bytes.
+Limits: a message of at most 16 MiB, headers of at most 128 KiB.
+
+Pure: no I/O. `Decoder.feed` takes bytes as they arrive and returns the whole
+messages found; a violation raises `FramingError` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+import zlib
+from dataclasses import dataclass
+from enum import IntEnum
+
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+MAX_HEADERS_SIZE = 128 * 1024
+PRELUDE_SIZE = 12
+MIN_MESSAGE_SIZE = PRELUDE_SIZE + 4
+
+
+class FramingError(Exception):
+    """The bytes are not a valid event-stream message."""
+
+
+class HeaderType(IntEnum):
+    BOOL_TRUE = 0
+    BOOL_FALSE = 1
+    BYTE = 2
+    INT16 = 3
+    INT32 = 4
+    INT64 = 5
+    BYTE_BUF = 6
+    STRING = 7
+    TIMESTAMP = 8
+    UUID = 9
+
+
+HeaderValue = bool | int | bytes | str | uuid.UUID
+_INT_FORMATS = {
+    HeaderType.BYTE: ">b",
+    HeaderType.INT16: ">h",
+    HeaderType.INT32: ">i",
+    HeaderType.INT64: ">q",
+    HeaderType.TIMESTAMP: ">q",
+}
+
+
+@dataclass(frozen=True)
+class Header:
+    name: str
+    type: HeaderType
+    value: HeaderValue
+
+    @classmethod
+    def string(cls, name: str, value: str) -> Header:
+        return cls(name, HeaderType.STRING, value)
+
+    @classmethod
+    def int32(cls, name: str, value: int) -> Header:
+        return cls(name, HeaderType.INT32, value)
+
+
+@dataclass(frozen=True)
+class Message:
+    headers: tuple[Header, ...]
+    payload: bytes = b""
+
+    def header(self, name: str) -> Header | None:
+        for header in self.headers:
+            if header.name == name:
+                return header
+        return None
+
+
+def _encode_header(header: Header) -> bytes:
+    name = header.name.encode()
+    if not 0 < len(name) < 256:
+        raise FramingError(f"header name must be 1 to 255 bytes, got {len(name)}")
+    out = bytearray([len(name)]) + name
+    kind = header.type
+    if kind in (HeaderType.BOOL_TRUE, HeaderType.BOOL_FALSE):
+        kind = HeaderType.BOOL_TRUE if header.value else HeaderType.BOOL_FALSE
+        out.append(kind)
+        return bytes(out)
+    out.append(kind)
+    if kind in _INT_FORMATS:
+        try:
+            out += struct.pack(_INT_FORMATS[kind], header.value)
+        except struct.error as exc:
+            raise FramingError(f"header {header.name!r}: {exc}") from exc
+    elif kind in (HeaderType.BYTE_BUF, HeaderType.STRING):
+        data = header.value.encode() if isinstance(header.value, str) else bytes(header.value)  # type: ignore[arg-type]
+        if len(data) > 0xFFFF:
+            raise FramingError(f"header {header.name!r}: value longer than 65535 bytes")
+        out += struct.pack(">H", len(data)) + data
+    elif kind == HeaderType.UUID:
+        value = header.value
+        out += value.bytes if isinstance(value, uuid.UUID) else bytes(value)  # type: ignore[arg-type]
+    return bytes(out)
+
+
+def encode(message: Message) -> bytes:
+    headers = b"".join(_encode_header(h) for h in message.headers)
+    if len(headers) > MAX_HEADERS_SIZE:
+        raise FramingError(f"headers of {len(headers)} bytes exceed {MAX_HEADERS_SIZE}")
+    total = PRELUDE_SIZE + len(headers) + len(message.payload) + 4
+    if total > MAX_MESSAGE_SIZE:
+        raise FramingError(f"message of {total} bytes exceeds {MAX_MESSAGE_SIZE}")
+    prelude = struct.pack(">II", total, len(headers))
+    body = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + message.payload
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def decode_headers(data: bytes) -> tuple[Header, ...]:
+    headers = []
+    at = 0
+    while at < len(data):
+        name_length = data[at]
+        at += 1
+        if name_length == 0 or at + name_length + 1 > len(data):
+            raise FramingError("header name runs past the headers")
+        try:
+            name = data[at : at + name_length].decode()
+        except UnicodeDecodeError as exc:
+            raise FramingError("header name is not utf-8") from exc
+        at += name_length
+        try:
+            kind = HeaderType(data[at])
+        except ValueError as exc:
+            raise FramingError(f"header {name!r} has unknown type {data[at]}") from exc
+        at += 1
+        value: HeaderValue
+        if kind == HeaderType.BOOL_TRUE:
+            value = True
+        elif kind == HeaderType.BOOL_FALSE:
+            value = False
+        elif kind in _INT_FORMATS:
+            size = struct.calcsize(_INT_FORMATS[kind])
+            if at + size > len(data):
+                raise FramingError(f"header {name!r} value runs past the headers")
+            (value,) = struct.unpack_from(_INT_FORMATS[kind], data, at)
+            at += size
+        elif kind in (HeaderType.BYTE_BUF, HeaderType.STRING):
+            if at + 2 > len(data):
+                raise FramingError(f"header {name!r} length runs past the headers")
+            (length,) = struct.unpack_from(">H", data, at)
+            at += 2
+            if at + length > len(data):
+                raise FramingError(f"header {name!r} value runs past the headers")
+            raw = data[at : at + length]
+            at += length
+            if kind == HeaderType.STRING:
+                try:
+                    value = raw.decode()
+                except UnicodeDecodeError as exc:
+                    raise FramingError(f"header {name!r} string is not utf-8") from exc
+            else:
+                value = bytes(raw)
+        else:  # UUID
+            if at + 16 > len(data):
+                raise FramingError(f"header {name!r} uuid runs past the headers")
+            value = uuid.UUID(bytes=bytes(data[at : at + 16]))
+            at += 16
+        headers.append(Header(name, kind, value))
+    return tuple(headers)
+
+
+class Decoder:
+    """Incremental decoder: feed bytes, get whole messages."""
+
+    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
+        self._buffer = bytearray()
+        self._max = max_message_size
+
+    def feed(self, data: bytes) -> list[Message]:
+        self._buffer += data
+        messages = []
+        while len(self._buffer) >= PRELUDE_SIZE:
+            total, headers_length, prelude_crc = struct.unpack_from(">III", self._buffer, 0)
+            if zlib.crc32(self._buffer[:8]) != prelude_crc:
+                raise FramingError("prelude CRC mismatch")
+            if total < MIN_MESSAGE_SIZE:
+                raise FramingError(f"message length {total} is shorter than the minimum {MIN_MESSAGE_SIZE}")
+            if total > self._max:
+                raise FramingError(f"message of {total} bytes exceeds {self._max}")
+            if headers_length > MAX_HEADERS_SIZE:
+                raise FramingError(f"headers of {headers_length} bytes exceed {MAX_HEADERS_SIZE}")
+            if headers_length > total - MIN_MESSAGE_SIZE:
+                raise FramingError("headers length runs past the message")
+            if len(self._buffer) < total:
+                break
+            frame = bytes(self._buffer[:total])
+            del self._buffer[:total]
+            (message_crc,) = struct.unpack_from(">I", frame, total - 4)
+            if zlib.crc32(frame[: total - 4]) != message_crc:
+                raise FramingError("message CRC mismatch")
+            headers = decode_headers(frame[PRELUDE_SIZE : PRELUDE_SIZE + headers_length])
+            messages.append(Message(headers, frame[PRELUDE_SIZE + headers_length : total - 4]))
+        return messages

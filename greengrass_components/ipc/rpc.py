@@ -1,0 +1,80 @@
+"""The event-stream RPC layer's vocabulary (aws-c-event-stream's RPC header), and message builders."""
+
+from __future__ import annotations
+
+import json
+from enum import IntEnum
+from typing import Any
+
+from .codec import Header, Message
+
+MESSAGE_TYPE = ":message-type"
+MESSAGE_FLAGS = ":message-flags"
+STREAM_ID = ":stream-id"
+VERSION = ":version"
+OPERATION = "operation"
+CONTENT_TYPE = ":content-type"
+SERVICE_MODEL_TYPE = "service-model-type"
+APPLICATION_JSON = "application/json"
+PROTOCOL_VERSION = "0.1.0"
+
+
+class MessageType(IntEnum):
+    APPLICATION_MESSAGE = 0
+    APPLICATION_ERROR = 1
+    PING = 2
+    PING_RESPONSE = 3
+    CONNECT = 4
+    CONNECT_ACK = 5
+    PROTOCOL_ERROR = 6
+    INTERNAL_ERROR = 7
+
+
+class MessageFlag:
+    NONE = 0
+    CONNECTION_ACCEPTED = 0x1
+    TERMINATE_STREAM = 0x2
+
+
+def rpc_message(
+    message_type: MessageType,
+    *,
+    flags: int = 0,
+    stream_id: int = 0,
+    headers: tuple[Header, ...] = (),
+    payload: bytes = b"",
+) -> Message:
+    """The three RPC headers are INT32, as the client requires."""
+    return Message(
+        (
+            Header.int32(MESSAGE_TYPE, int(message_type)),
+            Header.int32(MESSAGE_FLAGS, flags),
+            Header.int32(STREAM_ID, stream_id),
+            *headers,
+        ),
+        payload,
+    )
+
+
+def shape_message(
+    message_type: MessageType, stream_id: int, shape: str, body: dict[str, Any], flags: int = 0
+) -> Message:
+    """A modeled shape on a stream: JSON with `:content-type` and `service-model-type`."""
+    return rpc_message(
+        message_type,
+        flags=flags,
+        stream_id=stream_id,
+        headers=(Header.string(CONTENT_TYPE, APPLICATION_JSON), Header.string(SERVICE_MODEL_TYPE, shape)),
+        payload=json.dumps(body, separators=(",", ":")).encode(),
+    )
+
+
+def json_error(message_type: MessageType, text: str, stream_id: int = 0, flags: int = 0) -> Message:
+    """An unmodeled error (protocol errors, unsupported operations), as the nucleus's server sends them."""
+    return rpc_message(
+        message_type,
+        flags=flags,
+        stream_id=stream_id,
+        headers=(Header.string(CONTENT_TYPE, APPLICATION_JSON),),
+        payload=json.dumps({"error": message_type.name.replace("_", " ").title(), "message": text}).encode(),
+    )

@@ -1,0 +1,347 @@
+"""The IPC server: event-stream RPC over a Unix socket, as the nucleus serves it.
+
+A connection must start with CONNECT carrying `:version` 0.1.0 and
+`{"authToken": SVCUID}`; a known token is answered with CONNECT_ACK flagged
+CONNECTION_ACCEPTED, anything else with a CONNECT_ACK without it, and the
+connection is closed. After that each stream (a positive `:stream-id`) starts
+with an APPLICATION_MESSAGE naming its `operation`; the first message back is
+that operation's response shape, then, for subscriptions, events. Either side
+ends a stream with TERMINATE_STREAM; a client's terminate (or its going away)
+removes its subscriptions. Malformed frames get a PROTOCOL_ERROR and the
+connection is closed; every other connection keeps working.
+
+The server knows nothing of the services: it looks each operation up in the
+table it is given and passes the caller's component name along.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from greengrass_components.runtime.logs import log
+
+from .codec import Decoder, FramingError, HeaderType, Message, encode
+from .errors import IpcError, ServiceError
+from .rpc import (
+    OPERATION,
+    PROTOCOL_VERSION,
+    VERSION,
+    MessageFlag,
+    MessageType,
+    json_error,
+    rpc_message,
+    shape_message,
+)
+
+Handler = Callable[["CallContext", dict[str, Any]], Awaitable[dict[str, Any]]]
+Authenticate = Callable[[str], str | None]
+READ_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    handler: Handler
+    event_shape: str | None = None  # set for operations that answer with a stream of events
+
+    @property
+    def response_shape(self) -> str:
+        return f"{self.name}Response"
+
+
+class Stream:
+    """One operation's stream on a connection."""
+
+    def __init__(self, connection: Connection, stream_id: int, operation: Operation) -> None:
+        self.connection = connection
+        self.stream_id = stream_id
+        self.operation = operation
+        self.closed = False
+        self._ready = False
+        self._pending: list[dict[str, Any]] = []
+        self._closers: list[Callable[[], None]] = []
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+    def send_event(self, body: dict[str, Any]) -> None:
+        if self.closed or self.operation.event_shape is None:
+            return
+        if not self._ready:
+            self._pending.append(body)
+            return
+        self.connection.send(
+            shape_message(MessageType.APPLICATION_MESSAGE, self.stream_id, self.operation.event_shape, body)
+        )
+
+    def respond(self, body: dict[str, Any]) -> None:
+        streaming = self.operation.event_shape is not None
+        flags = MessageFlag.NONE if streaming else MessageFlag.TERMINATE_STREAM
+        self.connection.send(
+            shape_message(
+                MessageType.APPLICATION_MESSAGE, self.stream_id, self.operation.response_shape, body, flags
+            )
+        )
+        if not streaming:
+            self.close()
+            return
+        self._ready = True
+        for pending in self._pending:
+            self.send_event(pending)
+        self._pending.clear()
+
+    def fail(self, error: IpcError) -> None:
+        self.connection.send(
+            shape_message(
+                MessageType.APPLICATION_ERROR,
+                self.stream_id,
+                error.model,
+                error.payload(),
+                MessageFlag.TERMINATE_STREAM,
+            )
+        )
+        self.close()
+
+    def terminate(self) -> None:
+        """End the stream from the server's side."""
+        if not self.closed:
+            self.connection.send(
+                rpc_message(
+                    MessageType.APPLICATION_MESSAGE,
+                    flags=MessageFlag.TERMINATE_STREAM,
+                    stream_id=self.stream_id,
+                )
+            )
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.connection.streams.pop(self.stream_id, None)
+        for closer in self._closers:
+            closer()
+        self._closers.clear()
+
+
+@dataclass(frozen=True)
+class CallContext:
+    component: str
+    stream: Stream
+
+
+class Connection:
+    def __init__(
+        self,
+        writer: asyncio.StreamWriter,
+        operations: Mapping[str, Operation],
+        authenticate: Authenticate,
+        logger: logging.Logger,
+    ) -> None:
+        self._writer = writer
+        self._operations = operations
+        self._authenticate = authenticate
+        self._log = logger
+        self.component: str | None = None
+        self.streams: dict[int, Stream] = {}
+        self._seen_streams = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.open = True
+
+    def send(self, message: Message) -> None:
+        if self.open and not self._writer.is_closing():
+            self._writer.write(encode(message))
+
+    async def drain(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self._writer.drain()
+
+    def protocol_error(self, text: str) -> None:
+        log(self._log, logging.WARNING, "ipc-protocol-error", component=self.component, error=text)
+        self.send(json_error(MessageType.PROTOCOL_ERROR, text))
+        self.open = False
+
+    def handle(self, message: Message) -> None:
+        fields = {}
+        for name in (":message-type", ":message-flags", ":stream-id"):
+            header = message.header(name)
+            if header is None or header.type != HeaderType.INT32:
+                self.protocol_error(f"header {name} is missing or is not INT32")
+                return
+            fields[name] = int(header.value)  # type: ignore[arg-type]
+        try:
+            kind = MessageType(fields[":message-type"])
+        except ValueError:
+            self.protocol_error(f"unknown message type {fields[':message-type']}")
+            return
+        flags, stream_id = fields[":message-flags"], fields[":stream-id"]
+        if self.component is None:
+            if kind != MessageType.CONNECT:
+                self.protocol_error(f"expected CONNECT first, got {kind.name}")
+                return
+            self._connect(message)
+            return
+        if kind == MessageType.PING:
+            headers = tuple(h for h in message.headers if not h.name.startswith(":"))
+            self.send(rpc_message(MessageType.PING_RESPONSE, headers=headers, payload=message.payload))
+        elif kind == MessageType.PING_RESPONSE:
+            return
+        elif kind in (MessageType.APPLICATION_MESSAGE, MessageType.APPLICATION_ERROR) and stream_id > 0:
+            self._on_stream_message(message, stream_id, flags)
+        else:
+            self.protocol_error(f"{kind.name} is not valid here (stream {stream_id})")
+
+    def _connect(self, message: Message) -> None:
+        version = message.header(VERSION)
+        component = None
+        reason = ""
+        if version is None or version.value != PROTOCOL_VERSION:
+            reason = f"client version {version.value if version else None} is not {PROTOCOL_VERSION}"
+        else:
+            try:
+                token = json.loads(message.payload or b"{}").get("authToken")
+            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                token = None
+            component = self._authenticate(token) if isinstance(token, str) and token else None
+            reason = "" if component else "Unrecognized client connecting to GGC over IPC"
+        if component is None:
+            log(self._log, logging.WARNING, "ipc-connect-rejected", reason=reason)
+            self.send(rpc_message(MessageType.CONNECT_ACK, flags=MessageFlag.NONE))
+            self.open = False
+            return
+        self.component = component
+        log(self._log, logging.INFO, "ipc-connect-accepted", component=component)
+        self.send(rpc_message(MessageType.CONNECT_ACK, flags=MessageFlag.CONNECTION_ACCEPTED))
+
+    def _on_stream_message(self, message: Message, stream_id: int, flags: int) -> None:
+        stream = self.streams.get(stream_id)
+        if stream is not None:
+            if flags & MessageFlag.TERMINATE_STREAM:
+                stream.close()
+            return
+        if stream_id <= self._seen_streams:
+            return  # a late message on a stream that has ended
+        if flags & MessageFlag.TERMINATE_STREAM:
+            self._seen_streams = stream_id
+            return
+        header = message.header(OPERATION)
+        if header is None or header.type != HeaderType.STRING:
+            self.protocol_error(f"stream {stream_id} starts without an 'operation' header")
+            return
+        self._seen_streams = stream_id
+        operation = self._operations.get(str(header.value))
+        if operation is None:
+            text = f"{header.value} is an unsupported operation."
+            log(self._log, logging.WARNING, "ipc-unsupported-operation", component=self.component, error=text)
+            self.send(
+                json_error(MessageType.APPLICATION_ERROR, text, stream_id, MessageFlag.TERMINATE_STREAM)
+            )
+            return
+        stream = Stream(self, stream_id, operation)
+        self.streams[stream_id] = stream
+        try:
+            request = json.loads(message.payload or b"{}")
+            if not isinstance(request, dict):
+                raise ValueError("the request must be a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            stream.fail(ServiceError(f"{operation.name}: request is not valid JSON: {exc}"))
+            return
+        task = asyncio.create_task(self._run(stream, request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, stream: Stream, request: dict[str, Any]) -> None:
+        assert self.component is not None
+        try:
+            response = await stream.operation.handler(CallContext(self.component, stream), request)
+        except IpcError as error:
+            log(
+                self._log,
+                logging.INFO,
+                "ipc-operation-error",
+                component=self.component,
+                operation=stream.operation.name,
+                error=error.message,
+                shape=error.model,
+            )
+            stream.fail(error)
+            return
+        except Exception as exc:
+            self._log.exception(
+                "ipc-operation-crashed", extra={"fields": {"operation": stream.operation.name}}
+            )
+            stream.fail(ServiceError(f"{stream.operation.name} failed: {exc}"))
+            return
+        if not stream.closed:
+            stream.respond(response)
+
+    def close(self) -> None:
+        self.open = False
+        for stream in list(self.streams.values()):
+            stream.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class IpcServer:
+    def __init__(
+        self,
+        socket_path: Path,
+        operations: Mapping[str, Operation],
+        authenticate: Authenticate,
+        logger: logging.Logger,
+    ) -> None:
+        self._path = socket_path
+        self._operations = operations
+        self._authenticate = authenticate
+        self._log = logger
+        self._server: asyncio.Server | None = None
+        self.connections: set[Connection] = set()
+
+    async def start(self) -> None:
+        self._path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self._path))
+        # Components run as the core's user here; the socket is theirs and nobody else's.
+        self._path.chmod(0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close()
+        self._path.unlink(missing_ok=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = Connection(writer, self._operations, self._authenticate, self._log)
+        self.connections.add(connection)
+        decoder = Decoder()
+        try:
+            while connection.open:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    break
+                try:
+                    messages = decoder.feed(data)
+                except FramingError as exc:
+                    connection.protocol_error(str(exc))
+                    break
+                for message in messages:
+                    connection.handle(message)
+                    if not connection.open:
+                        break
+                await connection.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            connection.close()
+            self.connections.discard(connection)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await connection.drain()
+                writer.close()

@@ -7,11 +7,16 @@ shapes are written `{"__shape__": "PublishMessage", "payload": <wire JSON>}`.
 Outcomes are JSON lines: `{"step": i, "ok": true, "result": ...}`, `{"step": i,
 "ok": false, "error": <class>, "message": ...}` and `{"step": i, "event": ...}`
 for stream events. Special ops: `close_stream` (args: step), `sleep` (seconds),
-`wait_file` (path: proceed once it exists), `exit` (code).
+`wait_file` (path: proceed once it exists), `exit` (code), and two that answer
+events: `validate_and_reply` (status, message: answer every configuration
+validation) and `defer_updates` (times, recheck_ms: defer each update that many
+times, then agree). Answers go from a thread of their own, never from the SDK's
+callback.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -31,7 +36,9 @@ def main() -> int:
     from awsiot.greengrasscoreipc import model
     from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
-    def build(value):
+    def build(value, key=""):
+        if key == "timestamp" and isinstance(value, int | float):
+            return datetime.datetime.fromtimestamp(value, datetime.UTC)
         if isinstance(value, dict) and "__shape__" in value:
             return getattr(model, value["__shape__"])._from_payload(value["payload"])
         return value
@@ -49,7 +56,7 @@ def main() -> int:
     with open(actions_path) as handle:
         actions = json.load(handle)
     for index, action in enumerate(actions):
-        name, args = action["op"], {k: build(v) for k, v in action.get("args", {}).items()}
+        name, args = action["op"], {k: build(v, k) for k, v in action.get("args", {}).items()}
         try:
             if name == "sleep":
                 time.sleep(args["seconds"])
@@ -63,6 +70,57 @@ def main() -> int:
                 emit({"step": index, "exit": args.get("code", 0)})
                 out.flush()
                 os._exit(args.get("code", 0))
+            if name == "validate_and_reply":
+
+                def reply(event, i=index, a=args):
+                    deployment = event.validate_configuration_update_event.deployment_id
+                    report = model.ConfigurationValidityReport(
+                        status=a["status"], deployment_id=deployment, message=a.get("message", "")
+                    )
+                    emit({"step": i, "event": payload(event)})
+                    threading.Thread(
+                        target=lambda: emit(
+                            {
+                                "step": i,
+                                "replied": payload(
+                                    client.send_configuration_validity_report(
+                                        configuration_validity_report=report
+                                    )
+                                ),
+                            }
+                        )
+                    ).start()
+
+                client.subscribe_to_validate_configuration_updates(on_stream_event=reply)
+                emit({"step": index, "ok": True})
+                continue
+            if name == "defer_updates":
+                deferrals = {"left": args["times"]}
+
+                def answer(event, i=index, a=args):
+                    emit({"step": i, "event": payload(event)})
+                    if event.pre_update_event is None:
+                        return
+                    recheck = a["recheck_ms"] if deferrals["left"] > 0 else 0
+                    deferrals["left"] -= 1
+                    threading.Thread(
+                        target=lambda: emit(
+                            {
+                                "step": i,
+                                "replied": payload(
+                                    client.defer_component_update(
+                                        deployment_id=event.pre_update_event.deployment_id,
+                                        message="busy",
+                                        recheck_after_ms=recheck,
+                                    )
+                                ),
+                            }
+                        )
+                    ).start()
+
+                client.subscribe_to_component_updates(on_stream_event=answer)
+                emit({"step": index, "ok": True})
+                continue
             if name == "close_stream":
                 operations[args["step"]].close().result(10)
                 emit({"step": index, "ok": True})

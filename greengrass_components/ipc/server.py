@@ -43,6 +43,7 @@ from .rpc import (
 Handler = Callable[["CallContext", dict[str, Any]], Awaitable[dict[str, Any]]]
 Authenticate = Callable[[str], str | None]
 READ_SIZE = 256 * 1024
+REJECTED_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class Connection:
         self._seen_streams = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.open = True
+        self.rejected = False
 
     def send(self, message: Message) -> None:
         if self.open and not self._writer.is_closing():
@@ -214,6 +216,9 @@ class Connection:
         if component is None:
             log(self._log, logging.WARNING, "ipc-connect-rejected", reason=reason)
             self.send(rpc_message(MessageType.CONNECT_ACK, flags=MessageFlag.NONE))
+            self.rejected = (
+                True  # the client hangs up once it reads the ACK; the server waits a little for that
+            )
             self.open = False
             return
         self.component = component
@@ -337,6 +342,9 @@ class IpcServer:
                     if not connection.open:
                         break
                 await connection.drain()
+            if connection.rejected:
+                with contextlib.suppress(TimeoutError, ConnectionError):
+                    await asyncio.wait_for(reader.read(), REJECTED_GRACE_S)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

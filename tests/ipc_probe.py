@@ -97,7 +97,7 @@ def main() -> int:
             if name == "defer_updates":
                 deferrals = {"left": args["times"]}
 
-                def answer(event, i=index, a=args):
+                def answer(event, i=index, a=args, deferrals=deferrals):
                     emit({"step": i, "event": payload(event)})
                     if event.pre_update_event is None:
                         return

@@ -77,7 +77,8 @@ class Authorizer:
     def check(self, component: str, service: str, operation: str, resource: str) -> None:
         if not self.allowed(component, service, operation, resource):
             raise UnauthorizedError(
-                f"Principal {component} is not authorized to perform {service}:{operation} on resource {resource}"
+                f"Principal {component} is not authorized to perform {service}:{operation} "
+                f"on resource {resource}"
             )
 
     def allowed(self, component: str, service: str, operation: str, resource: str) -> bool:

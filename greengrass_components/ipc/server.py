@@ -177,7 +177,7 @@ class Connection:
             if header is None or header.type != HeaderType.INT32:
                 self.protocol_error(f"header {name} is missing or is not INT32")
                 return
-            fields[name] = int(header.value)  # type: ignore[arg-type]
+            fields[name] = int(header.value)
         try:
             kind = MessageType(fields[":message-type"])
         except ValueError:
@@ -205,7 +205,7 @@ class Connection:
         component = None
         reason = ""
         if version is None or version.value != PROTOCOL_VERSION:
-            reason = f"client version {version.value if version else None} is not {PROTOCOL_VERSION}"
+            reason = f"client version {version.value if version else None!r} is not {PROTOCOL_VERSION}"
         else:
             try:
                 token = json.loads(message.payload or b"{}").get("authToken")
@@ -241,9 +241,10 @@ class Connection:
             self.protocol_error(f"stream {stream_id} starts without an 'operation' header")
             return
         self._seen_streams = stream_id
-        operation = self._operations.get(str(header.value))
+        operation_name = str(header.value)
+        operation = self._operations.get(operation_name)
         if operation is None:
-            text = f"{header.value} is an unsupported operation."
+            text = f"{operation_name} is an unsupported operation."
             log(self._log, logging.WARNING, "ipc-unsupported-operation", component=self.component, error=text)
             self.send(
                 json_error(MessageType.APPLICATION_ERROR, text, stream_id, MessageFlag.TERMINATE_STREAM)

@@ -27,7 +27,7 @@ def _key_path(request: Mapping[str, Any]) -> list[str]:
 
 
 class ConfigurationValidator:
-    """Sends proposed configurations to components that asked to validate them, and waits for their verdict."""
+    """Sends a proposed configuration to the components that validate theirs; waits for the verdict."""
 
     def __init__(self, timeout: float = 30.0) -> None:
         self._streams: dict[str, list[Stream]] = {}

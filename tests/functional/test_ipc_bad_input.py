@@ -1,4 +1,4 @@
-"""Bad input on the IPC socket: the offender gets a protocol error and is closed; everyone else keeps working."""
+"""Bad input on the IPC socket: a protocol error for the offender, and everyone else keeps working."""
 
 from __future__ import annotations
 

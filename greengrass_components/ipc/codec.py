@@ -24,6 +24,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 MAX_HEADERS_SIZE = 128 * 1024
@@ -49,6 +50,11 @@ class HeaderType(IntEnum):
 
 
 HeaderValue = bool | int | bytes | str | uuid.UUID
+_PRELUDE = struct.Struct(">II")
+_U32 = struct.Struct(">I")
+_U16 = struct.Struct(">H")
+_PRELUDE_FULL = struct.Struct(">III")
+_TYPES = tuple(HeaderType)
 _INT_FORMATS = {
     HeaderType.BYTE: ">b",
     HeaderType.INT16: ">h",
@@ -56,6 +62,9 @@ _INT_FORMATS = {
     HeaderType.INT64: ">q",
     HeaderType.TIMESTAMP: ">q",
 }
+
+
+_INT_STRUCTS = {kind: struct.Struct(fmt) for kind, fmt in _INT_FORMATS.items()}
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class Message:
         return None
 
 
+@lru_cache(maxsize=4096)
 def _encode_header(header: Header) -> bytes:
     name = header.name.encode()
     if not 0 < len(name) < 256:
@@ -112,6 +122,20 @@ def _encode_header(header: Header) -> bytes:
     return bytes(out)
 
 
+def frame(headers: bytes, payload: bytes) -> bytes:
+    """A whole message from already-encoded headers and a payload: prelude, CRCs and all."""
+    total = PRELUDE_SIZE + len(headers) + len(payload) + 4
+    if total > MAX_MESSAGE_SIZE:
+        raise FramingError(f"message of {total} bytes exceeds {MAX_MESSAGE_SIZE}")
+    prelude = _PRELUDE.pack(total, len(headers))
+    body = b"".join((prelude, _U32.pack(zlib.crc32(prelude)), headers, payload))
+    return body + _U32.pack(zlib.crc32(body))
+
+
+def encode_header(header: Header) -> bytes:
+    return _encode_header(header)
+
+
 def encode(message: Message) -> bytes:
     headers = b"".join(_encode_header(h) for h in message.headers)
     if len(headers) > MAX_HEADERS_SIZE:
@@ -137,10 +161,9 @@ def decode_headers(data: bytes) -> tuple[Header, ...]:
         except UnicodeDecodeError as exc:
             raise FramingError("header name is not utf-8") from exc
         at += name_length
-        try:
-            kind = HeaderType(data[at])
-        except ValueError as exc:
-            raise FramingError(f"header {name!r} has unknown type {data[at]}") from exc
+        if data[at] >= len(_TYPES):
+            raise FramingError(f"header {name!r} has unknown type {data[at]}")
+        kind = _TYPES[data[at]]
         at += 1
         value: HeaderValue
         if kind == HeaderType.BOOL_TRUE:
@@ -148,15 +171,15 @@ def decode_headers(data: bytes) -> tuple[Header, ...]:
         elif kind == HeaderType.BOOL_FALSE:
             value = False
         elif kind in _INT_FORMATS:
-            size = struct.calcsize(_INT_FORMATS[kind])
-            if at + size > len(data):
+            unpacker = _INT_STRUCTS[kind]
+            if at + unpacker.size > len(data):
                 raise FramingError(f"header {name!r} value runs past the headers")
-            (value,) = struct.unpack_from(_INT_FORMATS[kind], data, at)
-            at += size
+            (value,) = unpacker.unpack_from(data, at)
+            at += unpacker.size
         elif kind in (HeaderType.BYTE_BUF, HeaderType.STRING):
             if at + 2 > len(data):
                 raise FramingError(f"header {name!r} length runs past the headers")
-            (length,) = struct.unpack_from(">H", data, at)
+            (length,) = _U16.unpack_from(data, at)
             at += 2
             if at + length > len(data):
                 raise FramingError(f"header {name!r} value runs past the headers")
@@ -189,7 +212,7 @@ class Decoder:
         self._buffer += data
         messages = []
         while len(self._buffer) >= PRELUDE_SIZE:
-            total, headers_length, prelude_crc = struct.unpack_from(">III", self._buffer, 0)
+            total, headers_length, prelude_crc = _PRELUDE_FULL.unpack_from(self._buffer, 0)
             if zlib.crc32(self._buffer[:8]) != prelude_crc:
                 raise FramingError("prelude CRC mismatch")
             if total < MIN_MESSAGE_SIZE:
@@ -202,11 +225,11 @@ class Decoder:
                 raise FramingError("headers length runs past the message")
             if len(self._buffer) < total:
                 break
-            frame = bytes(self._buffer[:total])
+            whole = bytes(self._buffer[:total])
             del self._buffer[:total]
-            (message_crc,) = struct.unpack_from(">I", frame, total - 4)
-            if zlib.crc32(frame[: total - 4]) != message_crc:
+            (message_crc,) = _U32.unpack_from(whole, total - 4)
+            if zlib.crc32(memoryview(whole)[: total - 4]) != message_crc:
                 raise FramingError("message CRC mismatch")
-            headers = decode_headers(frame[PRELUDE_SIZE : PRELUDE_SIZE + headers_length])
-            messages.append(Message(headers, frame[PRELUDE_SIZE + headers_length : total - 4]))
+            headers = decode_headers(whole[PRELUDE_SIZE : PRELUDE_SIZE + headers_length])
+            messages.append(Message(headers, whole[PRELUDE_SIZE + headers_length : total - 4]))
         return messages

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,10 +38,16 @@ from .rpc import (
     MessageType,
     json_error,
     rpc_message,
+    shape_frame,
     shape_message,
 )
 
-Handler = Callable[["CallContext", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+Handler = Callable[["CallContext", dict[str, Any]], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 Authenticate = Callable[[str], str | None]
 READ_SIZE = 256 * 1024
 REJECTED_GRACE_S = 2.0
@@ -78,16 +85,22 @@ class Stream:
         if not self._ready:
             self._pending.append(body)
             return
-        self.connection.send(
-            shape_message(MessageType.APPLICATION_MESSAGE, self.stream_id, self.operation.event_shape, body)
+        self.connection.send_bytes(
+            shape_frame(
+                MessageType.APPLICATION_MESSAGE, self.stream_id, self.operation.event_shape, _json(body)
+            )
         )
 
     def respond(self, body: dict[str, Any]) -> None:
         streaming = self.operation.event_shape is not None
         flags = MessageFlag.NONE if streaming else MessageFlag.TERMINATE_STREAM
-        self.connection.send(
-            shape_message(
-                MessageType.APPLICATION_MESSAGE, self.stream_id, self.operation.response_shape, body, flags
+        self.connection.send_bytes(
+            shape_frame(
+                MessageType.APPLICATION_MESSAGE,
+                self.stream_id,
+                self.operation.response_shape,
+                _json(body),
+                flags,
             )
         )
         if not streaming:
@@ -158,8 +171,11 @@ class Connection:
         self.rejected = False
 
     def send(self, message: Message) -> None:
+        self.send_bytes(encode(message))
+
+    def send_bytes(self, data: bytes) -> None:
         if self.open and not self._writer.is_closing():
-            self._writer.write(encode(message))
+            self._writer.write(data)
 
     async def drain(self) -> None:
         with contextlib.suppress(ConnectionError):
@@ -259,15 +275,30 @@ class Connection:
         except (ValueError, UnicodeDecodeError) as exc:
             stream.fail(ServiceError(f"{operation.name}: request is not valid JSON: {exc}"))
             return
-        task = asyncio.create_task(self._run(stream, request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, stream: Stream, request: dict[str, Any]) -> None:
         assert self.component is not None
         try:
-            response = await stream.operation.handler(CallContext(self.component, stream), request)
-        except IpcError as error:
+            outcome = stream.operation.handler(CallContext(self.component, stream), request)
+        except Exception as exc:
+            self._finish(stream, exc)
+            return
+        if inspect.isawaitable(outcome):
+            task = asyncio.create_task(self._await(stream, outcome))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._finish(stream, outcome)
+
+    async def _await(self, stream: Stream, outcome: Awaitable[dict[str, Any]]) -> None:
+        try:
+            result: dict[str, Any] | BaseException = await outcome
+        except Exception as exc:
+            result = exc
+        self._finish(stream, result)
+
+    def _finish(self, stream: Stream, result: dict[str, Any] | BaseException) -> None:
+        """Answer a stream: its response, or the modeled error (anything unexpected is a ServiceError)."""
+        if isinstance(result, IpcError):
+            error = result
             log(
                 self._log,
                 logging.INFO,
@@ -279,14 +310,16 @@ class Connection:
             )
             stream.fail(error)
             return
-        except Exception as exc:
-            self._log.exception(
-                "ipc-operation-crashed", extra={"fields": {"operation": stream.operation.name}}
+        if isinstance(result, BaseException):
+            self._log.error(
+                "ipc-operation-crashed",
+                exc_info=result,
+                extra={"fields": {"operation": stream.operation.name}},
             )
-            stream.fail(ServiceError(f"{stream.operation.name} failed: {exc}"))
+            stream.fail(ServiceError(f"{stream.operation.name} failed: {result}"))
             return
         if not stream.closed:
-            stream.respond(response)
+            stream.respond(result)
 
     def close(self) -> None:
         self.open = False

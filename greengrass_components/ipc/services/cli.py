@@ -29,16 +29,16 @@ def operations(control: ComponentControl, authorizer: Authorizer) -> list[Operat
             raise ComponentNotFoundError(f"Component with name {name} not found")
         return details
 
-    async def get_component_details(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def get_component_details(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         name = _component_name(request)
         authorizer.check(ctx.component, CLI, GET_DETAILS, name)
         return {"componentDetails": details_of(name)}
 
-    async def list_components(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def list_components(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         authorizer.check(ctx.component, CLI, LIST, "*")
         return {"components": [details_of(name) for name in control.names()]}
 
-    async def restart_component(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def restart_component(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         name = _component_name(request)
         authorizer.check(ctx.component, CLI, RESTART, name)
         details_of(name)
@@ -48,7 +48,7 @@ def operations(control: ComponentControl, authorizer: Authorizer) -> list[Operat
             "message": "" if ok else f"{name} cannot restart",
         }
 
-    async def stop_component(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def stop_component(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         name = _component_name(request)
         authorizer.check(ctx.component, CLI, STOP, name)
         details_of(name)

@@ -72,7 +72,7 @@ class ConfigurationValidator:
 
 
 def operations(configs: ConfigStore, validator: ConfigurationValidator) -> list[Operation]:
-    async def get_configuration(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def get_configuration(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         component = request.get("componentName") or ctx.component
         path = _key_path(request)
         node: Any = configs.get(component)
@@ -91,7 +91,7 @@ def operations(configs: ConfigStore, validator: ConfigurationValidator) -> list[
         value = node if isinstance(node, Mapping) else {path[-1]: node}
         return {"componentName": component, "value": dict(value)}
 
-    async def update_configuration(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def update_configuration(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         path = _key_path(request)
         value = request.get("valueToMerge")
         if not isinstance(value, Mapping):
@@ -102,7 +102,7 @@ def operations(configs: ConfigStore, validator: ConfigurationValidator) -> list[
         configs.merge(ctx.component, path, value)
         return {}
 
-    async def subscribe_to_configuration_update(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def subscribe_to_configuration_update(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         component = request.get("componentName") or ctx.component
         prefix = tuple(_key_path(request))
 
@@ -115,11 +115,11 @@ def operations(configs: ConfigStore, validator: ConfigurationValidator) -> list[
         ctx.stream.on_close(configs.subscribe(on_change))
         return {}
 
-    async def subscribe_to_validate(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def subscribe_to_validate(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         validator.add(ctx.component, ctx.stream)
         return {}
 
-    async def send_report(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def send_report(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         report = request.get("configurationValidityReport")
         if not isinstance(report, Mapping) or report.get("status") not in ("ACCEPTED", "REJECTED"):
             raise InvalidArgumentsError("configurationValidityReport needs a status of ACCEPTED or REJECTED")

@@ -88,18 +88,18 @@ class ComponentUpdateNotifier:
 
 
 def operations(control: ComponentControl, notifier: ComponentUpdateNotifier) -> list[Operation]:
-    async def update_state(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def update_state(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         state = request.get("state")
         if state not in ("RUNNING", "ERRORED"):
             raise InvalidArgumentsError(f"state must be RUNNING or ERRORED, got {state!r}")
         control.report_state(ctx.component, state)
         return {}
 
-    async def subscribe_to_component_updates(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def subscribe_to_component_updates(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         notifier.add(ctx.component, ctx.stream)
         return {}
 
-    async def defer_component_update(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def defer_component_update(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         deployment_id = request.get("deploymentId")
         recheck = request.get("recheckAfterMs", 0) or 0
         if not isinstance(deployment_id, str) or not deployment_id:

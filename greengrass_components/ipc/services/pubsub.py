@@ -66,14 +66,14 @@ def _message_body(request: dict[str, Any], topic: str) -> dict[str, Any]:
 
 
 def operations(pubsub: LocalPubSub, authorizer: Authorizer) -> list[Operation]:
-    async def publish_to_topic(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def publish_to_topic(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         topic = validate_topic_name(request.get("topic"))
         body = _message_body(request, topic)
         authorizer.check(ctx.component, PUBSUB, PUBLISH, topic)
         pubsub.publish(ctx.component, topic, body)
         return {}
 
-    async def subscribe_to_topic(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    def subscribe_to_topic(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         topic = validate_topic_filter(request.get("topic"))
         mode = request.get("receiveMode") or RECEIVE_ALL
         if mode not in (RECEIVE_ALL, RECEIVE_FROM_OTHERS):

@@ -37,6 +37,8 @@ def main() -> int:
     from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
     def build(value, key=""):
+        if key == "payload" and isinstance(value, str):
+            return value.encode()
         if key == "timestamp" and isinstance(value, int | float):
             return datetime.datetime.fromtimestamp(value, datetime.UTC)
         if isinstance(value, dict) and "__shape__" in value:

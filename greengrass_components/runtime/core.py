@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from greengrass_components.cloud.shadow_store import ShadowStore
 from greengrass_components.ipc.authorization import Authorizer
 from greengrass_components.ipc.deployment_hooks import IpcDeploymentHooks
 from greengrass_components.ipc.operations import operation_table
@@ -27,6 +28,7 @@ from greengrass_components.ipc.services import cli as cli_service
 from greengrass_components.ipc.services import configuration as configuration_service
 from greengrass_components.ipc.services import lifecycle as lifecycle_service
 from greengrass_components.ipc.services import pubsub as pubsub_service
+from greengrass_components.ipc.services import shadow as shadow_service
 from greengrass_components.ipc.services.configuration import ConfigurationValidator
 from greengrass_components.ipc.services.lifecycle import ComponentUpdateNotifier
 from greengrass_components.ipc.services.pubsub import LocalPubSub
@@ -82,6 +84,7 @@ class Core:
         self.configs = ConfigStore(self.store)
         self.authorizer = Authorizer(self.configs.get, settings.thing_name)
         self.pubsub = LocalPubSub()
+        self.shadows = ShadowStore(self.paths.config / "shadows.sqlite")
         self.validator = ConfigurationValidator(settings.configuration_validation_timeout)
         self.notifier = ComponentUpdateNotifier(self.log, settings.component_update_timeout)
         self.deployments = DeploymentManager(
@@ -104,6 +107,7 @@ class Core:
                 configuration_service.operations(self.configs, self.validator),
                 lifecycle_service.operations(control, self.notifier),
                 cli_service.operations(control, self.authorizer),
+                shadow_service.operations(self.shadows, self.authorizer),
             ),
             self.supervisor.component_for_token,
             self.log,
@@ -229,6 +233,7 @@ class Core:
             await self.ipc.close()
             self.paths.control_socket.unlink(missing_ok=True)
             self.store.close()
+            self.shadows.close()
             log(self.log, logging.INFO, "core-stopped")
         return exit_code
 

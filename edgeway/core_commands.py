@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from edgeway.output import emit_json, fail, table
+from greengrass_components.cloud.iot_endpoint import IotEndpoint
 from greengrass_components.runtime.control_client import control_request
 from greengrass_components.runtime.core import CoreSettings, run_core
 from greengrass_components.runtime.core_paths import CorePaths
@@ -82,6 +83,22 @@ def core() -> None:
     help="Override or add a platform attribute for manifest matching.",
 )
 @click.option(
+    "--iot-endpoint",
+    envvar="EDGEWAY_IOT_ENDPOINT",
+    help="IoT Core or broker: mqtt://HOST:PORT or mqtts://HOST:8883 [env EDGEWAY_IOT_ENDPOINT].",
+)
+@click.option(
+    "--cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Device certificate (mqtts)."
+)
+@click.option(
+    "--key", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Private key (mqtts)."
+)
+@click.option("--ca", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Root CA (mqtts).")
+@click.option("--spool-max-bytes", default=2_621_440, show_default=True, help="Bound of the offline spool.")
+@click.option("--keep-qos0-when-offline", is_flag=True, help="Spool QoS 0 messages while offline too.")
+@click.option("--reconnect-min", default=1.0, show_default=True, help="First reconnect delay, seconds.")
+@click.option("--reconnect-max", default=120.0, show_default=True, help="Longest reconnect delay, seconds.")
+@click.option(
     "--deployment-timeout",
     default=300.0,
     show_default=True,
@@ -94,10 +111,27 @@ def run(
     thing_name: str,
     region: str,
     platform_overrides: tuple[str, ...],
+    iot_endpoint: str | None,
+    cert: Path | None,
+    key: Path | None,
+    ca: Path | None,
+    spool_max_bytes: int,
+    keep_qos0_when_offline: bool,
+    reconnect_min: float,
+    reconnect_max: float,
     deployment_timeout: float,
 ) -> None:
     """Run the core in the foreground until SIGINT or SIGTERM."""
+    try:
+        endpoint = IotEndpoint.parse(iot_endpoint, cert, key, ca) if iot_endpoint else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--iot-endpoint") from exc
     settings = CoreSettings(
+        iot_endpoint=endpoint,
+        spool_max_bytes=spool_max_bytes,
+        keep_qos0_when_offline=keep_qos0_when_offline,
+        reconnect_min_seconds=reconnect_min,
+        reconnect_max_seconds=reconnect_max,
         root=root,
         recipe_dir=recipe_dir,
         artifact_dir=artifact_dir,

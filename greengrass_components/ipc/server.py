@@ -343,6 +343,7 @@ class IpcServer:
         self._log = logger
         self._server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self._path.unlink(missing_ok=True)
@@ -351,15 +352,24 @@ class IpcServer:
         self._path.chmod(0o600)
 
     async def close(self) -> None:
+        """Stop listening, end every connection and wait for their handlers to finish."""
         if self._server is not None:
             self._server.close()
         for connection in list(self.connections):
             connection.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
         self._path.unlink(missing_ok=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = Connection(writer, self._operations, self._authenticate, self._log)
         self.connections.add(connection)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         decoder = Decoder()
         try:
             while connection.open:
@@ -381,9 +391,13 @@ class IpcServer:
                     await asyncio.wait_for(reader.read(), REJECTED_GRACE_S)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass
         finally:
             connection.close()
             self.connections.discard(connection)
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await connection.drain()
-                writer.close()
+            if task is not None:
+                self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, RuntimeError, asyncio.CancelledError):
+                await writer.wait_closed()

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from greengrass_components.cloud.iot_endpoint import IotEndpoint
+from greengrass_components.cloud.mqtt_session import IotCoreSession
 from greengrass_components.cloud.shadow_store import ShadowStore
+from greengrass_components.cloud.spool import DEFAULT_MAX_BYTES, Spool
 from greengrass_components.ipc.authorization import Authorizer
 from greengrass_components.ipc.deployment_hooks import IpcDeploymentHooks
 from greengrass_components.ipc.operations import operation_table
@@ -27,6 +30,7 @@ from greengrass_components.ipc.server import IpcServer
 from greengrass_components.ipc.services import cli as cli_service
 from greengrass_components.ipc.services import configuration as configuration_service
 from greengrass_components.ipc.services import lifecycle as lifecycle_service
+from greengrass_components.ipc.services import mqttproxy as mqttproxy_service
 from greengrass_components.ipc.services import pubsub as pubsub_service
 from greengrass_components.ipc.services import shadow as shadow_service
 from greengrass_components.ipc.services.configuration import ConfigurationValidator
@@ -63,6 +67,11 @@ class CoreSettings:
     error_reset_seconds: float = DEFAULT_ERROR_RESET_SECONDS
     component_update_timeout: float = 60.0
     configuration_validation_timeout: float = 30.0
+    iot_endpoint: IotEndpoint | None = None
+    spool_max_bytes: int = DEFAULT_MAX_BYTES
+    keep_qos0_when_offline: bool = False
+    reconnect_min_seconds: float = 1.0
+    reconnect_max_seconds: float = 120.0
 
 
 class Core:
@@ -85,6 +94,20 @@ class Core:
         self.authorizer = Authorizer(self.configs.get, settings.thing_name)
         self.pubsub = LocalPubSub()
         self.shadows = ShadowStore(self.paths.config / "shadows.sqlite")
+        self.spool = Spool(self.paths.config / "spool.sqlite", settings.spool_max_bytes)
+        self.iot = (
+            IotCoreSession(
+                settings.iot_endpoint,
+                settings.thing_name,
+                self.spool,
+                self.log,
+                keep_qos0_when_offline=settings.keep_qos0_when_offline,
+                backoff_min=settings.reconnect_min_seconds,
+                backoff_max=settings.reconnect_max_seconds,
+            )
+            if settings.iot_endpoint is not None
+            else None
+        )
         self.validator = ConfigurationValidator(settings.configuration_validation_timeout)
         self.notifier = ComponentUpdateNotifier(self.log, settings.component_update_timeout)
         self.deployments = DeploymentManager(
@@ -108,6 +131,7 @@ class Core:
                 lifecycle_service.operations(control, self.notifier),
                 cli_service.operations(control, self.authorizer),
                 shadow_service.operations(self.shadows, self.authorizer),
+                mqttproxy_service.operations(self.iot, self.authorizer),
             ),
             self.supervisor.component_for_token,
             self.log,
@@ -171,6 +195,16 @@ class Core:
             "connections": sorted(c.component or "" for c in connections),
             "streams": sum(len(c.streams) for c in connections),
             "subscriptions": self.pubsub.subscription_count,
+            "iot": None
+            if self.iot is None
+            else {
+                "connected": self.iot.connected,
+                "connects": self.iot.connects,
+                "subscriptions": self.iot.subscription_count,
+                "spooled": self.spool.count(),
+                "dropped_qos0": self.spool.dropped_qos0,
+                "refused": self.spool.refused,
+            },
         }
 
     async def _op_restart(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,6 +247,8 @@ class Core:
         )
         server = await start_control_server(self.paths.control_socket, self.operations(), self.log)
         await self.ipc.start()
+        if self.iot is not None:
+            await self.iot.start()
         exit_code = 0
         try:
             self.deployments.restore()
@@ -231,6 +267,9 @@ class Core:
             server.close()
             await self.supervisor.stop_all()
             await self.ipc.close()
+            if self.iot is not None:
+                await self.iot.close()
+            self.spool.close()
             self.paths.control_socket.unlink(missing_ok=True)
             self.store.close()
             self.shadows.close()

@@ -1,0 +1,118 @@
+"""A real MQTT broker (amqtt) in its own process on a loopback port, and a TCP proxy to cut links to it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tests.waiting import wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+class AmqttBroker:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        config = workdir / "amqtt.yaml"
+        config.write_text(
+            "listeners:\n  default:\n    type: tcp\n"
+            f"    bind: 127.0.0.1:{self.port}\n"
+            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n"
+        )
+        self._log = (workdir / "amqtt.log").open("wb")
+        amqtt = Path(sys.executable).with_name("amqtt")
+        self.process = subprocess.Popen([str(amqtt), "-c", str(config)], stdout=self._log, stderr=self._log)
+        wait_for(lambda: port_open(self.port) or self.process.poll() is not None, 20, "amqtt to listen")
+        assert self.process.poll() is None, (workdir / "amqtt.log").read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class TcpProxy:
+    """Forwards a loopback port to a target port; can drop every link and refuse new ones."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.online = True
+        self.accepted = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._handle, "127.0.0.1", self.port), self._loop
+        ).result(10)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.online:
+            writer.close()
+            return
+        self.accepted += 1
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, upstream_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+        self._writers.difference_update((writer, upstream_writer))
+
+    def _drop_all(self) -> None:
+        for writer in list(self._writers):
+            transport = writer.transport
+            if transport is not None:
+                transport.abort()
+        self._writers.clear()
+
+    def go_offline(self) -> None:
+        self.online = False
+        self._loop.call_soon_threadsafe(self._drop_all)
+
+    def go_online(self) -> None:
+        self.online = True
+
+    async def _shutdown(self) -> None:
+        self._drop_all()
+        self._server.close()
+        await self._server.wait_closed()
+
+    def close(self) -> None:
+        self.online = False
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()

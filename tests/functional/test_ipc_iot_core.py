@@ -1,0 +1,169 @@
+"""PublishToIoTCore and SubscribeToIoTCore through the core's MQTT session to a real broker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.fakes.broker import AmqttBroker, TcpProxy
+from tests.ipc_components import Probe
+from tests.waiting import wait_for
+
+MQTT_PROXY = "aws.greengrass.ipc.mqttproxy"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    running = AmqttBroker(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def closing():
+    """Things to close at the end of the test, whether it passed or not."""
+    things: list = []
+    yield things.append
+    for thing in reversed(things):
+        thing.close()
+
+
+class Observer:
+    """A paho client on the broker, as a cloud application would be."""
+
+    def __init__(self, port: int, topic_filter: str) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="observer")
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_connect = lambda c, *a: c.subscribe(topic_filter, qos=1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert subscribed.wait(10), "the observer could not subscribe"
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append((message.topic, bytes(message.payload)))
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+
+def policy() -> dict:
+    return {MQTT_PROXY: {"cloud": {"operations": ["*"], "resources": ["devices/pi/#", "commands/+"]}}}
+
+
+def publish(seq: int, qos: str = "1") -> dict:
+    return {
+        "op": "publish_to_iot_core",
+        "args": {"topic_name": "devices/pi/telemetry", "qos": qos, "payload": json.dumps({"seq": seq})},
+    }
+
+
+def test_publish_subscribe_and_denial(tmp_path, start_core, broker, closing):
+    observer = Observer(broker.port, "devices/#")
+    closing(observer)
+    go = tmp_path / "go"
+    probe = Probe(
+        tmp_path,
+        "test.Device",
+        [
+            {"op": "subscribe_to_iot_core", "args": {"topic_name": "commands/+", "qos": "1"}},
+            publish(1),
+            {
+                "op": "publish_to_iot_core",
+                "args": {"topic_name": "forbidden/topic", "qos": "0", "payload": "x"},
+            },
+            {"op": "wait_file", "args": {"path": str(go)}},
+        ],
+        access=policy(),
+    )
+    core = start_core(
+        "--recipes",
+        str(tmp_path / "recipes"),
+        "--artifacts",
+        str(tmp_path / "artifacts"),
+        "--iot-endpoint",
+        f"mqtt://127.0.0.1:{broker.port}",
+        "--thing-name",
+        "pi",
+    )
+    wait_for(lambda: core.request("ipc")["iot"]["connected"], what="the core's IoT connection")
+    assert probe.step(0)["ok"] and probe.step(1)["ok"]
+    wait_for(lambda: observer.messages, what="the telemetry at the broker")
+    assert observer.messages == [("devices/pi/telemetry", b'{"seq": 1}')]
+    assert probe.step(2)["error"] == "UnauthorizedError"
+    assert probe.step(2)["message"] == (
+        "Principal test.Device is not authorized to perform "
+        "aws.greengrass.ipc.mqttproxy:aws.greengrass#PublishToIoTCore "
+        "on resource forbidden/topic"
+    )
+    observer.publish("commands/reboot", b"now")
+    event = probe.wait_events(0, 1)[0]["message"]
+    assert event["topicName"] == "commands/reboot" and base64.b64decode(event["payload"]) == b"now"
+
+
+def test_offline_messages_are_spooled_and_replayed_in_order(tmp_path, start_core, broker, closing):
+    proxy = TcpProxy(broker.port)
+    closing(proxy)
+    observer = Observer(broker.port, "devices/#")
+    closing(observer)
+    offline, online = tmp_path / "offline", tmp_path / "online"
+    probe = Probe(
+        tmp_path,
+        "test.Device",
+        [
+            {"op": "subscribe_to_iot_core", "args": {"topic_name": "commands/+", "qos": "1"}},
+            {"op": "wait_file", "args": {"path": str(offline)}},
+            *[publish(seq) for seq in range(100)],
+            publish(999, qos="0"),
+            {"op": "wait_file", "args": {"path": str(online)}},
+        ],
+        access=policy(),
+    )
+    core = start_core(
+        "--recipes",
+        str(tmp_path / "recipes"),
+        "--artifacts",
+        str(tmp_path / "artifacts"),
+        "--iot-endpoint",
+        f"mqtt://127.0.0.1:{proxy.port}",
+        "--thing-name",
+        "pi",
+        "--reconnect-min",
+        "0.1",
+        "--reconnect-max",
+        "0.5",
+    )
+    wait_for(lambda: core.request("ipc")["iot"]["connected"], what="the first connection")
+    assert probe.step(0)["ok"]
+    proxy.go_offline()
+    wait_for(lambda: not core.request("ipc")["iot"]["connected"], what="the core to notice it is offline")
+    offline.write_text("")
+    probe.step(102)
+    status = core.request("ipc")["iot"]
+    assert (status["spooled"], status["dropped_qos0"]) == (100, 1)
+    assert observer.messages == []
+    proxy.go_online()
+    wait_for(lambda: len(observer.messages) >= 100, timeout=30, what="the spool to drain")
+    seqs = [json.loads(payload)["seq"] for _, payload in observer.messages]
+    assert list(dict.fromkeys(seqs)) == list(range(100))  # in order; QoS 1 may repeat, never reorder
+    assert core.request("ipc")["iot"]["spooled"] == 0
+    observer.publish("commands/after-reconnect", b"hello again")
+    event = probe.wait_events(0, 1)[0]["message"]
+    assert event["topicName"] == "commands/after-reconnect"
+    online.write_text("")

@@ -63,6 +63,21 @@ class Observer:
             sock.close()
 
 
+def start_device_core(start_core, tmp_path, port: int, *more: str):
+    """A core with the test's recipes, thing `pi`, connected to mqtt://127.0.0.1:<port>."""
+    return start_core(
+        "--recipes",
+        str(tmp_path / "recipes"),
+        "--artifacts",
+        str(tmp_path / "artifacts"),
+        "--iot-endpoint",
+        f"mqtt://127.0.0.1:{port}",
+        "--thing-name",
+        "pi",
+        *more,
+    )
+
+
 def policy() -> dict:
     return {MQTT_PROXY: {"cloud": {"operations": ["*"], "resources": ["devices/pi/#", "commands/+"]}}}
 
@@ -92,15 +107,10 @@ def test_publish_subscribe_and_denial(tmp_path, start_core, broker, closing):
         ],
         access=policy(),
     )
-    core = start_core(
-        "--recipes",
-        str(tmp_path / "recipes"),
-        "--artifacts",
-        str(tmp_path / "artifacts"),
-        "--iot-endpoint",
-        f"mqtt://127.0.0.1:{broker.port}",
-        "--thing-name",
-        "pi",
+    core = start_device_core(
+        start_core,
+        tmp_path,
+        broker.port,
     )
     wait_for(lambda: core.request("ipc")["iot"]["connected"], what="the core's IoT connection")
     assert probe.step(0)["ok"] and probe.step(1)["ok"]
@@ -135,15 +145,10 @@ def test_offline_messages_are_spooled_and_replayed_in_order(tmp_path, start_core
         ],
         access=policy(),
     )
-    core = start_core(
-        "--recipes",
-        str(tmp_path / "recipes"),
-        "--artifacts",
-        str(tmp_path / "artifacts"),
-        "--iot-endpoint",
-        f"mqtt://127.0.0.1:{proxy.port}",
-        "--thing-name",
-        "pi",
+    core = start_device_core(
+        start_core,
+        tmp_path,
+        proxy.port,
         "--reconnect-min",
         "0.1",
         "--reconnect-max",

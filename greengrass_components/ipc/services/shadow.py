@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from greengrass_components.cloud.shadow_document import (
+    Shadow,
     ShadowDocumentError,
     ShadowVersionConflict,
     apply_update,
@@ -56,6 +57,18 @@ def _encoded(document: dict[str, Any]) -> dict[str, Any]:
     return {"payload": base64.b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()}
 
 
+def _existing(store: ShadowStore, thing: str, name: str) -> Shadow:
+    """The shadow, or the ResourceNotFoundError IoT Core gives for a shadow that does not exist."""
+    shadow = store.get(thing, name)
+    if not shadow.exists:
+        raise ResourceNotFoundError(
+            f"No shadow exists with name: '{name or thing}'",
+            resourceType="Shadow",
+            resourceName=name or thing,
+        )
+    return shadow
+
+
 def operations(
     store: ShadowStore, authorizer: Authorizer, clock: Callable[[], float] = time.time
 ) -> list[Operation]:
@@ -65,13 +78,7 @@ def operations(
     def get_thing_shadow(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         thing, name = _names(request)
         authorizer.check(ctx.component, SHADOW_MANAGER, GET, _resource(thing, name))
-        shadow = store.get(thing, name)
-        if not shadow.exists:
-            raise ResourceNotFoundError(
-                f"No shadow exists with name: '{name or thing}'",
-                resourceType="Shadow",
-                resourceName=name or thing,
-            )
+        shadow = _existing(store, thing, name)
         return _encoded(get_document(shadow, now()))
 
     def update_thing_shadow(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
@@ -90,13 +97,7 @@ def operations(
     def delete_thing_shadow(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         thing, name = _names(request)
         authorizer.check(ctx.component, SHADOW_MANAGER, DELETE, _resource(thing, name))
-        shadow = store.get(thing, name)
-        if not shadow.exists:
-            raise ResourceNotFoundError(
-                f"No shadow exists with name: '{name or thing}'",
-                resourceType="Shadow",
-                resourceName=name or thing,
-            )
+        shadow = _existing(store, thing, name)
         deleted, response = delete(shadow, now())
         store.put(thing, name, deleted)
         return _encoded(response)

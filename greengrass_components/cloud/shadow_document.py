@@ -104,6 +104,11 @@ def _patch_metadata(patch: Mapping[str, Any], now: int) -> dict[str, Any]:
     }
 
 
+def metadata_for(state: Mapping[str, Any], now: int) -> dict[str, Any]:
+    """Metadata for a whole state document: a timestamp for every leaf."""
+    return _patch_metadata(state, now)
+
+
 def apply_update(shadow: Shadow, document: Mapping[str, Any], now: int) -> tuple[Shadow, dict[str, Any]]:
     """The new shadow and the accepted response document."""
     if shadow.exists and "version" in document and document["version"] != shadow.version:

@@ -22,6 +22,7 @@ from typing import Any
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
 from greengrass_components.cloud.mqtt_session import IotCoreSession
 from greengrass_components.cloud.shadow_store import ShadowStore
+from greengrass_components.cloud.shadow_sync import ShadowSync
 from greengrass_components.cloud.spool import DEFAULT_MAX_BYTES, Spool
 from greengrass_components.ipc.authorization import Authorizer
 from greengrass_components.ipc.deployment_hooks import IpcDeploymentHooks
@@ -108,6 +109,11 @@ class Core:
             if settings.iot_endpoint is not None
             else None
         )
+        self.shadow_sync = (
+            ShadowSync(self.shadows, self.iot, settings.thing_name, self.log)
+            if self.iot is not None
+            else None
+        )
         self.validator = ConfigurationValidator(settings.configuration_validation_timeout)
         self.notifier = ComponentUpdateNotifier(self.log, settings.component_update_timeout)
         self.deployments = DeploymentManager(
@@ -130,7 +136,7 @@ class Core:
                 configuration_service.operations(self.configs, self.validator),
                 lifecycle_service.operations(control, self.notifier),
                 cli_service.operations(control, self.authorizer),
-                shadow_service.operations(self.shadows, self.authorizer),
+                shadow_service.operations(self.shadows, self.authorizer, sync=self.shadow_sync),
                 mqttproxy_service.operations(self.iot, self.authorizer),
             ),
             self.supervisor.component_for_token,
@@ -249,6 +255,8 @@ class Core:
         await self.ipc.start()
         if self.iot is not None:
             await self.iot.start()
+        if self.shadow_sync is not None:
+            self.shadow_sync.start()
         exit_code = 0
         try:
             self.deployments.restore()

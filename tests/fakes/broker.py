@@ -116,3 +116,26 @@ class TcpProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+class MosquittoBroker:
+    """Debian's mosquitto on a loopback port. Unlike amqtt, it lets clients publish to `$aws/...` topics,
+    as AWS IoT Core does (the device shadow API lives there)."""
+
+    def __init__(self, workdir: Path) -> None:
+        import shutil
+
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.port = free_port()
+        config = workdir / "mosquitto.conf"
+        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+        self._log = (workdir / "mosquitto.log").open("wb")
+        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=self._log, stderr=self._log)
+        wait_for(lambda: port_open(self.port) or self.process.poll() is not None, 20, "mosquitto to listen")
+        assert self.process.poll() is None, (workdir / "mosquitto.log").read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self._log.close()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import threading
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.fakes.broker import AmqttBroker, TcpProxy
+from tests.fakes.broker import AmqttBroker, MosquittoBroker, TcpProxy
 from tests.ipc_components import Probe
 from tests.waiting import wait_for
 
@@ -20,6 +22,16 @@ MQTT_PROXY = "aws.greengrass.ipc.mqttproxy"
 @pytest.fixture
 def broker(tmp_path):
     running = AmqttBroker(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def iot_broker(tmp_path):
+    """A broker that, like IoT Core, accepts publishes to `$aws/...` (amqtt refuses them)."""
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("Debian's mosquitto is not installed (.ci/run installs it)")
+    running = MosquittoBroker(tmp_path)
     yield running
     running.stop()
 
@@ -172,3 +184,56 @@ def test_offline_messages_are_spooled_and_replayed_in_order(tmp_path, start_core
     event = probe.wait_events(0, 1)[0]["message"]
     assert event["topicName"] == "commands/after-reconnect"
     online.write_text("")
+
+
+def test_shadows_sync_both_ways_without_echo(tmp_path, start_core, iot_broker, closing):
+    cloud = Observer(iot_broker.port, "$aws/things/pi/shadow/#")
+    closing(cloud)
+    synced = tmp_path / "synced"
+    probe = Probe(
+        tmp_path,
+        "test.Device",
+        [
+            {
+                "op": "update_thing_shadow",
+                "args": {"thing_name": "pi", "payload": json.dumps({"state": {"reported": {"temp": 21}}})},
+            },
+            {"op": "wait_file", "args": {"path": str(synced)}},
+            {"op": "get_thing_shadow", "args": {"thing_name": "pi", "shadow_name": "config"}},
+            {"op": "get_thing_shadow", "args": {"thing_name": "pi"}},
+        ],
+        access={
+            "aws.greengrass.ShadowManager": {"own": {"operations": ["*"], "resources": ["$aws/things/pi/*"]}}
+        },
+    )
+    core = start_device_core(start_core, tmp_path, iot_broker.port)
+    wait_for(lambda: core.request("ipc")["iot"]["connected"], what="the core's IoT connection")
+    assert probe.step(0)["ok"]
+    wait_for(lambda: cloud.messages, what="the local update at the cloud")
+    topic, payload = cloud.messages[0]
+    sent = json.loads(payload)
+    assert topic == "$aws/things/pi/shadow/update"
+    assert sent["state"] == {"reported": {"temp": 21}} and sent["clientToken"].startswith("edgeway-sync-")
+
+    # The cloud changes a named shadow, and echoes the core's own update back.
+    cloud.publish(
+        "$aws/things/pi/shadow/name/config/update/documents",
+        json.dumps(
+            {"previous": None, "current": {"state": {"desired": {"rate": 9}}, "version": 5}, "timestamp": 1}
+        ).encode(),
+    )
+    cloud.publish(
+        "$aws/things/pi/shadow/update/documents",
+        json.dumps(
+            {
+                "current": {"state": {"reported": {"temp": -40}}, "version": 2},
+                "clientToken": sent["clientToken"],
+            }
+        ).encode(),
+    )
+    wait_for(lambda: '"shadow-synced-from-cloud"' in core.log_text(), what="the cloud document to apply")
+    synced.write_text("")
+    config = json.loads(base64.b64decode(probe.step(2)["result"]["payload"]))
+    assert config["state"] == {"desired": {"rate": 9}, "delta": {"rate": 9}}
+    classic = json.loads(base64.b64decode(probe.step(3)["result"]["payload"]))
+    assert classic["state"] == {"reported": {"temp": 21}} and classic["version"] == 1

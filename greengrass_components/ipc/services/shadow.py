@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from greengrass_components.cloud.shadow_document import (
@@ -26,6 +27,8 @@ from greengrass_components.cloud.shadow_document import (
     parse_update,
 )
 from greengrass_components.cloud.shadow_store import ShadowStore
+from greengrass_components.cloud.shadow_sync import ShadowSync
+from greengrass_components.cloud.spool import SpoolFullError
 
 from ..authorization import SHADOW_MANAGER, Authorizer
 from ..errors import ConflictError, InvalidArgumentsError, ResourceNotFoundError
@@ -57,6 +60,14 @@ def _encoded(document: dict[str, Any]) -> dict[str, Any]:
     return {"payload": base64.b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()}
 
 
+async def _tell_cloud(publish: Awaitable[None]) -> None:
+    """The local change stands even when the cloud cannot be told now (a full spool): say so in the log."""
+    try:
+        await publish
+    except SpoolFullError as exc:
+        logging.getLogger("edgeway").warning("shadow-sync-not-spooled", extra={"fields": {"error": str(exc)}})
+
+
 def _existing(store: ShadowStore, thing: str, name: str) -> Shadow:
     """The shadow, or the ResourceNotFoundError IoT Core gives for a shadow that does not exist."""
     shadow = store.get(thing, name)
@@ -70,7 +81,10 @@ def _existing(store: ShadowStore, thing: str, name: str) -> Shadow:
 
 
 def operations(
-    store: ShadowStore, authorizer: Authorizer, clock: Callable[[], float] = time.time
+    store: ShadowStore,
+    authorizer: Authorizer,
+    clock: Callable[[], float] = time.time,
+    sync: ShadowSync | None = None,
 ) -> list[Operation]:
     def now() -> int:
         return int(clock())
@@ -81,7 +95,7 @@ def operations(
         shadow = _existing(store, thing, name)
         return _encoded(get_document(shadow, now()))
 
-    def update_thing_shadow(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    async def update_thing_shadow(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         thing, name = _names(request)
         authorizer.check(ctx.component, SHADOW_MANAGER, UPDATE, _resource(thing, name))
         try:
@@ -92,14 +106,18 @@ def operations(
         except ShadowVersionConflict as exc:
             raise ConflictError(str(exc)) from exc
         store.put(thing, name, updated)
+        if sync is not None:
+            await _tell_cloud(sync.local_update(thing, name, response))
         return _encoded(response)
 
-    def delete_thing_shadow(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
+    async def delete_thing_shadow(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:
         thing, name = _names(request)
         authorizer.check(ctx.component, SHADOW_MANAGER, DELETE, _resource(thing, name))
         shadow = _existing(store, thing, name)
         deleted, response = delete(shadow, now())
         store.put(thing, name, deleted)
+        if sync is not None:
+            await _tell_cloud(sync.local_delete(thing, name))
         return _encoded(response)
 
     def list_named_shadows(ctx: CallContext, request: dict[str, Any]) -> dict[str, Any]:

@@ -136,7 +136,7 @@ class IotCoreSession:
             await loop.run_in_executor(None, self._client.loop_stop)
             if self._closing:
                 return
-            attempt = 0 if self.connects and self._was_connected else attempt + 1
+            attempt = 0 if self._was_connected else attempt + 1
             low, high = self._backoff
             delay = min(high, low * 2 ** max(attempt - 1, 0)) * self._rng.uniform(0.5, 1.0)
             log(self._log, logging.INFO, "iot-reconnect-wait", seconds=round(delay, 3), attempt=attempt)
@@ -223,7 +223,7 @@ class IotCoreSession:
 
         Returns what happened: `sent`, `spooled` or `dropped` (QoS 0 while offline, not kept).
         """
-        if qos == 0 and self.connected and self.spool.count() == 0:
+        if qos == 0 and self.connected and self.spool.empty:
             self._client.publish(topic, payload, qos=0, retain=retain)
             return "sent"
         if qos == 0 and not self.connected and not self._keep_qos0:

@@ -48,16 +48,11 @@ class ShadowSync:
         self._documents = re.compile(
             rf"^\$aws/things/{re.escape(thing)}/shadow(?:/name/(?P<name>[^/]+))?/update/documents$"
         )
-        self._unsubscribe: list[Callable[[], None]] = []
 
     def start(self) -> None:
         base = f"$aws/things/{self._thing}/shadow"
         for topic in (f"{base}/update/documents", f"{base}/name/+/update/documents"):
-            self._unsubscribe.append(self._session.subscribe(topic, 1, self._on_document))
-
-    def stop(self) -> None:
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
+            self._session.subscribe(topic, 1, self._on_document)  # for the session's life
 
     async def local_update(self, thing: str, name: str, document: dict[str, Any]) -> None:
         if thing != self._thing:

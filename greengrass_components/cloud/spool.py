@@ -94,5 +94,10 @@ class Spool:
             if deleted:
                 self.size_bytes -= message.size
 
+    @property
+    def empty(self) -> bool:
+        """Whether anything waits, from the byte count kept in memory (every message has a topic)."""
+        return self.size_bytes == 0
+
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])

@@ -95,7 +95,7 @@ class Message:
 
 
 @lru_cache(maxsize=4096)
-def _encode_header(header: Header) -> bytes:
+def encode_header(header: Header) -> bytes:
     name = header.name.encode()
     if not 0 < len(name) < 256:
         raise FramingError(f"header name must be 1 to 255 bytes, got {len(name)}")
@@ -132,12 +132,8 @@ def frame(headers: bytes, payload: bytes) -> bytes:
     return body + _U32.pack(zlib.crc32(body))
 
 
-def encode_header(header: Header) -> bytes:
-    return _encode_header(header)
-
-
 def encode(message: Message) -> bytes:
-    headers = b"".join(_encode_header(h) for h in message.headers)
+    headers = b"".join(encode_header(h) for h in message.headers)
     if len(headers) > MAX_HEADERS_SIZE:
         raise FramingError(f"headers of {len(headers)} bytes exceed {MAX_HEADERS_SIZE}")
     total = PRELUDE_SIZE + len(headers) + len(message.payload) + 4

@@ -6,7 +6,6 @@ import json
 import struct
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any
 
 from .codec import Header, HeaderType, Message, encode_header, frame
 
@@ -58,19 +57,6 @@ def rpc_message(
     )
 
 
-def shape_message(
-    message_type: MessageType, stream_id: int, shape: str, body: dict[str, Any], flags: int = 0
-) -> Message:
-    """A modeled shape on a stream: JSON with `:content-type` and `service-model-type`."""
-    return rpc_message(
-        message_type,
-        flags=flags,
-        stream_id=stream_id,
-        headers=(Header.string(CONTENT_TYPE, APPLICATION_JSON), Header.string(SERVICE_MODEL_TYPE, shape)),
-        payload=json.dumps(body, separators=(",", ":")).encode(),
-    )
-
-
 @lru_cache(maxsize=256)
 def _fixed_headers(message_type: int, flags: int, shape: str) -> tuple[bytes, bytes]:
     """Encoded headers around the stream id: those before it and those after it."""
@@ -90,7 +76,10 @@ _I32 = struct.Struct(">i")
 def shape_frame(
     message_type: MessageType, stream_id: int, shape: str, payload: bytes, flags: int = 0
 ) -> bytes:
-    """`shape_message`, encoded straight to bytes: the hot path of every response and event."""
+    """A modeled shape on a stream, framed from cached header bytes: every response, event and error.
+
+    JSON payload with `:content-type` application/json and `service-model-type`.
+    """
     before, after = _fixed_headers(int(message_type), flags, shape)
     return frame(before + _STREAM_ID_PREFIX + _I32.pack(stream_id) + after, payload)
 

@@ -39,7 +39,6 @@ from .rpc import (
     json_error,
     rpc_message,
     shape_frame,
-    shape_message,
 )
 
 
@@ -112,27 +111,15 @@ class Stream:
         self._pending.clear()
 
     def fail(self, error: IpcError) -> None:
-        self.connection.send(
-            shape_message(
+        self.connection.send_bytes(
+            shape_frame(
                 MessageType.APPLICATION_ERROR,
                 self.stream_id,
                 error.model,
-                error.payload(),
+                _json(error.payload()),
                 MessageFlag.TERMINATE_STREAM,
             )
         )
-        self.close()
-
-    def terminate(self) -> None:
-        """End the stream from the server's side."""
-        if not self.closed:
-            self.connection.send(
-                rpc_message(
-                    MessageType.APPLICATION_MESSAGE,
-                    flags=MessageFlag.TERMINATE_STREAM,
-                    stream_id=self.stream_id,
-                )
-            )
         self.close()
 
     def close(self) -> None:
@@ -143,6 +130,24 @@ class Stream:
         for closer in self._closers:
             closer()
         self._closers.clear()
+
+
+class ComponentStreams:
+    """Open event streams per component, each forgotten when it closes."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, list[Stream]] = {}
+
+    def add(self, component: str, stream: Stream) -> None:
+        self._streams.setdefault(component, []).append(stream)
+        stream.on_close(lambda: self._streams[component].remove(stream))
+
+    def components(self) -> list[str]:
+        return sorted(c for c, streams in self._streams.items() if any(not s.closed for s in streams))
+
+    def send(self, component: str, event: dict[str, Any]) -> None:
+        for stream in list(self._streams.get(component, [])):
+            stream.send_event(event)
 
 
 @dataclass(frozen=True)

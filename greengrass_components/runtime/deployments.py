@@ -182,8 +182,9 @@ class DeploymentManager:
     def _running_configuration(
         self, name: str, current: Mapping[str, ComponentPlan]
     ) -> Mapping[str, Any] | None:
-        if self._configs is not None and self._configs.get(name) is not None:
-            return self._configs.get(name)
+        running = self._configs.get(name) if self._configs is not None else None
+        if running is not None:
+            return running
         return current[name].configuration if name in current else None
 
     async def _apply(self, request: DeploymentRequest, deployment_id: str) -> str:
@@ -200,9 +201,10 @@ class DeploymentManager:
             raise DeploymentError(
                 f"update_config names {', '.join(unknown)}, which this deployment does not deploy"
             )
+        running = {r.name: self._running_configuration(r.name, current) for r in ordered}
         configurations = {
             r.name: resolve_configuration(
-                self._running_configuration(r.name, current),
+                running[r.name],
                 r.default_configuration,
                 request.update_config.get(r.name),
             )
@@ -225,7 +227,7 @@ class DeploymentManager:
         log(self._log, logging.INFO, "deployment-plan", added=added, changed=changed, removed=removed)
         if self.hooks is not None:
             for name in changed:
-                if dict(target[name].configuration) != dict(current[name].configuration):
+                if dict(target[name].configuration) != dict(running[name] or {}):
                     rejected = await self.hooks.validate_configuration(
                         name, target[name].configuration, deployment_id
                     )

@@ -10,7 +10,7 @@ from typing import Any
 from greengrass_components.runtime.config_store import ConfigStore
 
 from ..errors import InvalidArgumentsError, ResourceNotFoundError
-from ..server import CallContext, Operation, Stream
+from ..server import CallContext, ComponentStreams, Operation, Stream
 
 GET = "aws.greengrass#GetConfiguration"
 UPDATE = "aws.greengrass#UpdateConfiguration"
@@ -30,20 +30,18 @@ class ConfigurationValidator:
     """Sends a proposed configuration to the components that validate theirs; waits for the verdict."""
 
     def __init__(self, timeout: float = 30.0) -> None:
-        self._streams: dict[str, list[Stream]] = {}
+        self._streams = ComponentStreams()
         self._pending: dict[tuple[str, str], asyncio.Future[tuple[str, str]]] = {}
         self.timeout = timeout
 
     def add(self, component: str, stream: Stream) -> None:
-        self._streams.setdefault(component, []).append(stream)
-        stream.on_close(lambda: self._streams.get(component, []).remove(stream))
+        self._streams.add(component, stream)
 
     async def validate(
         self, component: str, configuration: Mapping[str, Any], deployment_id: str
     ) -> str | None:
         """None when accepted (or nobody validates); otherwise why it was rejected."""
-        streams = [s for s in self._streams.get(component, []) if not s.closed]
-        if not streams:
+        if component not in self._streams.components():
             return None
         future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
         self._pending[(component, deployment_id)] = future
@@ -53,8 +51,7 @@ class ConfigurationValidator:
                 "deploymentId": deployment_id,
             }
         }
-        for stream in streams:
-            stream.send_event(event)
+        self._streams.send(component, event)
         try:
             status, message = await asyncio.wait_for(future, self.timeout)
         except TimeoutError:

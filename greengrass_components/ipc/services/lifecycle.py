@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from greengrass_components.runtime.logs import log
 
 from ..errors import InvalidArgumentsError
-from ..server import CallContext, Operation, Stream
+from ..server import CallContext, ComponentStreams, Operation, Stream
 
 UPDATE_STATE = "aws.greengrass#UpdateState"
 SUBSCRIBE_UPDATES = "aws.greengrass#SubscribeToComponentUpdates"
@@ -35,30 +35,22 @@ class ComponentControl(Protocol):
 class ComponentUpdateNotifier:
     def __init__(self, logger: logging.Logger, timeout: float = 60.0) -> None:
         self._log = logger
-        self._streams: dict[str, list[Stream]] = {}
+        self._streams = ComponentStreams()
         self._answers: dict[str, dict[str, int]] = {}
         self._answered = asyncio.Event()
         self.timeout = timeout
 
     def add(self, component: str, stream: Stream) -> None:
-        self._streams.setdefault(component, []).append(stream)
-        stream.on_close(lambda: self._streams.get(component, []).remove(stream))
-
-    def _subscribers(self) -> list[str]:
-        return sorted(c for c, streams in self._streams.items() if any(not s.closed for s in streams))
-
-    def _send(self, component: str, event: dict[str, Any]) -> None:
-        for stream in self._streams.get(component, []):
-            stream.send_event(event)
+        self._streams.add(component, stream)
 
     async def before_update(self, deployment_id: str) -> None:
         for _ in range(MAX_ROUNDS):
-            waiting = self._subscribers()
+            waiting = self._streams.components()
             if not waiting:
                 return
             self._answers[deployment_id] = {}
             for component in waiting:
-                self._send(
+                self._streams.send(
                     component, {"preUpdateEvent": {"deploymentId": deployment_id, "isGgcRestarting": False}}
                 )
             loop = asyncio.get_running_loop()
@@ -76,8 +68,8 @@ class ComponentUpdateNotifier:
             await asyncio.sleep(recheck / 1000)
 
     def after_update(self, deployment_id: str) -> None:
-        for component in self._subscribers():
-            self._send(component, {"postUpdateEvent": {"deploymentId": deployment_id}})
+        for component in self._streams.components():
+            self._streams.send(component, {"postUpdateEvent": {"deploymentId": deployment_id}})
 
     def defer(self, component: str, deployment_id: str, recheck_ms: int) -> None:
         answers = self._answers.get(deployment_id)

@@ -200,6 +200,22 @@ class IotCoreSession:
     def _on_disconnect(self, reason: str) -> None:
         if self._connected.is_set():
             log(self._log, logging.WARNING, "iot-disconnected", reason=reason, spooled=self.spool.count())
+        elif not self._closing:
+            # Closed before CONNACK. Over TLS this is how a broker refuses a client certificate after a
+            # TLS 1.3 handshake, so say where to look.
+            hint = (
+                "is the certificate active and signed by a CA the endpoint trusts?"
+                if self.endpoint.tls
+                else ""
+            )
+            log(
+                self._log,
+                logging.WARNING,
+                "iot-connect-failed",
+                endpoint=str(self.endpoint),
+                error=f"closed before CONNACK: {reason}",
+                hint=hint,
+            )
         self._connected.clear()
         self._inflight.clear()
         self._lost.set()

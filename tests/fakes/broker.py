@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import socket
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.waiting import wait_for
@@ -118,18 +120,39 @@ class TcpProxy:
         self._loop.close()
 
 
+@dataclass(frozen=True)
+class MosquittoTls:
+    """A TLS listener that, like AWS IoT Core, requires a client certificate signed by `ca`."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
 class MosquittoBroker:
     """Debian's mosquitto on a loopback port. Unlike amqtt, it lets clients publish to `$aws/...` topics,
     as AWS IoT Core does (the device shadow API lives there)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, tls: MosquittoTls | None = None) -> None:
         import shutil
 
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.port = free_port()
+        self.log_path = workdir / "mosquitto.log"
         config = workdir / "mosquitto.conf"
-        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
-        self._log = (workdir / "mosquitto.log").open("wb")
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+        if tls is not None:
+            lines += [
+                # Started as root, mosquitto drops to user `mosquitto`, which cannot read the test's files.
+                f"user {getpass.getuser()}",
+                f"cafile {tls.ca}",
+                f"certfile {tls.cert}",
+                f"keyfile {tls.key}",
+                "require_certificate true",
+                "use_identity_as_username true",
+            ]
+        config.write_text("\n".join(lines) + "\n")
+        self._log = self.log_path.open("wb")
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=self._log, stderr=self._log)
         wait_for(lambda: port_open(self.port) or self.process.poll() is not None, 20, "mosquitto to listen")
         assert self.process.poll() is None, (workdir / "mosquitto.log").read_text()

@@ -12,7 +12,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.fakes.broker import AmqttBroker, MosquittoBroker, TcpProxy
+from tests.fakes.broker import AmqttBroker, MosquittoBroker, MosquittoTls, TcpProxy
+from tests.fakes.tls import CertificateAuthority, Credentials
 from tests.ipc_components import Probe
 from tests.waiting import wait_for
 
@@ -29,11 +30,15 @@ def broker(tmp_path):
 @pytest.fixture
 def iot_broker(tmp_path):
     """A broker that, like IoT Core, accepts publishes to `$aws/...` (amqtt refuses them)."""
-    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
-        pytest.skip("Debian's mosquitto is not installed (.ci/run installs it)")
+    require_mosquitto()
     running = MosquittoBroker(tmp_path)
     yield running
     running.stop()
+
+
+def require_mosquitto() -> None:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("Debian's mosquitto is not installed (.ci/run installs it)")
 
 
 @pytest.fixture
@@ -48,11 +53,16 @@ def closing():
 class Observer:
     """A paho client on the broker, as a cloud application would be."""
 
-    def __init__(self, port: int, topic_filter: str) -> None:
+    def __init__(self, port: int, topic_filter: str, tls: tuple[Path, Credentials] | None = None) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="observer")
+        if tls is not None:
+            ca, credentials = tls
+            self.client.tls_set(
+                ca_certs=str(ca), certfile=str(credentials.cert), keyfile=str(credentials.key)
+            )
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe(topic_filter, qos=1)
@@ -237,3 +247,68 @@ def test_shadows_sync_both_ways_without_echo(tmp_path, start_core, iot_broker, c
     assert config["state"] == {"desired": {"rate": 9}, "delta": {"rate": 9}}
     classic = json.loads(base64.b64decode(probe.step(3)["result"]["payload"]))
     assert classic["state"] == {"reported": {"temp": 21}} and classic["version"] == 1
+
+
+@pytest.fixture
+def authority(tmp_path):
+    return CertificateAuthority(tmp_path / "pki")
+
+
+@pytest.fixture
+def tls_broker(tmp_path, authority):
+    """Mosquitto on TLS requiring a client certificate from `authority`, as IoT Core on 8883 does."""
+    require_mosquitto()
+    server = authority.issue("broker", server=True)
+    running = MosquittoBroker(tmp_path, MosquittoTls(authority.ca, server.cert, server.key))
+    yield running
+    running.stop()
+
+
+def tls_core(start_core, tmp_path, port: int, ca: Path, device: Credentials):
+    return start_core(
+        "--recipes",
+        str(tmp_path / "recipes"),
+        "--artifacts",
+        str(tmp_path / "artifacts"),
+        "--iot-endpoint",
+        f"mqtts://127.0.0.1:{port}",
+        "--cert",
+        str(device.cert),
+        "--key",
+        str(device.key),
+        "--ca",
+        str(ca),
+        "--thing-name",
+        "pi",
+        "--reconnect-min",
+        "0.2",
+        "--reconnect-max",
+        "0.5",
+    )
+
+
+def test_mutual_tls_as_iot_core_uses_it(tmp_path, start_core, authority, tls_broker, closing):
+    """mqtts:// with --cert --key --ca: the broker requires the device's certificate; client id = thing."""
+    observer = Observer(tls_broker.port, "devices/#", tls=(authority.ca, authority.issue("observer")))
+    closing(observer)
+    probe = Probe(tmp_path, "test.Device", [publish(7)], access=policy())
+    core = tls_core(start_core, tmp_path, tls_broker.port, authority.ca, authority.issue("pi"))
+    wait_for(lambda: core.request("ipc")["iot"]["connected"], what="the core's TLS connection")
+    assert probe.step(0)["ok"]
+    wait_for(lambda: observer.messages, what="the telemetry at the broker")
+    assert observer.messages == [("devices/pi/telemetry", b'{"seq": 7}')]
+    log = tls_broker.log_path.read_text()
+    assert " as pi " in log and "u'pi'" in log  # client id is the thing; identity is the certificate's CN
+
+
+def test_a_certificate_from_another_authority_is_refused_and_the_core_keeps_serving(
+    tmp_path, start_core, authority, tls_broker
+):
+    stranger = CertificateAuthority(tmp_path / "other-pki", "stranger CA").issue("pi")
+    probe = Probe(tmp_path, "test.Device", [publish(1)], access=policy())
+    core = tls_core(start_core, tmp_path, tls_broker.port, authority.ca, stranger)
+    wait_for(lambda: "iot-connect-failed" in core.log_text(), what="the refused handshake to be logged")
+    assert probe.step(0)["ok"]  # accepted into the spool: the component does not see the outage
+    status = core.request("ipc")["iot"]
+    assert not status["connected"] and status["spooled"] == 1
+    assert core.state("test.Device") == "RUNNING"

@@ -1,0 +1,374 @@
+"""CloudFront's validation of what a Lambda@Edge function returns. Pure: no I/O.
+
+CloudFront answers a result that breaks one of these rules with a 502 (LambdaValidationError), which
+is the commonest way an edge function fails in production and the one no other local tool catches. The
+messages start with CloudFront's own wording; each violation also names its rule and, where there is
+one, the header, so the 502 and the log line say exactly what to fix.
+
+    validate(trigger, before, result) -> Outcome      # before: the event's `cf` object as sent
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cloudfront_edge.emulator.triggers import Trigger
+
+DISALLOWED = frozenset(
+    {
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "trailer",
+        "upgrade",
+        "x-accel-buffering",
+        "x-accel-charset",
+        "x-accel-limit-rate",
+        "x-accel-redirect",
+        "x-amzn-auth",
+        "x-amzn-cf-billing",
+        "x-amzn-cf-id",
+        "x-amzn-cf-xff",
+        "x-amzn-errortype",
+        "x-amzn-fle-profile",
+        "x-amzn-header-count",
+        "x-amzn-header-order",
+        "x-amzn-lambda-integration-tag",
+        "x-amzn-requestid",
+        "x-cache",
+        "x-forwarded-proto",
+        "x-real-ip",
+    }
+)
+DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
+READ_ONLY = {
+    Trigger.VIEWER_REQUEST: frozenset({"content-length", "host", "transfer-encoding", "via"}),
+    Trigger.ORIGIN_REQUEST: frozenset(
+        {
+            "accept-encoding",
+            "content-length",
+            "if-modified-since",
+            "if-none-match",
+            "if-range",
+            "if-unmodified-since",
+            "transfer-encoding",
+            "via",
+        }
+    ),
+    Trigger.ORIGIN_RESPONSE: frozenset({"transfer-encoding", "via"}),
+    Trigger.VIEWER_RESPONSE: frozenset(
+        {"content-encoding", "content-length", "transfer-encoding", "warning", "via"}
+    ),
+}
+# CloudFront writes these on a response a function generates; a function may not set them.
+GENERATED_READ_ONLY = frozenset({"transfer-encoding", "via"})
+NO_BODY_STATUSES = frozenset({204, 304})
+MAX_URI_BYTES = 8192
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_URI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+_READ_ONLY_FIELDS = ("method", "clientIp")
+
+
+class Violation(Exception):
+    """A result CloudFront would reject with a 502."""
+
+    def __init__(self, rule: str, message: str, header: str | None = None) -> None:
+        self.rule, self.message, self.header = rule, message, header
+        where = f", header {header}" if header else ""
+        super().__init__(f"{message} (rule: {rule}{where})")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a valid result means: the request goes on, or this response is sent instead."""
+
+    kind: str  # "request" or "response"
+    value: dict[str, Any]
+    generated: bool  # a response made by a request trigger
+
+
+def is_disallowed(name: str) -> bool:
+    return name in DISALLOWED or name.startswith(DISALLOWED_PREFIXES)
+
+
+def _failed(what: str) -> str:
+    return f"The Lambda function result failed validation: {what}"
+
+
+def _as_json(result: Any) -> Any:
+    """Lambda serialises the return value to JSON; CloudFront parses that. Round-trip it the same way."""
+    try:
+        return json.loads(json.dumps(result, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise Violation(
+            "invalid-json",
+            f"The Lambda function returned invalid JSON: The JSON output is not parsable. ({exc})",
+        ) from exc
+
+
+def _check_headers(headers: Any) -> dict[str, list[str]]:
+    """The header map's shape, names and value types; returns name -> values."""
+    if not isinstance(headers, dict):
+        raise Violation("headers-not-object", _failed("The headers must be an object."))
+    values: dict[str, list[str]] = {}
+    for name, entries in headers.items():
+        if not _TOKEN.match(name):
+            raise Violation(
+                "header-name-invalid",
+                _failed("A header name in the headers object must be lowercase and a valid HTTP token."),
+                name,
+            )
+        if not isinstance(entries, list):
+            raise Violation(
+                "header-not-array",
+                "The Lambda function returned an invalid entry in the headers object: "
+                "Each header entry in the headers object must be an array.",
+                name,
+            )
+        values[name] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
+                raise Violation(
+                    "header-value-type",
+                    "The Lambda function returned an invalid entry in the headers object: "
+                    "The header must include a value field, and the value must be a string.",
+                    name,
+                )
+            key = entry.get("key")
+            if key is not None and (not isinstance(key, str) or key.lower() != name):
+                raise Violation(
+                    "header-key-mismatch",
+                    "The Lambda function returned an invalid entry in the headers object: "
+                    f"the key field {key!r} does not match the header name.",
+                    name,
+                )
+            if _CONTROL.search(entry["value"]):
+                raise Violation(
+                    "header-value-invalid", _failed("A header value contains a control character."), name
+                )
+            values[name].append(entry["value"])
+    return values
+
+
+def _header_values(headers: dict[str, list[dict[str, str]]]) -> dict[str, list[str]]:
+    return {name: [entry["value"] for entry in entries] for name, entries in headers.items()}
+
+
+def _check_header_changes(
+    trigger: Trigger, before: dict[str, list[str]], after: dict[str, list[str]]
+) -> None:
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) == after.get(name):
+            continue
+        if is_disallowed(name):
+            raise Violation(
+                "disallowed-header",
+                _failed("The function tried to add, delete, or change a disallowed header."),
+                name,
+            )
+        if name in READ_ONLY[trigger]:
+            raise Violation(
+                "read-only-header",
+                _failed(f"The function tried to add, delete, or change a read-only header ({trigger})."),
+                name,
+            )
+
+
+def _status(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise Violation(
+            "status-invalid", _failed(f"The status must be a number or a string of digits: {value!r}.")
+        )
+    status = int(value)
+    if not 200 <= status <= 599:
+        raise Violation("status-invalid", _failed(f"The status {status} is not between 200 and 599."))
+    return status
+
+
+def _body_size(response: dict[str, Any]) -> int:
+    body = response.get("body")
+    if body is None:
+        return 0
+    if not isinstance(body, str):
+        raise Violation("body-invalid", _failed("The body is not a string."))
+    encoding = response.get("bodyEncoding", "text")
+    if encoding not in ("text", "base64"):
+        raise Violation(
+            "body-invalid", _failed(f"The bodyEncoding must be text or base64, not {encoding!r}.")
+        )
+    if encoding == "base64":
+        try:
+            return len(base64.b64decode(body, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise Violation("body-invalid", _failed("The body is not valid base64.")) from exc
+    return len(body.encode("utf-8"))
+
+
+def _check_generated(trigger: Trigger, response: dict[str, Any]) -> None:
+    status = _status(response.get("status"))
+    description = response.get("statusDescription")
+    if description is not None and not isinstance(description, str):
+        raise Violation("status-invalid", _failed("The statusDescription must be a string."))
+    values = _check_headers(response.get("headers", {}))
+    for name in values:
+        if is_disallowed(name):
+            raise Violation(
+                "disallowed-header",
+                _failed("The function tried to add, delete, or change a disallowed header."),
+                name,
+            )
+        if name in GENERATED_READ_ONLY:
+            raise Violation(
+                "read-only-header",
+                _failed(f"A generated response may not set a read-only header ({trigger})."),
+                name,
+            )
+    body_size = _body_size(response)
+    if status in NO_BODY_STATUSES and body_size:
+        raise Violation("body-not-allowed", _failed(f"A {status} response must not have a body."))
+    size = body_size + sum(len(name) + sum(len(v) for v in vs) for name, vs in values.items())
+    limit = trigger.generated_response_limit
+    if size > limit:
+        raise Violation(
+            "response-too-large",
+            _failed(f"The generated response is {size} bytes; {trigger} allows {limit} (headers and body)."),
+        )
+
+
+def _check_uri(request: dict[str, Any]) -> None:
+    uri = request.get("uri")
+    if not isinstance(uri, str) or not uri.startswith("/") or _URI_FORBIDDEN.search(uri):
+        raise Violation(
+            "uri-invalid", _failed(f"The uri must be a string that starts with / and has no spaces: {uri!r}.")
+        )
+    if len(uri.encode("utf-8")) > MAX_URI_BYTES:
+        raise Violation("uri-invalid", _failed(f"The uri is longer than {MAX_URI_BYTES} bytes."))
+    query = request.get("querystring", "")
+    if not isinstance(query, str) or query.startswith("?") or _URI_FORBIDDEN.search(query):
+        raise Violation(
+            "querystring-invalid",
+            _failed(f"The querystring must be a string without a leading ? and without spaces: {query!r}."),
+        )
+
+
+def _check_origin(trigger: Trigger, before: dict[str, Any], request: dict[str, Any]) -> None:
+    if request.get("origin") == before.get("origin"):
+        return
+    if trigger is not Trigger.ORIGIN_REQUEST:
+        raise Violation("origin-read-only", _failed("The origin can be changed only at origin-request."))
+    origin = request.get("origin")
+    if not isinstance(origin, dict) or len(origin) != 1 or next(iter(origin)) not in ("custom", "s3"):
+        raise Violation("origin-invalid", _failed("The origin must be an object with one of custom or s3."))
+    details = next(iter(origin.values()))
+    if (
+        not isinstance(details, dict)
+        or not isinstance(details.get("domainName"), str)
+        or not details["domainName"]
+    ):
+        raise Violation("origin-invalid", _failed("The origin's domainName must be a non-empty string."))
+    path = details.get("path", "")
+    if not isinstance(path, str) or (path and (not path.startswith("/") or path.endswith("/"))):
+        raise Violation(
+            "origin-invalid", _failed(f"The origin path must start and not end with /: {path!r}.")
+        )
+    if "custom" in origin:
+        port = details.get("port")
+        if (
+            not isinstance(port, int)
+            or isinstance(port, bool)
+            or not (port in (80, 443) or 1024 <= port <= 65535)
+        ):
+            raise Violation(
+                "origin-invalid", _failed(f"The origin port must be 80, 443 or 1024-65535: {port!r}.")
+            )
+        if details.get("protocol") not in ("http", "https"):
+            raise Violation("origin-invalid", _failed("The origin protocol must be http or https."))
+
+
+def _check_request_body(trigger: Trigger, before: dict[str, Any], request: dict[str, Any]) -> None:
+    body = request.get("body")
+    if body == before.get("body"):
+        return
+    if "body" not in before:
+        raise Violation("body-invalid", _failed("The request body is available only with IncludeBody."))
+    if not isinstance(body, dict) or body.get("action") not in ("read-only", "replace"):
+        raise Violation("body-invalid", _failed("The request body's action must be read-only or replace."))
+    if body["action"] == "read-only":
+        return
+    if body.get("encoding") not in ("text", "base64") or not isinstance(body.get("data"), str):
+        raise Violation(
+            "body-invalid", _failed("A replaced body needs encoding text or base64 and string data.")
+        )
+    size = _body_size({"body": body["data"], "bodyEncoding": body["encoding"]})
+    limit = trigger.generated_response_limit
+    if size > limit:
+        raise Violation(
+            "body-too-large", _failed(f"The replaced request body is {size} bytes; {trigger} allows {limit}.")
+        )
+
+
+def _validate_request(trigger: Trigger, before: dict[str, Any], request: dict[str, Any]) -> Outcome:
+    for field in _READ_ONLY_FIELDS:
+        if request.get(field) != before.get(field):
+            raise Violation(
+                "read-only-field", _failed(f"The function tried to change the read-only field {field}.")
+            )
+    _check_uri(request)
+    after = _check_headers(request.get("headers"))
+    _check_header_changes(trigger, _header_values(before["headers"]), after)
+    _check_origin(trigger, before, request)
+    _check_request_body(trigger, before, request)
+    return Outcome("request", request, generated=False)
+
+
+def _validate_response(trigger: Trigger, before: dict[str, Any], response: dict[str, Any]) -> Outcome:
+    status = _status(response.get("status"))
+    if trigger is Trigger.VIEWER_RESPONSE and status != int(before["status"]):
+        raise Violation(
+            "status-read-only", _failed("A viewer-response function cannot change the status code.")
+        )
+    after = _check_headers(response.get("headers"))
+    _check_header_changes(trigger, _header_values(before["headers"]), after)
+    if "body" in response:
+        body_size = _body_size(response)
+        limit = trigger.generated_response_limit
+        if status in NO_BODY_STATUSES and body_size:
+            raise Violation("body-not-allowed", _failed(f"A {status} response must not have a body."))
+        if body_size > limit:
+            raise Violation(
+                "response-too-large",
+                _failed(f"The replaced body is {body_size} bytes; {trigger} allows {limit}."),
+            )
+    return Outcome("response", response, generated=False)
+
+
+def validate(trigger: Trigger, before: dict[str, Any], result: Any) -> Outcome:
+    """Check `result` (what the function returned) against `before` (the event's `cf` object)."""
+    if result is None:
+        raise Violation(
+            "not-an-object",
+            "The Lambda function returned an invalid json output, json should be of object type "
+            "(the function returned None: is a `return` missing?).",
+        )
+    value = _as_json(result)
+    if not isinstance(value, dict):
+        raise Violation(
+            "not-an-object",
+            "The Lambda function returned an invalid json output, json should be of object type "
+            f"(got {type(value).__name__}).",
+        )
+    if trigger.is_request:
+        if "status" in value:
+            _check_generated(trigger, value)
+            return Outcome("response", value, generated=True)
+        return _validate_request(trigger, before["request"], value)
+    return _validate_response(trigger, before["response"], value)

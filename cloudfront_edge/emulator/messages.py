@@ -29,6 +29,7 @@ class EdgeResponse:
     reason: str = ""
     result_type: str = "Miss"  # CloudFront's x-edge-result-type: Hit, Miss, LambdaGeneratedResponse, Error...
     detail: str = ""  # why, for the access log: the violated rule, the exception
+    request_id: str = ""
 
 
 @dataclass

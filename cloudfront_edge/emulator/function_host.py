@@ -1,0 +1,101 @@
+"""Runs Lambda@Edge handlers locally: loaded from their packaged files, called with a Lambda-like context
+in worker threads, within the trigger's time limit.
+
+A function that overruns its limit gets the request a 503, as at CloudFront; its thread cannot be stopped
+from Python and runs on in the pool, which is why the pool has several workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cloudfront_edge.emulator.triggers import Trigger
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    function_name: str
+    aws_request_id: str
+    deadline: float
+    function_version: str = "1"
+    memory_limit_in_mb: int = 128
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}:{self.function_version}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/us-east-1.{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    kind: str  # "ok", "exception" or "timeout"
+    result: Any = None
+    error: str = ""
+    elapsed_ms: float = 0.0
+
+
+class FunctionHost:
+    def __init__(
+        self, directory: Path, workers: int = 8, timeouts: dict[Trigger, float] | None = None
+    ) -> None:
+        self.directory = directory
+        self._modules: dict[str, ModuleType] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edge-fn")
+        self._timeouts = timeouts or {}
+
+    def load(self, name: str) -> ModuleType:
+        module = self._modules.get(name)
+        if module is None:
+            path = self.directory / f"{name}.py"
+            spec = importlib.util.spec_from_file_location(f"edgeway_edge_fn_{name}", path)
+            if spec is None or spec.loader is None or not path.exists():
+                raise FileNotFoundError(f"no packaged function {name!r} at {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            if not callable(getattr(module, "handler", None)):
+                raise AttributeError(f"{path}: no handler(event, context)")
+            self._modules[name] = module
+        return module
+
+    def timeout_for(self, trigger: Trigger) -> float:
+        return self._timeouts.get(trigger, trigger.timeout_s)
+
+    async def invoke(self, name: str, trigger: Trigger, event: dict[str, Any], request_id: str) -> Invocation:
+        handler = self.load(name).handler
+        limit = self.timeout_for(trigger)
+        started = time.monotonic()
+        context = LambdaContext(name, request_id, started + limit)
+        future = asyncio.get_running_loop().run_in_executor(self._pool, _call, handler, event, context)
+        try:
+            kind, value = await asyncio.wait_for(future, limit)
+        except TimeoutError:
+            return Invocation("timeout", error=f"{name} ran longer than {limit:g} s", elapsed_ms=limit * 1000)
+        elapsed = (time.monotonic() - started) * 1000
+        if kind == "exception":
+            return Invocation("exception", error=value, elapsed_ms=elapsed)
+        return Invocation("ok", result=value, elapsed_ms=elapsed)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _call(handler: Any, event: dict[str, Any], context: LambdaContext) -> tuple[str, Any]:
+    try:
+        return "ok", handler(event, context)
+    except Exception as exc:  # the function's own failure, reported as Lambda reports it
+        lines = traceback.format_exception_only(type(exc), exc)
+        return "exception", "".join(lines).strip()

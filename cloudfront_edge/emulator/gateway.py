@@ -1,0 +1,338 @@
+"""The local CloudFront's request pipeline, without sockets: `EdgeGateway.handle(request)`.
+
+    viewer-request -> cache -> (miss) origin-request -> origin -> origin-response -> cache -> viewer-response
+
+CloudFront's skip rules: origin triggers run only on a cache miss; a response generated at
+origin-request is cached and skips origin-response; a response generated at viewer-request goes straight
+back, skipping viewer-response; viewer-response does not run when the origin answered 400 or above.
+A function's invalid result is a 502, its exception a 500, its timeout a 503; each says why.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cloudfront_edge.emulator import events
+from cloudfront_edge.emulator.cache import CacheKey, ResponseCache, ttl_for
+from cloudfront_edge.emulator.distribution import Behaviour, Distribution
+from cloudfront_edge.emulator.function_host import FunctionHost
+from cloudfront_edge.emulator.messages import EdgeResponse, Headers, OriginRequest, ViewerRequest
+from cloudfront_edge.emulator.origin import HOP_BY_HOP, OriginError, OriginTransport
+from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.emulator.validation import Outcome, Violation, validate
+
+POP = "LOCAL1-C1"
+MAX_CACHED_BODY = 16 * 1024 * 1024
+_REASONS = {200: "OK", 302: "Found", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+
+
+@dataclass
+class _FunctionFailure(Exception):
+    response: EdgeResponse
+
+
+def _request_id() -> str:
+    return secrets.token_urlsafe(42)  # 56 characters, like x-amz-cf-id
+
+
+def _text_response(status: int, result_type: str, message: str, request_id: str) -> EdgeResponse:
+    body = f"{status} ERROR\n{message}\nRequest ID: {request_id}\n".encode()
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")]
+    return EdgeResponse(status, headers, body, result_type=result_type, detail=message)
+
+
+def _generated(value: dict[str, Any], result_type: str) -> EdgeResponse:
+    body_text = value.get("body", "")
+    body = base64.b64decode(body_text) if value.get("bodyEncoding") == "base64" else body_text.encode()
+    status = int(value["status"])
+    reason = value.get("statusDescription") or _REASONS.get(status, "")
+    return EdgeResponse(
+        status, events.from_cf_headers(value.get("headers", {})), body, reason=reason, result_type=result_type
+    )
+
+
+class EdgeGateway:
+    def __init__(
+        self,
+        distribution: Distribution,
+        functions: FunctionHost,
+        origins: OriginTransport,
+        origin_urls: dict[str, str],
+        cache: ResponseCache | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
+        viewer_country: str = "US",
+    ) -> None:
+        self.distribution = distribution
+        self.functions = functions
+        self.origins = origins
+        self.origin_urls = origin_urls
+        self.cache = cache or ResponseCache(clock)
+        self._clock = clock
+        self._log = logger or logging.getLogger("edgeway.edge")
+        self.viewer_country = viewer_country
+
+    # -- functions ------------------------------------------------------------
+
+    async def _run(
+        self, behaviour: Behaviour, trigger: Trigger, cf: dict[str, Any], request_id: str
+    ) -> Outcome | None:
+        association = behaviour.associations.get(trigger)
+        if association is None:
+            return None
+        before = copy.deepcopy(cf)
+        invocation = await self.functions.invoke(association.function, trigger, events.event(cf), request_id)
+        where = f"{association.function} ({trigger})"
+        if invocation.kind == "timeout":
+            raise _FunctionFailure(
+                _text_response(
+                    503, "LambdaLimitExceeded", f"The Lambda function {where} timed out.", request_id
+                )
+            )
+        if invocation.kind == "exception":
+            message = f"The Lambda function {where} raised an exception: {invocation.error}"
+            raise _FunctionFailure(_text_response(500, "LambdaExecutionError", message, request_id))
+        try:
+            return validate(trigger, before, invocation.result)
+        except Violation as violation:
+            message = f"The Lambda function {where} returned a result that failed validation. {violation}"
+            failure = _text_response(502, "LambdaValidationError", message, request_id)
+            failure.detail = (
+                f"rule={violation.rule} header={violation.header or '-'} function={association.function}"
+            )
+            raise _FunctionFailure(failure) from violation
+
+    # -- the pipeline ---------------------------------------------------------
+
+    async def handle(self, request: ViewerRequest) -> EdgeResponse:
+        request_id = _request_id()
+        try:
+            response = await self._handle(request, request_id)
+        except _FunctionFailure as failure:
+            response = failure.response
+        return self._finish(response, request_id)
+
+    async def _handle(self, request: ViewerRequest, request_id: str) -> EdgeResponse:
+        behaviour = self.distribution.behaviour_for(request.uri)
+        if request.method not in behaviour.allowed_methods:
+            message = (
+                f"This distribution is not configured to allow the HTTP request method {request.method} here."
+            )
+            return _text_response(403, "Error", message, request_id)
+        cf_request = events.viewer_request_object(request)
+        association = behaviour.associations.get(Trigger.VIEWER_REQUEST)
+        if association is not None and association.include_body:
+            cf_request["body"] = events.body_object(request.body, Trigger.VIEWER_REQUEST)
+        config = events.config_object(self.distribution, Trigger.VIEWER_REQUEST, request_id)
+        outcome = await self._run(
+            behaviour, Trigger.VIEWER_REQUEST, {"config": config, "request": cf_request}, request_id
+        )
+        if outcome is not None:
+            if outcome.kind == "response":
+                return _generated(outcome.value, "LambdaGeneratedResponse")
+            cf_request = outcome.value
+        cacheable = request.method in behaviour.cached_methods and request.method in ("GET", "HEAD")
+        key: CacheKey = (
+            behaviour.path_pattern,
+            request.method,
+            cf_request["uri"],
+            cf_request.get("querystring", "") if behaviour.forward_query else "",
+        )
+        if cacheable and (hit := self.cache.get(key)) is not None:
+            entry, age = hit
+            response = EdgeResponse(
+                entry.status, [*entry.headers, ("Age", str(age))], entry.body, reason=entry.reason
+            )
+            response.result_type = "Hit"
+        else:
+            response = await self._from_origin(
+                behaviour, request, cf_request, request_id, key if cacheable else None
+            )
+        if response.status >= 400 and response.result_type != "LambdaGeneratedResponse":
+            return response  # CloudFront runs no viewer-response function for an origin error
+        return await self._viewer_response(behaviour, cf_request, response, request_id)
+
+    async def _from_origin(
+        self,
+        behaviour: Behaviour,
+        request: ViewerRequest,
+        cf_request: dict[str, Any],
+        request_id: str,
+        key: CacheKey | None,
+    ) -> EdgeResponse:
+        origin = self.distribution.origins[behaviour.origin_id]
+        viewer_headers = self._viewer_headers(behaviour, cf_request)
+        origin_side = events.origin_request_object(cf_request, origin, viewer_headers, request_id)
+        association = behaviour.associations.get(Trigger.ORIGIN_REQUEST)
+        if association is not None and association.include_body:
+            origin_side["body"] = events.body_object(request.body, Trigger.ORIGIN_REQUEST)
+        config = events.config_object(self.distribution, Trigger.ORIGIN_REQUEST, request_id)
+        outcome = await self._run(
+            behaviour, Trigger.ORIGIN_REQUEST, {"config": config, "request": origin_side}, request_id
+        )
+        if outcome is not None and outcome.kind == "response":
+            generated = _generated(outcome.value, "Miss")
+            if key is not None:
+                ttl = ttl_for(generated.status, generated.headers, behaviour)
+                self.cache.put(
+                    key, generated.status, generated.reason, generated.headers, generated.body, ttl
+                )
+            return generated
+        if outcome is not None:
+            origin_side = outcome.value
+        try:
+            fetched = await self.origins.fetch(self._origin_request(origin_side, request, request_id))
+        except OriginError as exc:
+            return _text_response(exc.status, "Error", str(exc), request_id)
+        cf_response = events.response_object(fetched.status, fetched.reason, fetched.headers)
+        response = EdgeResponse(fetched.status, fetched.headers, stream=fetched.stream, reason=fetched.reason)
+        config = events.config_object(self.distribution, Trigger.ORIGIN_RESPONSE, request_id)
+        cf = {"config": config, "request": origin_side, "response": cf_response}
+        outcome = await self._run(behaviour, Trigger.ORIGIN_RESPONSE, cf, request_id)
+        if outcome is not None:
+            value = outcome.value
+            response.status = int(value["status"])
+            response.reason = value.get("statusDescription", response.reason)
+            response.headers = events.from_cf_headers(value["headers"])
+            if "body" in value:
+                await _discard(response.stream)
+                response.stream = None
+                response.body = _generated(value, "Miss").body
+                response.headers = _without_framing(response.headers)
+        if key is not None:
+            ttl = ttl_for(response.status, response.headers, behaviour)
+            if ttl > 0:
+                self._cache_as_it_streams(key, response, ttl)
+        return response
+
+    def _cache_as_it_streams(self, key: CacheKey, response: EdgeResponse, ttl: float) -> None:
+        status, reason, headers = response.status, response.reason, list(response.headers)
+        if response.stream is None:
+            self.cache.put(key, status, reason, _without_framing(headers), response.body, ttl)
+            return
+        source = response.stream
+
+        async def tee() -> AsyncIterator[bytes]:
+            kept: list[bytes] = []
+            size = 0
+            async for chunk in source:
+                size += len(chunk)
+                if size <= MAX_CACHED_BODY:
+                    kept.append(chunk)
+                yield chunk
+            if size <= MAX_CACHED_BODY:
+                self.cache.put(key, status, reason, _without_framing(headers), b"".join(kept), ttl)
+
+        response.stream = tee()
+
+    async def _viewer_response(
+        self, behaviour: Behaviour, cf_request: dict[str, Any], response: EdgeResponse, request_id: str
+    ) -> EdgeResponse:
+        if Trigger.VIEWER_RESPONSE not in behaviour.associations:
+            return response
+        visible = [*response.headers, ("Via", f"1.1 {request_id[:32]}.cloudfront.net (CloudFront)")]
+        config = events.config_object(self.distribution, Trigger.VIEWER_RESPONSE, request_id)
+        cf_request = {k: v for k, v in cf_request.items() if k not in ("origin", "body")}
+        cf = {
+            "config": config,
+            "request": cf_request,
+            "response": events.response_object(response.status, response.reason, visible),
+        }
+        outcome = await self._run(behaviour, Trigger.VIEWER_RESPONSE, cf, request_id)
+        if outcome is not None:
+            response.headers = [
+                (k, v) for k, v in events.from_cf_headers(outcome.value["headers"]) if k.lower() != "via"
+            ]
+            if "body" in outcome.value:
+                await _discard(response.stream)
+                response.stream = None
+                response.body = _generated(outcome.value, response.result_type).body
+                response.headers = _without_framing(response.headers)
+        return response
+
+    # -- helpers --------------------------------------------------------------
+
+    def _viewer_headers(self, behaviour: Behaviour, cf_request: dict[str, Any]) -> dict[str, str]:
+        """The CloudFront-* headers the behaviour forwards, computed as CloudFront computes them."""
+        device = "desktop"
+        user_agent = " ".join(e["value"] for e in cf_request["headers"].get("user-agent", [])).lower()
+        if "ipad" in user_agent or "tablet" in user_agent:
+            device = "tablet"
+        elif "mobi" in user_agent or "iphone" in user_agent or "android" in user_agent:
+            device = "mobile"
+        elif "smart-tv" in user_agent or "smarttv" in user_agent:
+            device = "smarttv"
+        values = {
+            "cloudfront-viewer-country": self.viewer_country,
+            "cloudfront-forwarded-proto": "https",
+            "cloudfront-viewer-address": f"{cf_request['clientIp']}:0",
+            "cloudfront-viewer-http-version": "1.1",
+        }
+        for kind in ("mobile", "tablet", "desktop", "smarttv"):
+            values[f"cloudfront-is-{kind}-viewer"] = "true" if device == kind else "false"
+        return {name: values[name.lower()] for name in behaviour.viewer_headers if name.lower() in values}
+
+    def _origin_request(
+        self, cf_request: dict[str, Any], request: ViewerRequest, request_id: str
+    ) -> OriginRequest:
+        kind, details = next(iter(cf_request["origin"].items()))
+        base_url = self._origin_url(details)
+        headers: Headers = events.from_cf_headers(cf_request["headers"])
+        headers += events.from_cf_headers(details.get("customHeaders", {}))
+        headers.append(("X-Amz-Cf-Id", request_id))
+        body = request.body
+        if cf_request.get("body", {}).get("action") == "replace":
+            replaced = cf_request["body"]
+            data = replaced["data"]
+            body = base64.b64decode(data) if replaced["encoding"] == "base64" else data.encode()
+        return OriginRequest(
+            base_url=base_url,
+            path=details.get("path", "") + cf_request["uri"],
+            querystring=cf_request.get("querystring", ""),
+            method=request.method,
+            headers=headers,
+            body=body,
+            read_timeout=float(details.get("readTimeout", 30)) if kind == "custom" else 30.0,
+        )
+
+    def _origin_url(self, details: dict[str, Any]) -> str:
+        domain = details["domainName"]
+        for origin_id, origin in self.distribution.origins.items():
+            if origin.domain_name == domain and origin_id in self.origin_urls:
+                return self.origin_urls[origin_id]
+        if domain in ("127.0.0.1", "localhost"):
+            return f"{details.get('protocol', 'http')}://{domain}:{details.get('port', 80)}"
+        raise OriginError(
+            502, f"the origin {domain} is not reachable from the local CloudFront; map it with --origin"
+        )
+
+    def _finish(self, response: EdgeResponse, request_id: str) -> EdgeResponse:
+        cache_state = {"Hit": "Hit", "Miss": "Miss", "LambdaGeneratedResponse": "LambdaGeneratedResponse"}
+        x_cache = cache_state.get(response.result_type, "Error" if response.status >= 400 else "Miss")
+        response.headers = [
+            *response.headers,
+            ("Via", f"1.1 {request_id[:32]}.cloudfront.net (CloudFront)"),
+            ("X-Cache", f"{x_cache} from cloudfront"),
+            ("X-Amz-Cf-Pop", POP),
+            ("X-Amz-Cf-Id", request_id),
+        ]
+        response.request_id = request_id
+        return response
+
+
+def _without_framing(headers: Headers) -> Headers:
+    """A function sees transfer-encoding and content-length (read-only); framing is the server's business."""
+    return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+
+
+async def _discard(stream: AsyncIterator[bytes] | None) -> None:
+    if stream is not None:
+        async for _ in stream:
+            pass

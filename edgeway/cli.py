@@ -6,6 +6,7 @@ import click
 
 from edgeway.components_commands import components
 from edgeway.core_commands import core
+from edgeway.edge_commands import edge
 from edgeway.up_command import up
 
 
@@ -20,6 +21,7 @@ def cli() -> None:
 
 cli.add_command(components)
 cli.add_command(core)
+cli.add_command(edge)
 cli.add_command(up)
 
 

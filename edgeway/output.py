@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -27,6 +28,6 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
-def fail(message: str, code: int = 1) -> None:
-    errors.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     raise SystemExit(code)

@@ -76,6 +76,7 @@ class Behaviour:
 class Distribution:
     origins: Mapping[str, Origin]
     behaviours: tuple[Behaviour, ...]  # in the order CloudFront evaluates them; the default is last
+    function_properties: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # module -> Properties
     domain_name: str = "d111111abcdef8.cloudfront.net"
     id: str = "EDFDVBD6EXAMPLE"
     source: str = ""
@@ -230,7 +231,12 @@ def parse_distribution(template: dict[str, Any], source: str) -> Distribution:
     for behaviour in behaviours:
         if behaviour.origin_id not in origins:
             raise DistributionError(f"{where}: TargetOriginId {behaviour.origin_id!r} is not an origin")
-    return Distribution(origins, tuple(behaviours), source=source)
+    properties = {}
+    for resource in resources.values():
+        handler = resource.get("Properties", {}).get("Handler") if isinstance(resource, dict) else None
+        if resource.get("Type") in ("AWS::Lambda::Function", "AWS::Serverless::Function") and handler:
+            properties[str(handler).rpartition(".")[0]] = resource["Properties"]
+    return Distribution(origins, tuple(behaviours), properties, source=source)
 
 
 def load_distribution(path: Path | None = None) -> Distribution:

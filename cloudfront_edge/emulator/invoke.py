@@ -1,0 +1,85 @@
+"""One invocation of one function with a CloudFront-built event, and CloudFront's verdict on it: what
+`edgeway edge invoke` prints."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cloudfront_edge.deploy.packaging import load_configs, package, stage
+from cloudfront_edge.emulator import events
+from cloudfront_edge.emulator.distribution import Distribution, Origin
+from cloudfront_edge.emulator.function_host import FunctionHost
+from cloudfront_edge.emulator.messages import Headers, ViewerRequest
+from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.emulator.validation import Violation, validate
+
+SAMPLE_ORIGIN = Origin("origin", "custom", "origin.example.com", port=443, protocol="https")
+SAMPLE_DISTRIBUTION = Distribution(origins={"origin": SAMPLE_ORIGIN}, behaviours=())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    event: dict[str, Any]
+    result: Any
+    status: int  # what CloudFront would answer because of this result: 200 when it is valid
+    verdict: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"event": self.event, "result": self.result, "status": self.status, "verdict": self.verdict}
+
+
+def build_event(
+    trigger: Trigger,
+    request: ViewerRequest,
+    response_status: int = 200,
+    response_headers: Headers | None = None,
+    request_id: str = "local-invoke-0000000000000000000000000000000000000000000",
+) -> dict[str, Any]:
+    cf: dict[str, Any] = {
+        "config": events.config_object(SAMPLE_DISTRIBUTION, trigger, request_id),
+        "request": events.viewer_request_object(request),
+    }
+    if trigger in (Trigger.ORIGIN_REQUEST, Trigger.ORIGIN_RESPONSE):
+        viewer_headers = {"CloudFront-Viewer-Country": "US", "CloudFront-Is-Desktop-Viewer": "true"}
+        cf["request"] = events.origin_request_object(cf["request"], SAMPLE_ORIGIN, viewer_headers, request_id)
+    if not trigger.is_request:
+        headers = response_headers or [("Content-Type", "text/html"), ("Server", "origin")]
+        cf["response"] = events.response_object(response_status, "OK", headers)
+    return events.event(cf)
+
+
+async def invoke_once(
+    function: str, trigger: Trigger, event: dict[str, Any], function_config: Path | None
+) -> Verdict:
+    with tempfile.TemporaryDirectory(prefix="edgeway-invoke-") as folder:
+        stage(package(function, load_configs(function_config).get(function), {trigger}), Path(folder))
+        host = FunctionHost(Path(folder))
+        try:
+            before = copy.deepcopy(event["Records"][0]["cf"])
+            invocation = await host.invoke(function, trigger, copy.deepcopy(event), "local-invoke")
+        finally:
+            host.close()
+    if invocation.kind == "timeout":
+        return Verdict(event, None, 503, f"timeout: {invocation.error}")
+    if invocation.kind == "exception":
+        return Verdict(event, None, 500, f"exception: {invocation.error}")
+    try:
+        outcome = validate(trigger, before, invocation.result)
+    except Violation as violation:
+        return Verdict(event, _printable(invocation.result), 502, f"invalid: {violation}")
+    what = "generated response" if outcome.generated else outcome.kind
+    return Verdict(event, outcome.value, 200, f"valid {what} ({invocation.elapsed_ms:.3f} ms)")
+
+
+def _printable(value: Any) -> Any:
+    try:
+        import json
+
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value

@@ -1,0 +1,187 @@
+"""`edgeway edge`: serve the local CloudFront, invoke one function, deploy the functions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from cloudfront_edge.emulator.invoke import build_event, invoke_once
+from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
+from cloudfront_edge.emulator.messages import ViewerRequest
+from cloudfront_edge.emulator.triggers import Trigger
+from edgeway.output import fail
+
+FUNCTION_NAMES = ("security_headers", "enrich_request", "enrich_origin", "auth")
+
+
+@click.group()
+def edge() -> None:
+    """Lambda@Edge: a local CloudFront, single invocations, deployment."""
+
+
+def _origins(values: tuple[str, ...]) -> dict[str, str]:
+    mapped = {}
+    for value in values:
+        origin_id, sep, target = value.partition("=")
+        if not sep or not origin_id or not target:
+            fail(f"--origin {value!r}: use ORIGIN_ID=http://HOST:PORT or ORIGIN_ID=FOLDER")
+        mapped[origin_id] = target
+    return mapped
+
+
+async def _serve(settings: EdgeSettings) -> None:
+    edge_site = LocalEdge(settings)
+    await edge_site.start()
+    click.echo(f"local CloudFront on {edge_site.url} ({edge_site.distribution.source})", err=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await edge_site.stop()
+
+
+@edge.command()
+@click.option(
+    "--port", type=int, default=8080, show_default=True, envvar="EDGEWAY_EDGE_PORT", show_envvar=True
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Template with the distribution.",
+)
+@click.option(
+    "--origin", "origins", multiple=True, help="ORIGIN_ID=http://HOST:PORT or ORIGIN_ID=FOLDER (S3 stand-in)."
+)
+@click.option(
+    "--function-config",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of <function>.json.",
+)
+@click.option(
+    "--viewer-country", default="US", show_default=True, help="CloudFront-Viewer-Country for local viewers."
+)
+def serve(
+    port: int,
+    config: Path | None,
+    origins: tuple[str, ...],
+    function_config: Path | None,
+    viewer_country: str,
+) -> None:
+    """Serve the distribution's behaviours and functions on 127.0.0.1:PORT."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    settings = EdgeSettings(port, config, _origins(origins), function_config, viewer_country=viewer_country)
+    try:
+        asyncio.run(_serve(settings))
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+
+
+@edge.command()
+@click.argument("function", type=click.Choice(FUNCTION_NAMES))
+@click.option("--trigger", type=click.Choice([t.value for t in Trigger]), required=True)
+@click.option("--uri", default="/", show_default=True)
+@click.option("--method", default="GET", show_default=True)
+@click.option("--querystring", default="")
+@click.option("--header", "headers", multiple=True, help="K:V, repeatable.")
+@click.option(
+    "--status", type=int, default=200, show_default=True, help="The origin's status, for response triggers."
+)
+@click.option("--function-config", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def invoke(
+    function: str,
+    trigger: str,
+    uri: str,
+    method: str,
+    querystring: str,
+    headers: tuple[str, ...],
+    status: int,
+    function_config: Path | None,
+) -> None:
+    """Run FUNCTION once on a CloudFront-built event; print the event, the result and the verdict."""
+    pairs = []
+    for item in headers:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            fail(f"--header {item!r}: use NAME:VALUE")
+        pairs.append((key.strip(), value.strip()))
+    request = ViewerRequest(
+        method, uri, querystring, [("Host", "d111111abcdef8.cloudfront.net"), *pairs], "203.0.113.10"
+    )
+    event = build_event(Trigger(trigger), request, response_status=status)
+    verdict = asyncio.run(invoke_once(function, Trigger(trigger), event, function_config))
+    click.echo(json.dumps(verdict.as_json(), indent=2))
+    if verdict.status != 200:
+        sys.exit(1)
+
+
+@edge.command()
+@click.option(
+    "--distribution-id", required=True, help="The CloudFront distribution to associate the functions with."
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Template with the distribution.",
+)
+@click.option(
+    "--function-config",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of <function>.json.",
+)
+@click.option(
+    "--prefix", default="edgeway", show_default=True, help="Lambda function names are PREFIX-<function>."
+)
+@click.option("--role-name", default="edgeway-edge-functions", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+def deploy(
+    distribution_id: str,
+    config: Path | None,
+    function_config: Path | None,
+    prefix: str,
+    role_name: str,
+    dry_run: bool,
+) -> None:
+    """Package the functions, publish numbered versions in us-east-1, and associate them."""
+    import boto3
+
+    from cloudfront_edge.deploy.deployer import DeployError, EdgeDeployer
+    from cloudfront_edge.deploy.packaging import PackagingError, load_configs, package
+    from cloudfront_edge.deploy.plan import REGION, PlanError, make_plan
+    from cloudfront_edge.emulator.distribution import DistributionError, load_distribution
+
+    try:
+        distribution = load_distribution(config)
+        configs = load_configs(function_config)
+        packages = {}
+        for function in sorted(distribution.functions()):
+            triggers = {
+                t
+                for b in distribution.behaviours
+                for t, a in b.associations.items()
+                if a.function == function
+            }
+            packages[function] = package(function, configs.get(function), triggers)
+        plan = make_plan(distribution, distribution_id, packages, prefix, role_name)
+    except (DistributionError, PackagingError, PlanError) as exc:
+        fail(str(exc))
+    for line in plan.describe():
+        click.echo(line)
+    if dry_run:
+        return
+    deployer = EdgeDeployer(
+        boto3.client("lambda", region_name=REGION), boto3.client("iam"), boto3.client("cloudfront")
+    )
+    try:
+        result = deployer.execute(plan, packages)
+    except (DeployError, PlanError) as exc:
+        fail(str(exc))
+    for name, arn in sorted(result.versions.items()):
+        click.echo(f"published {name}: {arn}")
+    click.echo(f"distribution {distribution_id} updated (ETag {result.distribution_etag})")

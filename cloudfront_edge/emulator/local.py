@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudfront_edge.deploy.packaging import load_configs, package, stage
+from cloudfront_edge.deploy.packaging import FUNCTIONS_DIR, load_configs, package, stage
 from cloudfront_edge.emulator.distribution import Distribution, load_distribution
 from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.gateway import EdgeGateway
@@ -27,19 +27,25 @@ class EdgeSettings:
     stage_dir: Path | None = None
     viewer_country: str = "US"
     timeouts: dict[Trigger, float] = field(default_factory=dict)
+    functions_dir: Path = FUNCTIONS_DIR  # where the function modules are packaged from
 
 
 class OriginMappingError(ValueError):
     """An --origin value that names no origin of the distribution, or no folder or URL."""
 
 
-def stage_functions(distribution: Distribution, function_config: Path | None, directory: Path) -> Path:
+def stage_functions(
+    distribution: Distribution,
+    function_config: Path | None,
+    directory: Path,
+    source_dir: Path = FUNCTIONS_DIR,
+) -> Path:
     configs = load_configs(function_config)
     for function in sorted(distribution.functions()):
         triggers = {
             t for b in distribution.behaviours for t, a in b.associations.items() if a.function == function
         }
-        stage(package(function, configs.get(function), triggers), directory)
+        stage(package(function, configs.get(function), triggers, source_dir), directory)
     return directory
 
 
@@ -66,7 +72,9 @@ class LocalEdge:
             self._tmp = tempfile.TemporaryDirectory(prefix="edgeway-edge-")
             stage_dir = Path(self._tmp.name)
         self.functions = FunctionHost(
-            stage_functions(self.distribution, self.settings.function_config, stage_dir),
+            stage_functions(
+                self.distribution, self.settings.function_config, stage_dir, self.settings.functions_dir
+            ),
             timeouts=self.settings.timeouts,
         )
         for function in sorted(self.distribution.functions()):

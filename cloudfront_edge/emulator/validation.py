@@ -68,8 +68,9 @@ READ_ONLY = {
         {"content-encoding", "content-length", "transfer-encoding", "warning", "via"}
     ),
 }
-# CloudFront writes these on a response a function generates; a function may not set them.
-GENERATED_READ_ONLY = frozenset({"transfer-encoding", "via"})
+# CloudFront writes these on a response a function generates; a function may not set them (Mangum and
+# OpenNext both hit this with Content-Length on responses generated at origin-request).
+GENERATED_READ_ONLY = frozenset({"content-length", "transfer-encoding", "via"})
 NO_BODY_STATUSES = frozenset({204, 304})
 MAX_URI_BYTES = 8192
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")

@@ -7,9 +7,11 @@ is embedded at packaging time in `auth.json` beside this file, with the checks t
 
     {"jwks": {"keys": [...]}, "issuer": "https://...", "audience": ["client-id"], "tokenUse": "id",
      "cookie": "token", "protected": ["/api/", "/dash/"], "public": ["/api/session"],
-     "api": ["/api/"], "login": "/login", "leeway": 30}
+     "api": ["/api/"], "login": "/login", "leeway": 30, "indexRewrite": true}
 
 A page without a valid token gets a 302 to the login page; an API path gets a 401 with a JSON body.
+A behaviour has one viewer-request function, so on protected pages this one also rewrites `/dash/` to
+`/dash/index.html` (`indexRewrite`), as `enrich_request` does elsewhere.
 Without a JWKS every protected path is refused: a deploy that forgot its keys fails closed.
 """
 
@@ -40,6 +42,7 @@ _DEFAULTS: dict[str, Any] = {
     "api": ["/api/"],
     "login": "/login",
     "leeway": 30,
+    "indexRewrite": True,
 }
 
 
@@ -207,4 +210,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _refuse(uri, request.get("querystring", ""), str(exc))
     subject = str(claims.get("sub", ""))
     headers["x-auth-sub"] = [{"key": "X-Auth-Sub", "value": subject}]
+    if _CONFIG["indexRewrite"] and uri.endswith("/"):
+        request["uri"] = uri + "index.html"
     return request

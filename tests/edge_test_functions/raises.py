@@ -1,0 +1,5 @@
+"""A mistake: raises."""
+
+
+def handler(event, context):
+    raise KeyError("cookie")

@@ -1,0 +1,202 @@
+"""Real HTTP through the local CloudFront to a real origin: trigger order and skip rules, the cache,
+CloudFront's verdicts on bad functions, streaming, and the project's own functions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+
+from cloudfront_edge.emulator.local import EdgeSettings
+from cloudfront_edge.emulator.triggers import Trigger
+from tests.edge_support import Issuer
+from tests.fakes.edge import RunningEdge, TestOrigin
+
+TEST_FUNCTIONS = Path(__file__).parents[1] / "edge_test_functions"
+
+
+@pytest.fixture
+def pipeline(tmp_path):
+    log = tmp_path / "invocations.jsonl"
+    log.touch()
+    config = tmp_path / "function-config"
+    config.mkdir()
+    (config / "counter.json").write_text(json.dumps({"log": str(log)}))
+    settings = EdgeSettings(
+        port=0,
+        config=TEST_FUNCTIONS / "pipeline.yaml",
+        function_config=config,
+        functions_dir=TEST_FUNCTIONS,
+        timeouts={Trigger.VIEWER_REQUEST: 0.3},
+    )
+    running = RunningEdge(settings, TestOrigin())
+    running.invocations = lambda: [tuple(json.loads(line)) for line in log.read_text().splitlines()]
+    yield running
+    running.close()
+
+
+def get(edge, path, **kwargs):
+    return requests.get(edge.url + path, timeout=10, allow_redirects=False, **kwargs)
+
+
+def test_origin_triggers_run_only_on_a_miss(pipeline):
+    first, second = get(pipeline, "/cache/60"), get(pipeline, "/cache/60")
+    assert (first.status_code, first.text, second.text) == (200, "cached for 60", "cached for 60")
+    assert (
+        first.headers["X-Cache"] == "Miss from cloudfront"
+        and second.headers["X-Cache"] == "Hit from cloudfront"
+    )
+    assert "Age" in second.headers and "Age" not in first.headers
+    assert pipeline.origin.hits["/cache/60"] == 1
+    assert pipeline.invocations() == [
+        ("origin-request", "/cache/60"),
+        ("origin-response", "/cache/60"),
+        ("viewer-response", "/cache/60"),
+        ("viewer-response", "/cache/60"),
+    ]
+    assert first.headers["X-Amz-Cf-Id"] != second.headers["X-Amz-Cf-Id"]
+
+
+def test_no_store_is_never_served_from_cache(pipeline):
+    for _ in range(3):
+        assert get(pipeline, "/nostore").headers["X-Cache"] == "Miss from cloudfront"
+    assert pipeline.origin.hits["/nostore"] == 3
+
+
+def test_viewer_response_skipped_for_origin_errors(pipeline):
+    response = get(pipeline, "/error")
+    assert response.status_code == 500 and response.text == "origin failed"
+    assert pipeline.invocations() == [("origin-request", "/error"), ("origin-response", "/error")]
+
+
+def test_response_generated_at_origin_request_is_cached_and_skips_origin_response(pipeline):
+    first, second = get(pipeline, "/gen/a"), get(pipeline, "/gen/a")
+    assert first.text == second.text == "generated at origin-request"
+    assert second.headers["X-Cache"] == "Hit from cloudfront"
+    assert pipeline.origin.hits["/gen/a"] == 0
+    assert pipeline.invocations() == [("viewer-response", "/gen/a"), ("viewer-response", "/gen/a")]
+
+
+def test_response_generated_at_viewer_request_skips_viewer_response(pipeline):
+    response = get(pipeline, "/vgen/a")
+    assert response.text == "generated at viewer-request"
+    assert response.headers["X-Cache"] == "LambdaGeneratedResponse from cloudfront"
+    assert pipeline.invocations() == [] and pipeline.origin.hits["/vgen/a"] == 0
+
+
+def test_invalid_result_is_a_502_that_names_the_rule_and_the_header(pipeline):
+    response = get(pipeline, "/fail/connection/cache/60")
+    assert response.status_code == 502
+    assert "rule: disallowed-header, header connection" in response.text
+    assert "adds_connection (origin-response)" in response.text
+    logged = pipeline.log_for(response.headers["X-Amz-Cf-Id"])
+    assert logged["resultType"] == "LambdaValidationError"
+    assert logged["detail"] == "rule=disallowed-header header=connection function=adds_connection"
+
+
+def test_none_returned_is_a_502(pipeline):
+    response = get(pipeline, "/fail/none/x")
+    assert response.status_code == 502 and "rule: not-an-object" in response.text
+    assert "is a `return` missing?" in response.text
+
+
+def test_exception_is_a_500_and_timeout_a_503_and_others_are_still_served(pipeline):
+    raised = get(pipeline, "/fail/raise/x")
+    assert raised.status_code == 500 and "KeyError: 'cookie'" in raised.text
+    assert pipeline.log_for(raised.headers["X-Amz-Cf-Id"])["resultType"] == "LambdaExecutionError"
+    slow = get(pipeline, "/fail/slow/x")
+    assert slow.status_code == 503 and "timed out" in slow.text
+    assert get(pipeline, "/cache/5").status_code == 200
+
+
+def test_a_method_the_behaviour_does_not_allow_is_refused(pipeline):
+    response = requests.post(pipeline.url + "/gen/x", data=b"x", timeout=10)
+    assert response.status_code == 403 and "POST" in response.text
+    assert get(pipeline, "/cache/7").status_code == 200
+
+
+def test_large_bodies_stream_through_unchanged(pipeline):
+    with requests.get(pipeline.url + "/big", stream=True, timeout=30) as response:
+        chunks = list(response.iter_content(65536))
+    body = b"".join(chunks)
+    assert len(body) == 48 * 65536 and body[-1] == 47 and body[:3] == b"\x00\x00\x00"
+
+
+def test_origin_sees_cloudfront_headers_and_the_request_body(pipeline):
+    response = requests.post(pipeline.url + "/echo?b=1", data=b'{"x": 1}', timeout=10)
+    seen = response.json()
+    assert seen["body"] == '{"x": 1}' and seen["path"] == "/echo?b=1"
+    assert seen["headers"]["Host"] == "api.example.org"
+    assert seen["headers"]["X-Amz-Cf-Id"] == response.headers["X-Amz-Cf-Id"]
+    assert seen["headers"]["Via"].endswith(".cloudfront.net (CloudFront)")
+    assert seen["headers"]["CloudFront-Viewer-Country"] == "US"
+
+
+def test_an_unreachable_origin_is_a_502_and_the_emulator_keeps_serving(tmp_path):
+    settings = EdgeSettings(port=0, origins={"WebOrigin": "http://127.0.0.1:9"})
+    running = RunningEdge(settings)
+    try:
+        response = get(running, "/index.html")
+        assert response.status_code == 502 and "wasn't able to connect to the origin" in response.text
+        assert response.headers["X-Cache"] == "Error from cloudfront"
+        assert get(running, "/dash/").status_code == 302
+    finally:
+        running.close()
+
+
+# -- the project's distribution and functions ---------------------------------------------------
+
+
+@pytest.fixture
+def site(tmp_path):
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<!doctype html><title>edgeway</title><h1>edgeway</h1>")
+    (web / "dash").mkdir()
+    (web / "dash" / "index.html").write_text("<!doctype html><title>dash</title>")
+    issuer = Issuer()
+    config = tmp_path / "function-config"
+    config.mkdir()
+    (config / "auth.json").write_text(json.dumps(issuer.auth_config()))
+    (config / "security_headers.json").write_text(json.dumps({"connectSrc": ["ws://127.0.0.1:8083"]}))
+    running = RunningEdge(EdgeSettings(port=0, origins={"WebOrigin": str(web)}, function_config=config))
+    running.issuer = issuer
+    yield running
+    running.close()
+
+
+def test_spa_route_and_query_normalisation_share_one_cache_entry(site):
+    first = get(site, "/room/lobby?utm_source=mail&b=2&a=1")
+    second = get(site, "/room/kitchen/?a=1&b=2&fbclid=xyz")
+    assert first.status_code == second.status_code == 200
+    assert "<h1>edgeway</h1>" in first.text
+    assert first.headers["X-Cache"] == "Miss from cloudfront"
+    assert get(site, "/?a=1&b=2").headers["X-Cache"] == "Hit from cloudfront"  # "/" is the index page too
+    assert "Server" not in first.headers and "X-Powered-By" not in first.headers
+    assert first.headers["Set-Cookie"].startswith("ab=")
+
+
+def test_protected_pages_redirect_to_login_until_signed_in(site):
+    refused = get(site, "/dash/")
+    assert refused.status_code == 302 and refused.headers["Location"] == "/login?next=%2Fdash%2F"
+    assert refused.headers["X-Cache"] == "LambdaGeneratedResponse from cloudfront"
+    signed_in = get(site, "/dash/", cookies={"token": site.issuer.token()})
+    assert signed_in.status_code == 200 and "<title>dash</title>" in signed_in.text
+    assert "Content-Security-Policy" in signed_in.headers
+
+
+def test_security_headers_score_a_plus_on_the_observatory_rules(site):
+    from cloudfront_edge.emulator.distribution import load_distribution
+    from tests.observatory import score
+
+    template = load_distribution().source
+    redirects = "ViewerProtocolPolicy: redirect-to-https" in Path(template).read_text()
+    response = get(site, "/room/lobby")
+    cookies = response.raw.headers.getlist("Set-Cookie")
+    report = score(dict(response.headers), cookies, response.text, redirects)
+    assert report.grade == "A+", report.results
+    assert report.score >= 110, report.results
+    bare = score({"Content-Type": "text/html"}, ["sid=1"], response.text, redirects)
+    assert bare.grade == "F"  # the scorer does fail what it should

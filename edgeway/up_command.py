@@ -1,17 +1,47 @@
-"""`edgeway up`: the whole local stack on one machine. For now: the local core with `recipes/`."""
+"""`edgeway up`: the whole local stack on one machine: the local core with `recipes/`, and the web origin
+served through the local CloudFront and its Lambda@Edge functions."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import sys
 from importlib.resources import files
 from pathlib import Path
 
 import click
 
-from greengrass_components.runtime.core import CoreSettings, run_core
+from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
+from greengrass_components.runtime.core import Core, CoreSettings
+
+MQTT_WEBSOCKET = "ws://127.0.0.1:8083"
 
 
 def packaged_recipes() -> Path:
     return Path(str(files("recipes")))
+
+
+def packaged_web() -> Path:
+    return Path(str(files("cloud_backend"))) / "web"
+
+
+def local_function_config(state_dir: Path) -> Path:
+    """What packaging embeds for local use: the local MQTT WebSocket in the CSP's connect-src."""
+    folder = state_dir / "edge" / "function-config"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "security_headers.json").write_text(json.dumps({"connectSrc": [MQTT_WEBSOCKET]}, indent=2))
+    return folder
+
+
+async def run_stack(core_settings: CoreSettings, edge_settings: EdgeSettings) -> int:
+    edge = LocalEdge(edge_settings)
+    await edge.start()
+    click.echo(f"web app through the local CloudFront: {edge.url}/", err=True)
+    try:
+        return await Core(core_settings).run()
+    finally:
+        await edge.stop()
 
 
 @click.command()
@@ -37,9 +67,27 @@ def packaged_recipes() -> Path:
     default=None,
     help="Recipes to deploy to the core [default: the packaged recipes/].",
 )
-def up(state_dir: Path, thing_name: str, recipe_dir: Path | None) -> None:
+@click.option(
+    "--http-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    envvar="EDGEWAY_HTTP_PORT",
+    help="The local CloudFront's port [env EDGEWAY_HTTP_PORT].",
+)
+def up(state_dir: Path, thing_name: str, recipe_dir: Path | None, http_port: int) -> None:
     """Run the local stack in the foreground until Ctrl-C."""
-    settings = CoreSettings(
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    core_settings = CoreSettings(
         root=state_dir / "core", recipe_dir=recipe_dir or packaged_recipes(), thing_name=thing_name
     )
-    raise SystemExit(run_core(settings))
+    edge_settings = EdgeSettings(
+        port=http_port,
+        origins={"WebOrigin": str(packaged_web())},
+        function_config=local_function_config(state_dir),
+        stage_dir=state_dir / "edge" / "functions",
+    )
+    try:
+        raise SystemExit(asyncio.run(run_stack(core_settings, edge_settings)))
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the local stack: {exc}") from exc

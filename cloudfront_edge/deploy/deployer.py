@@ -77,12 +77,15 @@ class EdgeDeployer:
         except ClientError as exc:
             if _code(exc) != "NoSuchEntity":
                 raise DeployError(f"role {name}: {exc}") from exc
-            created = self.iam.create_role(
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-                Description="edgeway Lambda@Edge functions",
-            )
-            self.iam.attach_role_policy(RoleName=name, PolicyArn=BASIC_EXECUTION)
+            try:
+                created = self.iam.create_role(
+                    RoleName=name,
+                    AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+                    Description="edgeway Lambda@Edge functions",
+                )
+                self.iam.attach_role_policy(RoleName=name, PolicyArn=BASIC_EXECUTION)
+            except ClientError as create_error:
+                raise DeployError(f"role {name}: {create_error}") from create_error
             return str(created["Role"]["Arn"])
         document = role.get("AssumeRolePolicyDocument", {})
         if isinstance(document, str):
@@ -92,7 +95,10 @@ class EdgeDeployer:
             services = statement.get("Principal", {}).get("Service", [])
             trusted.update([services] if isinstance(services, str) else services)
         if not set(TRUSTED_SERVICES) <= trusted:
-            self.iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST_POLICY))
+            try:
+                self.iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST_POLICY))
+            except ClientError as exc:
+                raise DeployError(f"role {name}: cannot make it trust edgelambda: {exc}") from exc
         return str(role["Arn"])
 
     def _function(self, step: FunctionStep, built: Package, role_arn: str) -> str:

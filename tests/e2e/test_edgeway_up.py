@@ -8,14 +8,23 @@ import signal
 import subprocess
 import sys
 
+import requests
+
 from greengrass_components.runtime.control_client import control_request
 from greengrass_components.runtime.core_paths import CorePaths
+from tests.fakes.broker import free_port
 from tests.waiting import wait_for
 
 
 def test_edgeway_up_runs_the_packaged_recipes(tmp_path):
     state = tmp_path / "state"
-    env = {**os.environ, "EDGEWAY_STATE_DIR": str(state), "EDGEWAY_THING_NAME": "up-test"}
+    http_port = free_port()
+    env = {
+        **os.environ,
+        "EDGEWAY_STATE_DIR": str(state),
+        "EDGEWAY_THING_NAME": "up-test",
+        "EDGEWAY_HTTP_PORT": str(http_port),
+    }
     stderr = tmp_path / "up.stderr"
     with stderr.open("wb") as err:
         up = subprocess.Popen(
@@ -45,6 +54,10 @@ def test_edgeway_up_runs_the_packaged_recipes(tmp_path):
             if '"heartbeat' in line
         )
         assert beat["thing"] == "up-test"
+        page = requests.get(f"http://127.0.0.1:{http_port}/", timeout=10)
+        assert page.status_code == 200 and "<h1>edgeway</h1>" in page.text
+        assert "connect-src 'self' ws://127.0.0.1:8083" in page.headers["Content-Security-Policy"]
+        assert page.headers["X-Cache"] == "Miss from cloudfront"
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0

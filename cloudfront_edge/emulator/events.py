@@ -9,7 +9,7 @@ with IncludeBody, base64 and truncated at the trigger's limit.
 from __future__ import annotations
 
 import base64
-import copy
+import json
 from typing import Any
 
 from cloudfront_edge.emulator.distribution import Distribution, Origin
@@ -97,7 +97,7 @@ def origin_request_object(
     request_id: str,
 ) -> dict[str, Any]:
     """The request as the origin-request trigger sees it: CloudFront's headers added, Host the origin's."""
-    request = copy.deepcopy(viewer_side)
+    request: dict[str, Any] = json.loads(json.dumps(viewer_side))
     headers: CfHeaders = request["headers"]
     for name, value in viewer_headers.items():
         headers[name.lower()] = [{"key": name, "value": value}]

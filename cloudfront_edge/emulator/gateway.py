@@ -11,7 +11,7 @@ A function's invalid result is a 502, its exception a 500, its timeout a 503; ea
 from __future__ import annotations
 
 import base64
-import copy
+import json
 import logging
 import secrets
 import time
@@ -87,8 +87,10 @@ class EdgeGateway:
         association = behaviour.associations.get(trigger)
         if association is None:
             return None
-        before = copy.deepcopy(cf)
-        invocation = await self.functions.invoke(association.function, trigger, events.event(cf), request_id)
+        snapshot = json.dumps(cf)  # what the function is given, and what its result is judged against
+        before = json.loads(snapshot)
+        event = events.event(json.loads(snapshot))
+        invocation = await self.functions.invoke(association.function, trigger, event, request_id)
         where = f"{association.function} ({trigger})"
         if invocation.kind == "timeout":
             raise _FunctionFailure(

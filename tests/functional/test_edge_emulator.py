@@ -200,3 +200,24 @@ def test_security_headers_score_a_plus_on_the_observatory_rules(site):
     assert report.score >= 110, report.results
     bare = score({"Content-Type": "text/html"}, ["sid=1"], response.text, redirects)
     assert bare.grade == "F"  # the scorer does fail what it should
+
+
+def test_on_the_main_thread_an_overrunning_function_is_interrupted_at_its_limit(tmp_path):
+    """`edgeway edge serve` runs functions inline on the main thread; the alarm stops a slow one."""
+    import asyncio
+    import time
+
+    from cloudfront_edge.deploy.packaging import package, stage
+    from cloudfront_edge.emulator.function_host import FunctionHost
+
+    folder = stage(package("sleeps", source_dir=TEST_FUNCTIONS), tmp_path / "staged")
+    host = FunctionHost(folder, timeouts={Trigger.VIEWER_REQUEST: 0.2})
+    started = time.monotonic()
+    invocation = asyncio.run(host.invoke("sleeps", Trigger.VIEWER_REQUEST, {"Records": []}, "r"))
+    assert invocation.kind == "timeout" and "ran longer than 0.2 s" in invocation.error
+    assert time.monotonic() - started < 1.0  # interrupted, not waited out (the function sleeps 1.5 s)
+    ok = asyncio.run(
+        host.invoke("sleeps", Trigger.ORIGIN_REQUEST, {"Records": [{"cf": {"request": {"uri": "/"}}}]}, "r")
+    )
+    assert ok.kind == "ok" and ok.result == {"uri": "/"}
+    host.close()

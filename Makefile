@@ -28,14 +28,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint cloudfront_edge/distribution.yaml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy edgeway edge_functions greengrass_components cloudfront_edge device_client cloud_backend
 
 check: lint typecheck test
 
-bench: $(RUNSTAMP)
+bench: $(STAMP)
 	$(BIN)/python bench/core_startup.py
+	$(BIN)/python bench/ipc_pubsub.py
+	$(BIN)/python bench/edge_functions.py
+	$(BIN)/python bench/edge_proxy.py
 
 clean:
 	rm -rf $(VENV) .edgeway .pytest_cache .mypy_cache .ruff_cache

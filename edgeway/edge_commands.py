@@ -18,6 +18,17 @@ from cloudfront_edge.emulator.triggers import Trigger
 from edgeway.output import fail
 
 FUNCTION_NAMES = ("security_headers", "enrich_request", "enrich_origin", "auth")
+template_option = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Template with the distribution [default: cloud_backend/template.yaml, "
+    "else cloudfront_edge/distribution.yaml].",
+)
+function_config_option = click.option(
+    "--function-config",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of <function>.json, embedded in each function as packaging does.",
+)
 
 
 @click.group()
@@ -51,19 +62,11 @@ async def _serve(settings: EdgeSettings) -> None:
 @click.option(
     "--port", type=int, default=8080, show_default=True, envvar="EDGEWAY_EDGE_PORT", show_envvar=True
 )
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Template with the distribution.",
-)
+@template_option
 @click.option(
     "--origin", "origins", multiple=True, help="ORIGIN_ID=http://HOST:PORT or ORIGIN_ID=FOLDER (S3 stand-in)."
 )
-@click.option(
-    "--function-config",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of <function>.json.",
-)
+@function_config_option
 @click.option(
     "--viewer-country", default="US", show_default=True, help="CloudFront-Viewer-Country for local viewers."
 )
@@ -93,7 +96,7 @@ def serve(
 @click.option(
     "--status", type=int, default=200, show_default=True, help="The origin's status, for response triggers."
 )
-@click.option("--function-config", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@function_config_option
 def invoke(
     function: str,
     trigger: str,
@@ -125,16 +128,8 @@ def invoke(
 @click.option(
     "--distribution-id", required=True, help="The CloudFront distribution to associate the functions with."
 )
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Template with the distribution.",
-)
-@click.option(
-    "--function-config",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of <function>.json.",
-)
+@template_option
+@function_config_option
 @click.option(
     "--prefix", default="edgeway", show_default=True, help="Lambda function names are PREFIX-<function>."
 )
@@ -152,22 +147,13 @@ def deploy(
     import boto3
 
     from cloudfront_edge.deploy.deployer import DeployError, EdgeDeployer
-    from cloudfront_edge.deploy.packaging import PackagingError, load_configs, package
+    from cloudfront_edge.deploy.packaging import PackagingError, package_distribution
     from cloudfront_edge.deploy.plan import REGION, PlanError, make_plan
     from cloudfront_edge.emulator.distribution import DistributionError, load_distribution
 
     try:
         distribution = load_distribution(config)
-        configs = load_configs(function_config)
-        packages = {}
-        for function in sorted(distribution.functions()):
-            triggers = {
-                t
-                for b in distribution.behaviours
-                for t, a in b.associations.items()
-                if a.function == function
-            }
-            packages[function] = package(function, configs.get(function), triggers)
+        packages = package_distribution(distribution, function_config)
         plan = make_plan(distribution, distribution_id, packages, prefix, role_name)
     except (DistributionError, PackagingError, PlanError) as exc:
         fail(str(exc))

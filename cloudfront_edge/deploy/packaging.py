@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cloudfront_edge.emulator.distribution import Distribution
 from cloudfront_edge.emulator.triggers import Trigger
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
@@ -97,3 +98,14 @@ def load_configs(directory: Path | None) -> dict[str, dict[str, Any]]:
             raise PackagingError(f"{path}: expected a JSON object")
         configs[path.stem] = loaded
     return configs
+
+
+def package_distribution(
+    distribution: Distribution, function_config: Path | None = None, source_dir: Path = FUNCTIONS_DIR
+) -> dict[str, Package]:
+    """Every function the distribution associates, packaged with its configuration, checked for size."""
+    configs = load_configs(function_config)
+    return {
+        name: package(name, configs.get(name), distribution.triggers_of(name), source_dir)
+        for name in sorted(distribution.functions())
+    }

@@ -100,16 +100,7 @@ def make_plan(
 ) -> DeployPlan:
     functions = []
     for module in sorted(distribution.functions()):
-        triggers = tuple(
-            sorted(
-                {
-                    t
-                    for b in distribution.behaviours
-                    for t, a in b.associations.items()
-                    if a.function == module
-                }
-            )
-        )
+        triggers = tuple(sorted(distribution.triggers_of(module)))
         check_function_properties(module, dict(distribution.function_properties.get(module, {})))
         built = packages.get(module)
         if built is None:

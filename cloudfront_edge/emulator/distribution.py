@@ -90,6 +90,9 @@ class Distribution:
     def functions(self) -> set[str]:
         return {a.function for b in self.behaviours for a in b.associations.values()}
 
+    def triggers_of(self, function: str) -> set[Trigger]:
+        return {t for b in self.behaviours for t, a in b.associations.items() if a.function == function}
+
 
 def _pattern(path_pattern: str) -> re.Pattern[str]:
     """CloudFront path patterns: `*` any characters, `?` one, case-sensitive, the leading / optional."""

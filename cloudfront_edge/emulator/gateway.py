@@ -111,6 +111,21 @@ class EdgeGateway:
             )
             raise _FunctionFailure(failure) from violation
 
+    async def _run_request_trigger(
+        self,
+        behaviour: Behaviour,
+        trigger: Trigger,
+        cf_request: dict[str, Any],
+        request: ViewerRequest,
+        request_id: str,
+    ) -> Outcome | None:
+        """A request trigger's event: the body object when its association has IncludeBody."""
+        association = behaviour.associations.get(trigger)
+        if association is not None and association.include_body:
+            cf_request["body"] = events.body_object(request.body, trigger)
+        config = events.config_object(self.distribution, trigger, request_id)
+        return await self._run(behaviour, trigger, {"config": config, "request": cf_request}, request_id)
+
     # -- the pipeline ---------------------------------------------------------
 
     async def handle(self, request: ViewerRequest) -> EdgeResponse:
@@ -129,12 +144,8 @@ class EdgeGateway:
             )
             return _text_response(403, "Error", message, request_id)
         cf_request = events.viewer_request_object(request)
-        association = behaviour.associations.get(Trigger.VIEWER_REQUEST)
-        if association is not None and association.include_body:
-            cf_request["body"] = events.body_object(request.body, Trigger.VIEWER_REQUEST)
-        config = events.config_object(self.distribution, Trigger.VIEWER_REQUEST, request_id)
-        outcome = await self._run(
-            behaviour, Trigger.VIEWER_REQUEST, {"config": config, "request": cf_request}, request_id
+        outcome = await self._run_request_trigger(
+            behaviour, Trigger.VIEWER_REQUEST, cf_request, request, request_id
         )
         if outcome is not None:
             if outcome.kind == "response":
@@ -172,12 +183,8 @@ class EdgeGateway:
         origin = self.distribution.origins[behaviour.origin_id]
         viewer_headers = self._viewer_headers(behaviour, cf_request)
         origin_side = events.origin_request_object(cf_request, origin, viewer_headers, request_id)
-        association = behaviour.associations.get(Trigger.ORIGIN_REQUEST)
-        if association is not None and association.include_body:
-            origin_side["body"] = events.body_object(request.body, Trigger.ORIGIN_REQUEST)
-        config = events.config_object(self.distribution, Trigger.ORIGIN_REQUEST, request_id)
-        outcome = await self._run(
-            behaviour, Trigger.ORIGIN_REQUEST, {"config": config, "request": origin_side}, request_id
+        outcome = await self._run_request_trigger(
+            behaviour, Trigger.ORIGIN_REQUEST, origin_side, request, request_id
         )
         if outcome is not None and outcome.kind == "response":
             generated = _generated(outcome.value, "Miss")

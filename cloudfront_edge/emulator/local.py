@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudfront_edge.deploy.packaging import FUNCTIONS_DIR, load_configs, package, stage
+from cloudfront_edge.deploy.packaging import FUNCTIONS_DIR, package_distribution, stage
 from cloudfront_edge.emulator.distribution import Distribution, load_distribution
 from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.gateway import EdgeGateway
@@ -40,12 +40,8 @@ def stage_functions(
     directory: Path,
     source_dir: Path = FUNCTIONS_DIR,
 ) -> Path:
-    configs = load_configs(function_config)
-    for function in sorted(distribution.functions()):
-        triggers = {
-            t for b in distribution.behaviours for t, a in b.associations.items() if a.function == function
-        }
-        stage(package(function, configs.get(function), triggers, source_dir), directory)
+    for built in package_distribution(distribution, function_config, source_dir).values():
+        stage(built, directory)
     return directory
 
 

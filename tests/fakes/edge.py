@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
+from tests.waiting import wait_for
 
 T = TypeVar("T")
 
@@ -113,7 +114,13 @@ class RunningEdge:
         self.url = self.edge.url
 
     def log_for(self, request_id: str) -> dict[str, Any]:
-        return next(record for record in self.records if record.get("requestId") == request_id)
+        """The access-log line of a request; it is written once the response has gone, so wait for it."""
+
+        def logged() -> dict[str, Any] | None:
+            return next((r for r in list(self.records) if r.get("requestId") == request_id), None)
+
+        found: dict[str, Any] = wait_for(logged, 10, f"the access-log line of {request_id}")
+        return found
 
     def close(self) -> None:
         self.loop.run(self.edge.stop())

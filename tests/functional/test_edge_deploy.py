@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from cloudfront_edge.deploy.deployer import EdgeDeployer
-from cloudfront_edge.deploy.packaging import PackagingError, package
+from cloudfront_edge.deploy.packaging import PackagingError, package, package_distribution
 from cloudfront_edge.deploy.plan import PlanError, check_version_arn, make_plan
 from cloudfront_edge.emulator.distribution import load_distribution, load_template, parse_distribution
 from cloudfront_edge.emulator.triggers import Trigger
@@ -37,16 +37,8 @@ def aws(monkeypatch):
         yield
 
 
-def packages_for(distribution, configs=None):
-    configs = configs or {}
-    return {
-        name: package(
-            name,
-            configs.get(name),
-            {t for b in distribution.behaviours for t, a in b.associations.items() if a.function == name},
-        )
-        for name in distribution.functions()
-    }
+def packages_for(distribution):
+    return package_distribution(distribution)
 
 
 def live_config(distribution_id: str = "E2EXAMPLE") -> dict:
@@ -72,6 +64,18 @@ def live_config(distribution_id: str = "E2EXAMPLE") -> dict:
         "DefaultCacheBehavior": copy.deepcopy(behaviour),
         "CacheBehaviors": {"Quantity": 1, "Items": [{**copy.deepcopy(behaviour), "PathPattern": "/dash/*"}]},
     }
+
+
+def expect_read(stubber: Stubber, etag: str) -> None:
+    response = {"DistributionConfig": live_config(), "ETag": etag}
+    stubber.add_response("get_distribution_config", response, {"Id": "E2EXAMPLE"})
+
+
+def expect_write(stubber: Stubber, if_match: str, new_etag: str) -> None:
+    expected = {"Id": "E2EXAMPLE", "IfMatch": if_match, "DistributionConfig": ANY}
+    stubber.add_response(
+        "update_distribution", {"ETag": new_etag, "Distribution": _distribution_stub()}, expected
+    )
 
 
 def stubbed_cloudfront(*etags_and_errors):
@@ -125,14 +129,8 @@ def test_deploy_creates_role_functions_versions_and_associations(aws):
     plan = make_plan(distribution, "E2EXAMPLE", packages)
     lambdas, iam = boto3.client("lambda", region_name="us-east-1"), boto3.client("iam")
     cloudfront, stubber = stubbed_cloudfront()
-    stubber.add_response(
-        "get_distribution_config", {"DistributionConfig": live_config(), "ETag": "E-ONE"}, {"Id": "E2EXAMPLE"}
-    )
-    stubber.add_response(
-        "update_distribution",
-        {"ETag": "E-TWO", "Distribution": _distribution_stub()},
-        {"Id": "E2EXAMPLE", "IfMatch": "E-ONE", "DistributionConfig": ANY},
-    )
+    expect_read(stubber, "E-ONE")
+    expect_write(stubber, if_match="E-ONE", new_etag="E-TWO")
     with stubber:
         result = EdgeDeployer(lambdas, iam, cloudfront).execute(plan, packages)
     assert result.distribution_etag == "E-TWO"
@@ -183,9 +181,7 @@ def test_associations_use_numbered_versions_and_ifmatch_and_retry_once_on_a_chan
     lambdas, iam = boto3.client("lambda", region_name="us-east-1"), boto3.client("iam")
     cloudfront, stubber = stubbed_cloudfront()
     recorder = Recorder(cloudfront)
-    stubber.add_response(
-        "get_distribution_config", {"DistributionConfig": live_config(), "ETag": "E-ONE"}, {"Id": "E2EXAMPLE"}
-    )
+    expect_read(stubber, "E-ONE")
     stubber.add_client_error(
         "update_distribution", "PreconditionFailed", "The If-Match version is missing or not valid", 412
     )
@@ -194,11 +190,7 @@ def test_associations_use_numbered_versions_and_ifmatch_and_retry_once_on_a_chan
         {"DistributionConfig": live_config(), "ETag": "E-CHANGED"},
         {"Id": "E2EXAMPLE"},
     )
-    stubber.add_response(
-        "update_distribution",
-        {"ETag": "E-THREE", "Distribution": _distribution_stub()},
-        {"Id": "E2EXAMPLE", "IfMatch": "E-CHANGED", "DistributionConfig": ANY},
-    )
+    expect_write(stubber, if_match="E-CHANGED", new_etag="E-THREE")
     with stubber:
         result = EdgeDeployer(lambdas, iam, cloudfront).execute(plan, packages)
     stubber.assert_no_pending_responses()

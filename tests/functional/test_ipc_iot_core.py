@@ -85,15 +85,15 @@ class Observer:
             sock.close()
 
 
-def start_device_core(start_core, tmp_path, port: int, *more: str):
-    """A core with the test's recipes, thing `pi`, connected to mqtt://127.0.0.1:<port>."""
+def start_device_core(start_core, tmp_path, port: int, *more: str, scheme: str = "mqtt"):
+    """A core with the test's recipes, thing `pi`, connected to <scheme>://127.0.0.1:<port>."""
     return start_core(
         "--recipes",
         str(tmp_path / "recipes"),
         "--artifacts",
         str(tmp_path / "artifacts"),
         "--iot-endpoint",
-        f"mqtt://127.0.0.1:{port}",
+        f"{scheme}://127.0.0.1:{port}",
         "--thing-name",
         "pi",
         *more,
@@ -265,25 +265,22 @@ def tls_broker(tmp_path, authority):
 
 
 def tls_core(start_core, tmp_path, port: int, ca: Path, device: Credentials):
-    return start_core(
-        "--recipes",
-        str(tmp_path / "recipes"),
-        "--artifacts",
-        str(tmp_path / "artifacts"),
-        "--iot-endpoint",
-        f"mqtts://127.0.0.1:{port}",
+    """The same core, to an mqtts:// endpoint with the device's certificate, as to AWS IoT Core."""
+    return start_device_core(
+        start_core,
+        tmp_path,
+        port,
         "--cert",
         str(device.cert),
         "--key",
         str(device.key),
         "--ca",
         str(ca),
-        "--thing-name",
-        "pi",
         "--reconnect-min",
         "0.2",
         "--reconnect-max",
         "0.5",
+        scheme="mqtts",
     )
 
 

@@ -1,0 +1,1 @@
+"""The local rules engine: the IoT SQL of the template's topic rules, and their actions."""

@@ -1,0 +1,58 @@
+"""The IoT SQL syntax tree: frozen dataclasses, built by `sql_parser`, read by `sql_eval`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Path:
+    """A field of the payload: `a.b[0].c`; each step a name or an index."""
+
+    steps: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Star:
+    """`*`: the whole payload (in SELECT, or as a function argument such as encode(*, 'base64'))."""
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "NOT"
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / % = <> < <= > >= AND OR
+    left: Expr
+    right: Expr
+
+
+Expr = Literal | Path | Star | Call | Unary | Binary
+
+
+@dataclass(frozen=True)
+class SelectItem:
+    expr: Expr
+    alias: str | None
+
+
+@dataclass(frozen=True)
+class Statement:
+    select: tuple[SelectItem, ...]
+    topic_filter: str
+    where: Expr | None

@@ -1,0 +1,237 @@
+"""Evaluating a parsed IoT SQL statement against one message. Pure: time and ids are passed in.
+
+Hand-written with the parser (see `sql_parser`). Semantics follow IoT SQL: a missing field is
+Undefined; operators and functions given Undefined or the wrong types give Undefined; Undefined in a
+SELECT drops the key; a WHERE that is not exactly true drops the message; Int / Int stays an Int.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cloud_backend.rules.sql_ast import Binary, Call, Expr, Literal, Path, Star, Statement, Unary
+
+
+class _Undefined:
+    def __repr__(self) -> str:
+        return "Undefined"
+
+
+UNDEFINED: Any = _Undefined()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as a rule sees it."""
+
+    topic: str
+    payload: bytes
+    client_id: str = ""
+
+    def document(self) -> Any:
+        try:
+            return json.loads(self.payload)
+        except (UnicodeDecodeError, ValueError):
+            return UNDEFINED
+
+
+@dataclass(frozen=True)
+class Environment:
+    now_ms: Callable[[], int]
+    new_uuid: Callable[[], str]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _arithmetic(op: str, left: Any, right: Any) -> Any:
+    if not (_number(left) and _number(right)):
+        return UNDEFINED
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if right == 0:
+        return UNDEFINED
+    if op == "/":
+        if isinstance(left, int) and isinstance(right, int):
+            return int(left / right)  # Int / Int truncates toward zero, as IoT SQL does
+        return left / right
+    return (
+        math.fmod(left, right)
+        if isinstance(left, float) or isinstance(right, float)
+        else int(math.fmod(left, right))
+    )
+
+
+def _compare(op: str, left: Any, right: Any) -> Any:
+    comparable = (_number(left) and _number(right)) or (type(left) is type(right) and left is not UNDEFINED)
+    if not comparable:
+        return UNDEFINED
+    if op == "=":
+        return left == right
+    if op == "<>":
+        return left != right
+    if isinstance(left, (dict, list, bool)) or left is None:
+        return UNDEFINED
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+
+
+def _logical(op: str, left: Any, right: Any) -> Any:
+    if not isinstance(left, bool) or not isinstance(right, bool):
+        return UNDEFINED
+    return (left and right) if op == "AND" else (left or right)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+class _Evaluator:
+    def __init__(self, message: Message, document: Any, environment: Environment) -> None:
+        self.message, self.document, self.environment = message, document, environment
+
+    def value(self, expr: Expr) -> Any:
+        if isinstance(expr, Literal):
+            return expr.value
+        if isinstance(expr, Star):
+            return self.document
+        if isinstance(expr, Path):
+            return self._path(expr)
+        if isinstance(expr, Unary):
+            operand = self.value(expr.operand)
+            if expr.op == "NOT":
+                return (not operand) if isinstance(operand, bool) else UNDEFINED
+            return -operand if _number(operand) else UNDEFINED
+        if isinstance(expr, Binary):
+            left, right = self.value(expr.left), self.value(expr.right)
+            if expr.op in ("AND", "OR"):
+                return _logical(expr.op, left, right)
+            if expr.op in ("=", "<>", "<", "<=", ">", ">="):
+                return _compare(expr.op, left, right)
+            return _arithmetic(expr.op, left, right)
+        return self._call(expr)
+
+    def _path(self, path: Path) -> Any:
+        current = self.document
+        for step in path.steps:
+            found = _get(self, current, step)
+            if found is UNDEFINED:
+                return UNDEFINED
+            current = found
+        return current
+
+    def _call(self, call: Call) -> Any:
+        handler = _FUNCTIONS.get(call.name)
+        if handler is None:
+            return UNDEFINED
+        if call.name == "encode" and call.args and isinstance(call.args[0], Star):
+            args = [self.message.payload, *(self.value(a) for a in call.args[1:])]
+        else:
+            args = [self.value(arg) for arg in call.args]
+        return handler(self, *args)
+
+    # -- functions ---------------------------------------------------------------------------------
+
+    def clientid(self) -> Any:
+        return self.message.client_id or UNDEFINED
+
+    def timestamp(self) -> Any:
+        return self.environment.now_ms()
+
+    def topic(self, index: Any = None) -> Any:
+        if index is None:
+            return self.message.topic
+        parts = self.message.topic.split("/")
+        return parts[index - 1] if isinstance(index, int) and 1 <= index <= len(parts) else UNDEFINED
+
+    def newuuid(self) -> Any:
+        return self.environment.new_uuid()
+
+
+def _numeric(function: Callable[[Any], Any]) -> Callable[..., Any]:
+    return lambda evaluator, value: function(value) if _number(value) else UNDEFINED
+
+
+def _string(function: Callable[[str], Any]) -> Callable[..., Any]:
+    return lambda evaluator, value: function(value) if isinstance(value, str) else UNDEFINED
+
+
+def _round(value: float) -> int:
+    return math.floor(abs(value) + 0.5) * (1 if value >= 0 else -1)
+
+
+def _concat(evaluator: _Evaluator, *values: Any) -> Any:
+    if any(v is UNDEFINED for v in values) or not values:
+        return UNDEFINED
+    if all(isinstance(v, list) for v in values):
+        return [item for value in values for item in value]
+    return "".join(_text(v) for v in values)
+
+
+def _get(evaluator: _Evaluator, container: Any, key: Any) -> Any:
+    if isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
+        return container[key]
+    if isinstance(container, dict) and isinstance(key, str) and key in container:
+        return container[key]
+    return UNDEFINED
+
+
+def _encode(evaluator: _Evaluator, value: Any, encoding: Any) -> Any:
+    if encoding != "base64" or value is UNDEFINED:
+        return UNDEFINED
+    raw = value if isinstance(value, bytes) else _text(value).encode()
+    return base64.b64encode(raw).decode("ascii")
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "clientid": _Evaluator.clientid,
+    "timestamp": _Evaluator.timestamp,
+    "topic": _Evaluator.topic,
+    "newuuid": _Evaluator.newuuid,
+    "isundefined": lambda evaluator, value: value is UNDEFINED,
+    "round": _numeric(_round),
+    "floor": _numeric(math.floor),
+    "ceil": _numeric(math.ceil),
+    "abs": _numeric(abs),
+    "lower": _string(str.lower),
+    "upper": _string(str.upper),
+    "concat": _concat,
+    "get": _get,
+    "encode": _encode,
+}
+
+
+def _name(expr: Expr) -> str:
+    if isinstance(expr, Path):
+        last = expr.steps[-1]
+        return last if isinstance(last, str) else str(expr.steps[0])
+    if isinstance(expr, Call):
+        return expr.name
+    return "_value"
+
+
+def evaluate(statement: Statement, message: Message, environment: Environment) -> dict[str, Any] | None:
+    """The rule's output for this message, or None when its WHERE does not hold."""
+    document = message.document()
+    evaluator = _Evaluator(message, document, environment)
+    if statement.where is not None and evaluator.value(statement.where) is not True:
+        return None
+    result: dict[str, Any] = {}
+    for item in statement.select:
+        if isinstance(item.expr, Star) and item.alias is None:
+            if isinstance(document, dict):
+                result.update(document)
+            continue
+        value = evaluator.value(item.expr)
+        if value is not UNDEFINED:
+            result[item.alias or _name(item.expr)] = value
+    return result

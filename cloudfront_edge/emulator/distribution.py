@@ -213,9 +213,13 @@ def _behaviour(resources: dict[str, Any], spec: dict[str, Any], pattern: str, wh
     )
 
 
+def _of_type(resources: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, r) for name, r in resources.items() if isinstance(r, dict) and r.get("Type") == kind]
+
+
 def parse_distribution(template: dict[str, Any], source: str) -> Distribution:
     resources: dict[str, Any] = template["Resources"]
-    found = [(name, r) for name, r in resources.items() if r.get("Type") == "AWS::CloudFront::Distribution"]
+    found = _of_type(resources, "AWS::CloudFront::Distribution")
     if len(found) != 1:
         raise DistributionError(f"{source}: expected one AWS::CloudFront::Distribution, found {len(found)}")
     name, resource = found[0]
@@ -235,10 +239,11 @@ def parse_distribution(template: dict[str, Any], source: str) -> Distribution:
         if behaviour.origin_id not in origins:
             raise DistributionError(f"{where}: TargetOriginId {behaviour.origin_id!r} is not an origin")
     properties = {}
-    for resource in resources.values():
-        handler = resource.get("Properties", {}).get("Handler") if isinstance(resource, dict) else None
-        if resource.get("Type") in ("AWS::Lambda::Function", "AWS::Serverless::Function") and handler:
-            properties[str(handler).rpartition(".")[0]] = resource["Properties"]
+    for kind in ("AWS::Lambda::Function", "AWS::Serverless::Function"):
+        for _, function in _of_type(resources, kind):
+            handler = function.get("Properties", {}).get("Handler")
+            if handler:
+                properties[str(handler).rpartition(".")[0]] = function["Properties"]
     return Distribution(origins, tuple(behaviours), properties, source=source)
 
 
@@ -249,6 +254,6 @@ def load_distribution(path: Path | None = None) -> Distribution:
     for candidate in DEFAULT_SOURCES:
         if candidate.exists():
             template = load_template(candidate)
-            if any(r.get("Type") == "AWS::CloudFront::Distribution" for r in template["Resources"].values()):
+            if _of_type(template["Resources"], "AWS::CloudFront::Distribution"):
                 return parse_distribution(template, str(candidate))
     raise DistributionError(f"no CloudFront distribution in {', '.join(map(str, DEFAULT_SOURCES))}")

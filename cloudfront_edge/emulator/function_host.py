@@ -90,14 +90,22 @@ class FunctionHost:
         try:
             kind, value = await asyncio.wait_for(future, limit)
         except TimeoutError:
-            return Invocation("timeout", error=f"{name} ran longer than {limit:g} s", elapsed_ms=limit * 1000)
-        elapsed = (time.monotonic() - started) * 1000
-        if kind == "exception":
-            return Invocation("exception", error=value, elapsed_ms=elapsed)
-        return Invocation("ok", result=value, elapsed_ms=elapsed)
+            return _timed_out(name, limit)
+        return _finished(kind, value, started)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed_out(name: str, limit: float) -> Invocation:
+    return Invocation("timeout", error=f"{name} ran longer than {limit:g} s", elapsed_ms=limit * 1000)
+
+
+def _finished(kind: str, value: Any, started: float) -> Invocation:
+    elapsed = (time.monotonic() - started) * 1000
+    if kind == "exception":
+        return Invocation("exception", error=value, elapsed_ms=elapsed)
+    return Invocation("ok", result=value, elapsed_ms=elapsed)
 
 
 def _call(handler: Any, event: dict[str, Any], context: LambdaContext) -> tuple[str, Any]:
@@ -125,11 +133,8 @@ def _call_with_alarm(
     try:
         kind, value = _call(handler, event, context)
     except FunctionTimeout:
-        return Invocation("timeout", error=f"{name} ran longer than {limit:g} s", elapsed_ms=limit * 1000)
+        return _timed_out(name, limit)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    elapsed = (time.monotonic() - started) * 1000
-    if kind == "exception":
-        return Invocation("exception", error=value, elapsed_ms=elapsed)
-    return Invocation("ok", result=value, elapsed_ms=elapsed)
+    return _finished(kind, value, started)

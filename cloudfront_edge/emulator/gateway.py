@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +25,8 @@ from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.messages import EdgeResponse, Headers, OriginRequest, ViewerRequest
 from cloudfront_edge.emulator.origin import HOP_BY_HOP, OriginError, OriginTransport
 from cloudfront_edge.emulator.triggers import Trigger
-from cloudfront_edge.emulator.validation import Outcome, Violation, validate
+from cloudfront_edge.emulator.validation import Outcome
+from cloudfront_edge.emulator.verdicts import FunctionFailed, judge
 
 POP = "LOCAL1-C1"
 MAX_CACHED_BODY = 16 * 1024 * 1024
@@ -48,9 +48,17 @@ def _text_response(status: int, result_type: str, message: str, request_id: str)
     return EdgeResponse(status, headers, body, result_type=result_type, detail=message)
 
 
+def _via(request_id: str) -> str:
+    return f"1.1 {request_id[:32]}.cloudfront.net (CloudFront)"
+
+
+def _decoded(data: str, encoding: str | None) -> bytes:
+    """A body as a function returns it: text, or base64 (validation has already checked it decodes)."""
+    return base64.b64decode(data) if encoding == "base64" else data.encode()
+
+
 def _generated(value: dict[str, Any], result_type: str) -> EdgeResponse:
-    body_text = value.get("body", "")
-    body = base64.b64decode(body_text) if value.get("bodyEncoding") == "base64" else body_text.encode()
+    body = _decoded(value.get("body", ""), value.get("bodyEncoding"))
     status = int(value["status"])
     reason = value.get("statusDescription") or _REASONS.get(status, "")
     return EdgeResponse(
@@ -67,7 +75,6 @@ class EdgeGateway:
         origin_urls: dict[str, str],
         cache: ResponseCache | None = None,
         clock: Callable[[], float] = time.monotonic,
-        logger: logging.Logger | None = None,
         viewer_country: str = "US",
     ) -> None:
         self.distribution = distribution
@@ -75,8 +82,6 @@ class EdgeGateway:
         self.origins = origins
         self.origin_urls = origin_urls
         self.cache = cache or ResponseCache(clock)
-        self._clock = clock
-        self._log = logger or logging.getLogger("edgeway.edge")
         self.viewer_country = viewer_country
 
     # -- functions ------------------------------------------------------------
@@ -91,25 +96,12 @@ class EdgeGateway:
         before = json.loads(snapshot)
         event = events.event(json.loads(snapshot))
         invocation = await self.functions.invoke(association.function, trigger, event, request_id)
-        where = f"{association.function} ({trigger})"
-        if invocation.kind == "timeout":
-            raise _FunctionFailure(
-                _text_response(
-                    503, "LambdaLimitExceeded", f"The Lambda function {where} timed out.", request_id
-                )
-            )
-        if invocation.kind == "exception":
-            message = f"The Lambda function {where} raised an exception: {invocation.error}"
-            raise _FunctionFailure(_text_response(500, "LambdaExecutionError", message, request_id))
         try:
-            return validate(trigger, before, invocation.result)
-        except Violation as violation:
-            message = f"The Lambda function {where} returned a result that failed validation. {violation}"
-            failure = _text_response(502, "LambdaValidationError", message, request_id)
-            failure.detail = (
-                f"rule={violation.rule} header={violation.header or '-'} function={association.function}"
-            )
-            raise _FunctionFailure(failure) from violation
+            return judge(association.function, trigger, before, invocation)
+        except FunctionFailed as failed:
+            failure = _text_response(failed.status, failed.result_type, failed.message, request_id)
+            failure.detail = failed.detail
+            raise _FunctionFailure(failure) from failed
 
     async def _run_request_trigger(
         self,
@@ -210,11 +202,7 @@ class EdgeGateway:
             response.status = int(value["status"])
             response.reason = value.get("statusDescription", response.reason)
             response.headers = events.from_cf_headers(value["headers"])
-            if "body" in value:
-                await _discard(response.stream)
-                response.stream = None
-                response.body = _generated(value, "Miss").body
-                response.headers = _without_framing(response.headers)
+            await _replace_body(response, value)
         if key is not None:
             ttl = ttl_for(response.status, response.headers, behaviour)
             if ttl > 0:
@@ -246,7 +234,7 @@ class EdgeGateway:
     ) -> EdgeResponse:
         if Trigger.VIEWER_RESPONSE not in behaviour.associations:
             return response
-        visible = [*response.headers, ("Via", f"1.1 {request_id[:32]}.cloudfront.net (CloudFront)")]
+        visible = [*response.headers, ("Via", _via(request_id))]
         config = events.config_object(self.distribution, Trigger.VIEWER_RESPONSE, request_id)
         cf_request = {k: v for k, v in cf_request.items() if k not in ("origin", "body")}
         cf = {
@@ -259,11 +247,7 @@ class EdgeGateway:
             response.headers = [
                 (k, v) for k, v in events.from_cf_headers(outcome.value["headers"]) if k.lower() != "via"
             ]
-            if "body" in outcome.value:
-                await _discard(response.stream)
-                response.stream = None
-                response.body = _generated(outcome.value, response.result_type).body
-                response.headers = _without_framing(response.headers)
+            await _replace_body(response, outcome.value)
         return response
 
     # -- helpers --------------------------------------------------------------
@@ -298,9 +282,7 @@ class EdgeGateway:
         headers.append(("X-Amz-Cf-Id", request_id))
         body = request.body
         if cf_request.get("body", {}).get("action") == "replace":
-            replaced = cf_request["body"]
-            data = replaced["data"]
-            body = base64.b64decode(data) if replaced["encoding"] == "base64" else data.encode()
+            body = _decoded(cf_request["body"]["data"], cf_request["body"]["encoding"])
         return OriginRequest(
             base_url=base_url,
             path=details.get("path", "") + cf_request["uri"],
@@ -323,11 +305,13 @@ class EdgeGateway:
         )
 
     def _finish(self, response: EdgeResponse, request_id: str) -> EdgeResponse:
-        cache_state = {"Hit": "Hit", "Miss": "Miss", "LambdaGeneratedResponse": "LambdaGeneratedResponse"}
-        x_cache = cache_state.get(response.result_type, "Error" if response.status >= 400 else "Miss")
+        if response.result_type in ("Hit", "Miss", "LambdaGeneratedResponse"):
+            x_cache = response.result_type
+        else:
+            x_cache = "Error" if response.status >= 400 else "Miss"
         response.headers = [
             *response.headers,
-            ("Via", f"1.1 {request_id[:32]}.cloudfront.net (CloudFront)"),
+            ("Via", _via(request_id)),
             ("X-Cache", f"{x_cache} from cloudfront"),
             ("X-Amz-Cf-Pop", POP),
             ("X-Amz-Cf-Id", request_id),
@@ -339,6 +323,16 @@ class EdgeGateway:
 def _without_framing(headers: Headers) -> Headers:
     """A function sees transfer-encoding and content-length (read-only); framing is the server's business."""
     return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+
+
+async def _replace_body(response: EdgeResponse, value: dict[str, Any]) -> None:
+    """A response function that set a body replaces the origin's: drop the stream, reframe."""
+    if "body" not in value:
+        return
+    await _discard(response.stream)
+    response.stream = None
+    response.body = _decoded(value["body"], value.get("bodyEncoding"))
+    response.headers = _without_framing(response.headers)
 
 
 async def _discard(stream: AsyncIterator[bytes] | None) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from cloudfront_edge.emulator.distribution import Distribution, Origin
 from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.messages import Headers, ViewerRequest
 from cloudfront_edge.emulator.triggers import Trigger
-from cloudfront_edge.emulator.validation import Violation, validate
+from cloudfront_edge.emulator.verdicts import FunctionFailed, judge
 
 SAMPLE_ORIGIN = Origin("origin", "custom", "origin.example.com", port=443, protocol="https")
 SAMPLE_DISTRIBUTION = Distribution(origins={"origin": SAMPLE_ORIGIN}, behaviours=())
@@ -63,22 +64,16 @@ async def invoke_once(
             invocation = await host.invoke(function, trigger, copy.deepcopy(event), "local-invoke")
         finally:
             host.close()
-    if invocation.kind == "timeout":
-        return Verdict(event, None, 503, f"timeout: {invocation.error}")
-    if invocation.kind == "exception":
-        return Verdict(event, None, 500, f"exception: {invocation.error}")
     try:
-        outcome = validate(trigger, before, invocation.result)
-    except Violation as violation:
-        return Verdict(event, _printable(invocation.result), 502, f"invalid: {violation}")
+        outcome = judge(function, trigger, before, invocation)
+    except FunctionFailed as failed:
+        return Verdict(event, _printable(invocation.result), failed.status, failed.message)
     what = "generated response" if outcome.generated else outcome.kind
     return Verdict(event, outcome.value, 200, f"valid {what} ({invocation.elapsed_ms:.3f} ms)")
 
 
 def _printable(value: Any) -> Any:
     try:
-        import json
-
         json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)

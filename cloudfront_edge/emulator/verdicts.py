@@ -1,0 +1,34 @@
+"""What CloudFront answers for one function invocation: the validated outcome, or the failure status
+(503 for a timeout, 500 for an exception, 502 for a result that breaks a rule). Pure: no I/O.
+The gateway turns a failure into its error response; `edgeway edge invoke` prints it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudfront_edge.emulator.function_host import Invocation
+from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.emulator.validation import Outcome, Violation, validate
+
+
+class FunctionFailed(Exception):
+    def __init__(self, status: int, result_type: str, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.status, self.result_type, self.message, self.detail = status, result_type, message, detail
+
+
+def judge(function: str, trigger: Trigger, before: dict[str, Any], invocation: Invocation) -> Outcome:
+    """The outcome of a valid result; FunctionFailed, with CloudFront's status, otherwise."""
+    where = f"{function} ({trigger})"
+    if invocation.kind == "timeout":
+        message = f"The Lambda function {where} timed out."
+        raise FunctionFailed(503, "LambdaLimitExceeded", message, message)
+    if invocation.kind == "exception":
+        message = f"The Lambda function {where} raised an exception: {invocation.error}"
+        raise FunctionFailed(500, "LambdaExecutionError", message, message)
+    try:
+        return validate(trigger, before, invocation.result)
+    except Violation as violation:
+        message = f"The Lambda function {where} returned a result that failed validation. {violation}"
+        detail = f"rule={violation.rule} header={violation.header or '-'} function={function}"
+        raise FunctionFailed(502, "LambdaValidationError", message, detail) from violation

@@ -245,15 +245,19 @@ def _check_generated(trigger: Trigger, response: dict[str, Any]) -> None:
         )
 
 
-def _check_uri(request: dict[str, Any]) -> None:
+def _check_uri(before: dict[str, Any], request: dict[str, Any]) -> None:
+    """What the function wrote into uri and querystring; what the viewer sent is CloudFront's own
+    (a viewer may send `/??a=1`, whose querystring starts with `?`)."""
     uri = request.get("uri")
-    if not isinstance(uri, str) or not uri.startswith("/") or _URI_FORBIDDEN.search(uri):
-        raise Violation(
-            "uri-invalid", _failed(f"The uri must be a string that starts with / and has no spaces: {uri!r}.")
-        )
-    if len(uri.encode("utf-8")) > MAX_URI_BYTES:
-        raise Violation("uri-invalid", _failed(f"The uri is longer than {MAX_URI_BYTES} bytes."))
+    if uri != before.get("uri"):
+        if not isinstance(uri, str) or not uri.startswith("/") or _URI_FORBIDDEN.search(uri):
+            message = f"The uri must be a string that starts with / and has no spaces: {uri!r}."
+            raise Violation("uri-invalid", _failed(message))
+        if len(uri.encode("utf-8")) > MAX_URI_BYTES:
+            raise Violation("uri-invalid", _failed(f"The uri is longer than {MAX_URI_BYTES} bytes."))
     query = request.get("querystring", "")
+    if query == before.get("querystring", ""):
+        return
     if not isinstance(query, str) or query.startswith("?") or _URI_FORBIDDEN.search(query):
         raise Violation(
             "querystring-invalid",
@@ -323,7 +327,7 @@ def _validate_request(trigger: Trigger, before: dict[str, Any], request: dict[st
             raise Violation(
                 "read-only-field", _failed(f"The function tried to change the read-only field {field}.")
             )
-    _check_uri(request)
+    _check_uri(before, request)
     after = _check_headers(request.get("headers"))
     _check_header_changes(trigger, _header_values(before["headers"]), after)
     _check_origin(trigger, before, request)

@@ -76,3 +76,14 @@ def test_generated_limits_are_inclusive():
     before = sample_event(Trigger.VIEWER_REQUEST)["Records"][0]["cf"]
     exactly = {"status": "200", "body": "x" * (40 * 1024)}
     assert validate(Trigger.VIEWER_REQUEST, before, exactly).generated
+
+
+def test_only_what_the_function_changed_is_judged():
+    """A viewer may send `/??=`; passing its querystring through unchanged is not the function's fault."""
+    before = sample_event(Trigger.VIEWER_REQUEST)["Records"][0]["cf"]
+    before["request"]["querystring"] = "?="
+    unchanged = sample_event(Trigger.VIEWER_REQUEST)["Records"][0]["cf"]["request"] | {"querystring": "?="}
+    assert validate(Trigger.VIEWER_REQUEST, before, unchanged).kind == "request"
+    with pytest.raises(Violation) as raised:
+        validate(Trigger.VIEWER_REQUEST, before, unchanged | {"querystring": "?a=1"})
+    assert raised.value.rule == "querystring-invalid"

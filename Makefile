@@ -28,7 +28,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/cfn-lint cloudfront_edge/distribution.yaml
+	$(BIN)/cfn-lint cloudfront_edge/distribution.yaml cloud_backend/template.yaml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy edgeway edge_functions greengrass_components cloudfront_edge device_client cloud_backend

@@ -1,8 +1,7 @@
 """A CloudFront distribution's behaviours, origins and function associations, read from CloudFormation.
 
-The local CloudFront takes its configuration from the same template that deploys: the
-`AWS::CloudFront::Distribution` in `cloud_backend/template.yaml` when it exists, else the one in
-`cloudfront_edge/distribution.yaml`. An association's `LambdaFunctionARN` (a `!Ref` to an
+The local CloudFront takes its configuration from the same template that deploys the functions: the
+`AWS::CloudFront::Distribution` in `cloudfront_edge/distribution.yaml`. An association's `LambdaFunctionARN` (a `!Ref` to an
 `AWS::Lambda::Version`, or `Function.Version` as SAM writes it) leads to the function resource whose
 `Handler` names the module in `cloudfront_edge/functions`.
 """
@@ -15,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from cloud_backend import cfn
 from cloudfront_edge.emulator.triggers import Trigger
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCES = (PACKAGE_DIR.parent / "cloud_backend" / "template.yaml", PACKAGE_DIR / "distribution.yaml")
+# The distribution whose behaviours carry the Lambda@Edge associations. cloud_backend/template.yaml has
+# the web app's bucket and distribution too, without associations: `edgeway edge deploy` adds them.
+DEFAULT_SOURCES = (PACKAGE_DIR / "distribution.yaml",)
 DEFAULT_VIEWER_HEADERS = (
     "CloudFront-Viewer-Country",
     "CloudFront-Is-Mobile-Viewer",
@@ -102,34 +102,11 @@ def _pattern(path_pattern: str) -> re.Pattern[str]:
     )
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags (`!Ref X` becomes {"Ref": "X"}, `!GetAtt A.B` ...)."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 def load_template(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
-    except yaml.YAMLError as exc:
-        raise DistributionError(f"{path}: not YAML: {exc}") from exc
-    if not isinstance(loaded, dict) or not isinstance(loaded.get("Resources"), dict):
-        raise DistributionError(f"{path}: not a CloudFormation template (no Resources)")
-    return loaded
+        return cfn.load_template(path)
+    except cfn.TemplateError as exc:
+        raise DistributionError(str(exc)) from exc
 
 
 def _function_module(resources: dict[str, Any], arn: Any, where: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -192,7 +193,20 @@ def _encode(evaluator: _Evaluator, value: Any, encoding: Any) -> Any:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _regexp_matches(evaluator: _Evaluator, value: Any, pattern: Any) -> Any:
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        return UNDEFINED
+    try:
+        return re.search(pattern, value) is not None
+    except re.error:
+        return UNDEFINED
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "isstring": lambda evaluator, value: isinstance(value, str),
+    "isnumber": lambda evaluator, value: _number(value),
+    "length": _string(len),
+    "regexp_matches": _regexp_matches,
     "clientid": _Evaluator.clientid,
     "timestamp": _Evaluator.timestamp,
     "topic": _Evaluator.topic,

@@ -35,6 +35,11 @@ def test_select_star_with_functions_and_aliases():
     }
 
 
+@pytest.mark.parametrize("expression", ["length(4)", "regexp_matches(room, '(')", "nothing.here"])
+def test_undefined_results_leave_the_key_out(expression):
+    assert run(f"SELECT {expression} AS v, 1 AS k FROM 'chat/out'", {"room": "lobby"}) == {"k": 1}
+
+
 def test_where_that_is_not_true_drops_the_message():
     assert run("SELECT * FROM 'chat/out' WHERE type = 'join'", {"type": "message"}) is None
     assert run("SELECT * FROM 'chat/out' WHERE missing > 3", {"type": "message"}) is None  # Undefined
@@ -58,6 +63,13 @@ def test_where_that_is_not_true_drops_the_message():
         ("lower('AbC')", "abc"),
         ("upper(user)", "ADA"),
         ("concat('room-', room)", "room-lobby"),
+        ("concat(1700, '#', 'a')", "1700#a"),
+        ("isString(room)", True),
+        ("isString(4)", False),
+        ("isNumber(4.5)", True),
+        ("length(room)", 5),
+        ("regexp_matches(room, '^(lobby|field)$')", True),
+        ("regexp_matches(room, '^(field)$')", False),
         ("concat(tags, tags)", ["a", "b", "a", "b"]),
         ("get(tags, 1)", "b"),
         ("get(reading, 'value')", 21.5),

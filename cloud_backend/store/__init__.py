@@ -1,0 +1,1 @@
+"""Message, presence and telemetry repositories: SQLite locally, DynamoDB in AWS (see `ports`)."""

@@ -1,0 +1,47 @@
+"""The repository interfaces the handlers see. `sqlite` and `dynamodb` implement them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from cloud_backend.store.records import ChatMessage, Presence, Window
+
+
+class StoreError(RuntimeError):
+    """A repository could not read or write; the message names the store and the operation."""
+
+
+class MessageStore(ABC):
+    @abstractmethod
+    def put(self, message: ChatMessage) -> None: ...
+
+    @abstractmethod
+    def recent(self, room: str, limit: int) -> list[ChatMessage]:
+        """The room's last `limit` messages, oldest first."""
+
+
+class PresenceStore(ABC):
+    @abstractmethod
+    def get(self, client_id: str) -> Presence | None: ...
+
+    @abstractmethod
+    def put(self, presence: Presence) -> None: ...
+
+    @abstractmethod
+    def online(self) -> list[Presence]:
+        """Everyone online now, by client id."""
+
+    def online_in(self, room: str) -> list[Presence]:
+        return [p for p in self.online() if p.room == room]
+
+
+class TelemetryStore(ABC):
+    @abstractmethod
+    def get(self, thing: str, sensor: str, window_start: int) -> Window | None: ...
+
+    @abstractmethod
+    def put(self, window: Window) -> None: ...
+
+    @abstractmethod
+    def latest(self, thing: str, sensor: str) -> Window | None:
+        """The newest window of a series (its alert state carries over to the next window)."""

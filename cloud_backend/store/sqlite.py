@@ -1,0 +1,137 @@
+"""The repositories in one SQLite file (WAL). The local default: nothing lives only in memory.
+
+`synchronous=NORMAL` in WAL mode: a commit survives the process being killed; an operating-system
+crash may lose the last few commits. Items are stored as their DynamoDB-shaped JSON next to the key
+columns, so both implementations read and write the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cloud_backend.store.ports import MessageStore, PresenceStore, StoreError, TelemetryStore
+from cloud_backend.store.records import ChatMessage, Presence, Window
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    room TEXT NOT NULL, sk TEXT NOT NULL, item TEXT NOT NULL, PRIMARY KEY (room, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS presence (
+    client_id TEXT PRIMARY KEY, online INTEGER NOT NULL, item TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS telemetry (
+    series TEXT NOT NULL, window_start INTEGER NOT NULL, item TEXT NOT NULL,
+    PRIMARY KEY (series, window_start)
+) WITHOUT ROWID;
+"""
+
+
+class SqliteDatabase:
+    """One connection shared by the stores, serialised by a lock (handlers run on several threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def cursor(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {what}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _load(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    return json.loads(row[0]) if row else None
+
+
+class SqliteMessageStore(MessageStore):
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def put(self, message: ChatMessage) -> None:
+        with self._db.cursor("put message") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO messages (room, sk, item) VALUES (?, ?, ?)",
+                (message.room, message.sk, json.dumps(message.to_item())),
+            )
+
+    def recent(self, room: str, limit: int) -> list[ChatMessage]:
+        with self._db.cursor("read messages") as db:
+            rows = db.execute(
+                "SELECT item FROM messages WHERE room = ? ORDER BY sk DESC LIMIT ?", (room, limit)
+            ).fetchall()
+        return [ChatMessage.from_item(json.loads(row[0])) for row in reversed(rows)]
+
+
+class SqlitePresenceStore(PresenceStore):
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def get(self, client_id: str) -> Presence | None:
+        with self._db.cursor("read presence") as db:
+            item = _load(db.execute("SELECT item FROM presence WHERE client_id = ?", (client_id,)).fetchone())
+        return Presence.from_item(item) if item else None
+
+    def put(self, presence: Presence) -> None:
+        with self._db.cursor("put presence") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO presence (client_id, online, item) VALUES (?, ?, ?)",
+                (presence.client_id, int(presence.online), json.dumps(presence.to_item())),
+            )
+
+    def online(self) -> list[Presence]:
+        with self._db.cursor("read presence") as db:
+            rows = db.execute("SELECT item FROM presence WHERE online = 1 ORDER BY client_id").fetchall()
+        return [Presence.from_item(json.loads(row[0])) for row in rows]
+
+
+class SqliteTelemetryStore(TelemetryStore):
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def get(self, thing: str, sensor: str, window_start: int) -> Window | None:
+        with self._db.cursor("read telemetry") as db:
+            item = _load(
+                db.execute(
+                    "SELECT item FROM telemetry WHERE series = ? AND window_start = ?",
+                    (f"{thing}#{sensor}", window_start),
+                ).fetchone()
+            )
+        return Window.from_item(item) if item else None
+
+    def put(self, window: Window) -> None:
+        with self._db.cursor("put telemetry") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO telemetry (series, window_start, item) VALUES (?, ?, ?)",
+                (window.series, window.window_start, json.dumps(window.to_item())),
+            )
+
+    def latest(self, thing: str, sensor: str) -> Window | None:
+        with self._db.cursor("read telemetry") as db:
+            item = _load(
+                db.execute(
+                    "SELECT item FROM telemetry WHERE series = ? ORDER BY window_start DESC LIMIT 1",
+                    (f"{thing}#{sensor}",),
+                ).fetchone()
+            )
+        return Window.from_item(item) if item else None

@@ -1,0 +1,69 @@
+"""The repositories behave the same in SQLite and in DynamoDB (moto), with the template's keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloud_backend.store.records import ChatMessage, Presence, Window
+from tests.backend_support import sqlite_stores, stores_of
+
+KINDS = ["sqlite", "dynamodb"]
+
+
+def message(n: int, room: str = "lobby", ts: int = 1_700_000_000_000, uid: str = "") -> ChatMessage:
+    return ChatMessage(
+        room, f"{ts}#{uid or n:08}", f"m{n}", "ada", f"text {n}", ts, "user-1", ts // 1000 + 60
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_recent_messages_oldest_first_per_room(kind, tmp_path):
+    with stores_of(kind, tmp_path) as stores:
+        for n in range(60):
+            stores.messages.put(message(n, ts=1_700_000_000_000 + n))
+        stores.messages.put(message(99, room="field"))
+        recent = stores.messages.recent("lobby", 50)
+        assert [m.id for m in recent] == [f"m{n}" for n in range(10, 60)]
+        assert recent[-1] == message(59, ts=1_700_000_000_059)
+        assert [m.id for m in stores.messages.recent("field", 50)] == ["m99"]
+        assert stores.messages.recent("nowhere", 50) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_two_messages_in_the_same_millisecond_both_survive(kind, tmp_path):
+    with stores_of(kind, tmp_path) as stores:
+        stores.messages.put(message(1, uid="aaaa"))
+        stores.messages.put(message(2, uid="bbbb"))
+        assert {m.id for m in stores.messages.recent("lobby", 10)} == {"m1", "m2"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_presence_round_trip_and_online_listing(kind, tmp_path):
+    with stores_of(kind, tmp_path) as stores:
+        stores.presence.put(Presence("user-1", "ada", True, 10, "lobby"))
+        stores.presence.put(Presence("user-2", "bob", True, 11, "field"))
+        stores.presence.put(Presence("sensor-1", "sensor-1", False, 12, kind="device"))
+        assert stores.presence.get("user-1") == Presence("user-1", "ada", True, 10, "lobby")
+        assert stores.presence.get("nobody") is None
+        assert [p.nick for p in stores.presence.online()] == ["ada", "bob"]
+        assert [p.nick for p in stores.presence.online_in("field")] == ["bob"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_telemetry_windows_keep_floats_and_find_the_latest(kind, tmp_path):
+    with stores_of(kind, tmp_path) as stores:
+        first = Window("gw-1", "temp", 60_000, 2, 20.5, 21.25, 41.75, 21.25, 61_000)
+        second = Window("gw-1", "temp", 120_000, 1, 30.0, 30.0, 30.0, 30.0, 121_000, alerting=True)
+        stores.telemetry.put(first)
+        stores.telemetry.put(second)
+        assert stores.telemetry.get("gw-1", "temp", 60_000) == first
+        assert stores.telemetry.get("gw-1", "temp", 0) is None
+        assert stores.telemetry.latest("gw-1", "temp") == second
+        assert stores.telemetry.latest("gw-1", "humidity") is None
+
+
+def test_sqlite_messages_survive_reopening(tmp_path):
+    with sqlite_stores(tmp_path) as stores:
+        stores.messages.put(message(1))
+    with sqlite_stores(tmp_path) as stores:
+        assert [m.id for m in stores.messages.recent("lobby", 5)] == ["m1"]

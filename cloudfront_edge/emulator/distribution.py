@@ -1,7 +1,8 @@
 """A CloudFront distribution's behaviours, origins and function associations, read from CloudFormation.
 
 The local CloudFront takes its configuration from the same template that deploys the functions: the
-`AWS::CloudFront::Distribution` in `cloudfront_edge/distribution.yaml`. An association's `LambdaFunctionARN` (a `!Ref` to an
+`AWS::CloudFront::Distribution` in `cloudfront_edge/distribution.yaml`. An association's
+`LambdaFunctionARN` (a `!Ref` to an
 `AWS::Lambda::Version`, or `Function.Version` as SAM writes it) leads to the function resource whose
 `Handler` names the module in `cloudfront_edge/functions`.
 """

@@ -4,7 +4,7 @@ resolved the way the local stand-in names things.
 Locally a resource's name is its logical id (`!Ref MessagesTable` is "MessagesTable"), an attribute is
 `local:<LogicalId>.<Attribute>`, parameters take their defaults unless overridden, and the pseudo
 parameters describe a pretend account. Only the intrinsics our templates use are resolved: Ref,
-Fn::GetAtt, Fn::Sub, Fn::Join; anything else is an error that names where it was found.
+Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split; anything else is an error that names where it was found.
 """
 
 from __future__ import annotations
@@ -134,7 +134,11 @@ class LocalResolver:
                 return self._sub(str(argument), {}, where)
             if key == "Fn::Join":
                 separator, items = argument
-                return str(separator).join(str(self.resolve(i, where)) for i in items)
+                resolved = self.resolve(items, where)
+                return str(separator).join(str(item) for item in resolved)
+            if key == "Fn::Split":
+                separator, text = argument
+                return str(self.resolve(text, where)).split(str(separator))
             if key.startswith("Fn::"):
                 raise TemplateError(f"{self.source}: {where}: {key} is not supported locally")
         return {k: self.resolve(v, f"{where}.{k}" if where else k) for k, v in value.items()}

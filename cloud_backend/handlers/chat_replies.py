@@ -1,0 +1,40 @@
+"""The documents the chat backend sends, and where: a client's inbox and a room's fan-out topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloud_backend.handlers.backend import Backend
+from cloud_backend.store.records import ChatMessage
+
+HISTORY_ON_JOIN = 50
+
+
+def inbox(client_id: str) -> str:
+    return f"chat/in/{client_id}"
+
+
+def room_topic(room: str) -> str:
+    return f"chat/pub/{room}"
+
+
+def reply(backend: Backend, client_id: str, command: str, **fields: Any) -> None:
+    backend.publisher.publish(inbox(client_id), {"type": "reply", "command": command, **fields})
+
+
+def error(backend: Backend, client_id: str, document: dict[str, Any]) -> None:
+    backend.publisher.publish(inbox(client_id), document)
+
+
+def system(backend: Backend, room: str, text: str) -> None:
+    backend.publisher.publish(
+        room_topic(room), {"type": "system", "room": room, "text": text, "ts": backend.now_ms()}
+    )
+
+
+def history(backend: Backend, client_id: str, room: str, limit: int) -> None:
+    messages: list[ChatMessage] = backend.messages.recent(room, limit)
+    backend.publisher.publish(
+        inbox(client_id),
+        {"type": "history", "room": room, "messages": [m.to_wire() for m in messages]},
+    )

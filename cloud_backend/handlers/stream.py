@@ -1,0 +1,97 @@
+"""The stream handler: Kinesis micro-batches from `chat/stream`.
+
+Readings fold into one-minute windows per thing and sensor (kept in the telemetry store, so a window
+spans batches); each window touched goes to `dash/telemetry/{thing}`. A series that crosses its alert
+threshold posts one message to room `alerts` (through `chat/out`, so the rules store and fan it out like
+any message) and does not alert again until it is back within the limit. Vision results are summed per
+thing into a tag cloud of label counts on `dash/vision/{thing}`.
+
+A record that cannot be decoded fails the batch with `RecordError`; the poller (Kinesis's
+BisectBatchOnFunctionError locally) narrows it down and sets it aside.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from cloud_backend.handlers import backend as backends
+from cloud_backend.handlers.telemetry import Batch, Reading, decode
+from cloud_backend.handlers.windows import fold, to_wire
+from cloud_backend.store.records import Window
+
+log = logging.getLogger("edgeway.stream")
+
+
+def _alert(backend: backends.Backend, window: Window, reading: Reading) -> Window:
+    threshold = backend.thresholds.get(reading.sensor)
+    if threshold is None:
+        return window
+    breached = threshold.breached(reading.value)
+    if breached and not window.alerting:
+        text = f"{reading.thing} {reading.sensor} {reading.value:g} is {threshold.describe()}"
+        backend.publisher.publish(
+            "chat/out",
+            {
+                "type": "message",
+                "room": backends.ALERTS_ROOM,
+                "text": text,
+                "id": backend.new_id(),
+                "user": "alerts",
+            },
+        )
+    return replace(window, alerting=breached)
+
+
+def _windows(backend: backends.Backend, readings: list[Reading]) -> list[Window]:
+    touched: dict[tuple[str, str, int], Window] = {}
+    for reading in sorted(readings, key=lambda r: r.ts):
+        key = (reading.thing, reading.sensor, reading.ts - reading.ts % 60_000)
+        window = (
+            touched.get(key)
+            or backend.telemetry.get(*key)
+            or backend.telemetry.latest(reading.thing, reading.sensor)
+        )
+        window = _alert(backend, fold(window, reading), reading)
+        touched[key] = window
+    for window in touched.values():
+        backend.telemetry.put(window)
+    return list(touched.values())
+
+
+def _vision(backend: backends.Backend, batch: Batch) -> int:
+    by_thing: dict[str, list[Any]] = {}
+    for result in batch.vision:
+        by_thing.setdefault(result.thing, []).append(result)
+    for thing, results in by_thing.items():
+        labels: Counter[str] = Counter()
+        for result in results:
+            labels.update(result.labels)
+        backend.publisher.publish(
+            f"dash/vision/{thing}",
+            {
+                "thing": thing,
+                "frames": len(results),
+                "faces": sum(r.faces for r in results),
+                "labels": dict(labels.most_common()),
+                "ts": max(r.ts for r in results),
+            },
+        )
+    return len(by_thing)
+
+
+def handle(backend: backends.Backend, event: dict[str, Any]) -> dict[str, Any]:
+    batch = Batch()
+    for record in event.get("Records", []):
+        decode(record, batch)
+    windows = _windows(backend, batch.readings)
+    for window in windows:
+        backend.publisher.publish(f"dash/telemetry/{window.thing}", to_wire(window))
+    things = _vision(backend, batch)
+    return {"readings": len(batch.readings), "windows": len(windows), "visionThings": things}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(backends.current(), event)

@@ -58,7 +58,7 @@ def _password(event: dict[str, Any]) -> tuple[str, str]:
 def handle(config: AuthorizerConfig, event: dict[str, Any]) -> dict[str, Any]:
     try:
         token, client_id = _password(event)
-        claims = verify(token, config.keys, config.issuer)
+        claims = verify(token, config.keys, config.issuer, config.now())
         if client_id != claims.client_id:
             raise TokenError(f"client id {client_id[:128]!r} is not the token's subject")
     except TokenError as exc:

@@ -54,18 +54,25 @@ class Claims:
     expires: int
 
 
-def verify(token: str, keys: KeySource, issuer: str, leeway: int = 30) -> Claims:
+def verify(token: str, keys: KeySource, issuer: str, now: float, leeway: int = 30) -> Claims:
+    """The token's claims if its signature, issuer and lifetime hold at `now` (passed in, not read)."""
     try:
         claims = jwt.decode(
             token,
             keys.signing_key(token),
             algorithms=["RS256"],
             issuer=issuer,
-            leeway=leeway,
-            options={"require": ["exp", "iat", "sub", "iss"]},
+            options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise TokenError(f"the token was refused: {exc}") from exc
+    expires, issued = claims["exp"], claims["iat"]
+    if not isinstance(expires, int) or not isinstance(issued, int):
+        raise TokenError("the token's exp and iat must be whole seconds")
+    if now > expires + leeway:
+        raise TokenError("the token has expired")
+    if issued > now + leeway:
+        raise TokenError("the token was issued in the future")
     client_id, role = claims.get("sub"), claims.get("role", "user")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         raise TokenError("the token's sub is not a valid client id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from edgeway.cloud_commands import cloud
 from edgeway.components_commands import components
 from edgeway.core_commands import core
 from edgeway.edge_commands import edge
@@ -19,6 +20,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(cloud)
 cli.add_command(components)
 cli.add_command(core)
 cli.add_command(edge)

@@ -21,8 +21,7 @@ FUNCTION_NAMES = ("security_headers", "enrich_request", "enrich_origin", "auth")
 template_option = click.option(
     "--config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Template with the distribution [default: cloud_backend/template.yaml, "
-    "else cloudfront_edge/distribution.yaml].",
+    help="Template with the distribution [default: cloudfront_edge/distribution.yaml].",
 )
 function_config_option = click.option(
     "--function-config",

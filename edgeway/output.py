@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -10,6 +12,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from greengrass_components.runtime.logs import JsonFormatter
 
 console = Console()
 errors = Console(stderr=True)
@@ -31,3 +35,14 @@ def emit_json(value: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     raise SystemExit(code)
+
+
+def json_logs(level: int = logging.INFO) -> None:
+    """Structured logs: one JSON object per line on stderr, for everything under the `edgeway` logger."""
+    logger = logging.getLogger("edgeway")
+    logger.setLevel(level)
+    logger.propagate = False
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)

@@ -249,3 +249,9 @@ def evaluate(statement: Statement, message: Message, environment: Environment) -
         if value is not UNDEFINED:
             result[item.alias or _name(item.expr)] = value
     return result
+
+
+def evaluate_expression(expr: Expr, message: Message, environment: Environment) -> Any:
+    """One expression against the original message (substitution templates see the message, not the
+    SELECT result); Undefined when it cannot be evaluated."""
+    return _Evaluator(message, message.document(), environment).value(expr)

@@ -204,3 +204,12 @@ def _steps(expr: Expr, column: int) -> tuple[str | int, ...]:
 
 def parse(sql: str) -> Statement:
     return _Parser(sql).statement()
+
+
+def parse_expression(text: str) -> Expr:
+    """One expression, as inside a substitution template `${...}`."""
+    parser = _Parser(text)
+    expr = parser._expr()
+    if parser.current.kind != "end":
+        raise SqlSyntaxError(f"unexpected {parser.current.text!r}", parser.current.column)
+    return expr

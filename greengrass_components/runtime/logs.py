@@ -19,6 +19,9 @@ MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 5
 
 
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -31,6 +34,9 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             entry.update(fields)
+        for key, value in record.__dict__.items():  # `extra={...}` given directly, as cloud handlers log
+            if key not in _STANDARD and key != "fields":
+                entry[key] = value
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

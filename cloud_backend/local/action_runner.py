@@ -1,0 +1,99 @@
+"""Where each rule action runs locally.
+
+Republish goes straight to the broker's bus (ordered, on the loop); a Lambda action goes to the Lambda
+host's pool; table and stream writes go to one writer thread in arrival order, so SQLite never blocks
+the loop and messages are stored in the order they came. A CloudWatch Logs error action becomes a JSON
+line in `<data>/rule-errors.log`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from cloud_backend.local.lambda_host import LambdaHost
+from cloud_backend.rules.engine import ActionCall
+from cloud_backend.rules.model import InvokeLambda, LogError, PutItem, PutRecord, Republish
+from cloud_backend.store.ports import MessageStore
+from cloud_backend.store.records import ChatMessage
+from cloud_backend.streams.log import StreamLog
+
+log = logging.getLogger("edgeway.rules")
+
+
+class Bus(Protocol):
+    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
+        """Deliver to subscribers and to the rules, as a message from the backend; thread-safe."""
+
+
+Failed = Callable[[ActionCall, str], None]
+
+
+class LocalActionRunner:
+    def __init__(
+        self,
+        bus: Bus,
+        lambdas: LambdaHost,
+        tables: dict[str, MessageStore],
+        streams: dict[str, StreamLog],
+        error_log: Path,
+    ) -> None:
+        self.bus, self.lambdas, self.tables, self.streams = bus, lambdas, tables, streams
+        self.error_log = error_log
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._log_lock = threading.Lock()
+
+    def run(self, call: ActionCall, failed: Failed) -> None:
+        action = call.action
+        if isinstance(action, Republish):
+            self.bus.publish(call.target, call.payload())
+        elif isinstance(action, InvokeLambda):
+            self._watch(self.lambdas.submit(action.function, call.output), call, failed)
+        elif isinstance(action, PutItem):
+            self._watch(self._writer.submit(self._put_item, action.table, call.output), call, failed)
+        elif isinstance(action, PutRecord):
+            self._watch(self._writer.submit(self._put_record, action.stream, call), call, failed)
+        elif isinstance(action, LogError):
+            self._watch(self._writer.submit(self._log_error, action.log_group, call.output), call, failed)
+
+    @staticmethod
+    def _watch(future: Future[Any], call: ActionCall, failed: Failed) -> None:
+        def done(finished: Future[Any]) -> None:
+            error = finished.exception()
+            if error is not None:
+                failed(call, str(error))
+
+        future.add_done_callback(done)
+
+    def _put_item(self, table: str, item: dict[str, Any]) -> None:
+        store = self.tables.get(table)
+        if store is None:
+            raise LookupError(f"table {table} is not a local table")
+        try:
+            message = ChatMessage.from_item(item)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"item for {table} lacks {exc}") from exc
+        store.put(message)
+
+    def _put_record(self, stream: str, call: ActionCall) -> None:
+        log_ = self.streams.get(stream)
+        if log_ is None:
+            raise LookupError(f"stream {stream} is not a local stream")
+        log_.append(call.target, call.payload())
+
+    def _log_error(self, group: str, document: dict[str, Any]) -> None:
+        line = json.dumps({"logGroup": group, **document}, separators=(",", ":"))
+        with self._log_lock, self.error_log.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def drain(self) -> None:
+        """Wait for queued writes (used when stopping)."""
+        self._writer.submit(lambda: None).result()
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)

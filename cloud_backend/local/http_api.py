@@ -1,0 +1,54 @@
+"""The stand-in's HTTP side: `POST /api/session` signs a person in, `GET /.well-known/jwks.json` gives
+the public key, `GET /healthz` says it is up. Requests are parsed and checked here, once; errors are
+JSON bodies that say what was wrong."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+
+from cloud_backend.local.identity import Identity, new_client_id
+
+log = logging.getLogger("edgeway.session")
+NICK = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+MAX_BODY = 4096
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def make_app(identity: Identity, mqtt_url: str) -> web.Application:
+    async def session(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _error(413, f"the body is over {MAX_BODY} bytes")
+        try:
+            body: Any = json.loads(await request.read())
+        except ValueError as exc:
+            return _error(400, f"the body is not JSON: {exc}")
+        nick = body.get("nick") if isinstance(body, dict) else None
+        if not isinstance(nick, str) or not NICK.match(nick):
+            return _error(400, "nick must be 1 to 32 letters, digits, _ . or -")
+        client_id = new_client_id("user")
+        token = identity.issue(client_id, "user", nick)
+        log.info("session issued", extra={"client_id": client_id, "nick": nick})
+        return web.json_response(
+            {"token": token, "clientId": client_id, "mqttUrl": mqtt_url, "expiresIn": identity.token_seconds},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def jwks(request: web.Request) -> web.Response:
+        return web.json_response(identity.jwks(), headers={"Cache-Control": "max-age=300"})
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post("/api/session", session)
+    app.router.add_get("/.well-known/jwks.json", jwks)
+    app.router.add_get("/healthz", health)
+    return app

@@ -1,0 +1,207 @@
+"""`edgeway cloud run`: the whole cloud backend on one machine, composed from the template.
+
+The template's policies go to the authorizer, its rules to the rules engine, its functions to the
+Lambda host, its Kinesis event source mapping to the stream poller, its table and stream names to the
+local SQLite stores. Everything persistent lives under the data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from cloud_backend import cfn
+from cloud_backend.broker.gate import Gate
+from cloud_backend.broker.server import IotBroker, LoopBus, broker_config
+from cloud_backend.broker.shadow_service import ShadowService
+from cloud_backend.handlers import authorizer, backend
+from cloud_backend.handlers.publisher import Publisher, encode
+from cloud_backend.handlers.thresholds import parse_thresholds
+from cloud_backend.handlers.tokens import JwksKeys
+from cloud_backend.local.action_runner import LocalActionRunner
+from cloud_backend.local.http_api import make_app
+from cloud_backend.local.identity import Identity, load_or_create_key
+from cloud_backend.local.lambda_host import LambdaHost, function_specs
+from cloud_backend.local.policies import role_policies
+from cloud_backend.rules.engine import RulesEngine
+from cloud_backend.rules.loader import load_rules
+from cloud_backend.store.sqlite import (
+    SqliteDatabase,
+    SqliteMessageStore,
+    SqlitePresenceStore,
+    SqliteTelemetryStore,
+)
+from cloud_backend.streams.log import StreamLog
+from cloud_backend.streams.poller import PollerSettings, StreamPoller
+from greengrass_components.cloud.shadow_store import ShadowStore
+
+log = logging.getLogger("edgeway.cloud")
+DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    data_dir: Path
+    mqtt_port: int = 1883
+    ws_port: int = 8083
+    http_port: int = 8081
+    template: Path = DEFAULT_TEMPLATE
+    host: str = "127.0.0.1"
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+class BusPublisher(Publisher):
+    def __init__(self, bus: LoopBus) -> None:
+        self._bus = bus
+
+    def publish(self, topic: str, document: dict[str, Any]) -> None:
+        self._bus.publish(topic, encode(document))
+
+
+def _authorizer_function(template: dict[str, Any], resolver: cfn.LocalResolver) -> str:
+    found = cfn.resources_of_type(template, "AWS::IoT::Authorizer")
+    if len(found) != 1:
+        raise cfn.TemplateError(f"{resolver.source}: expected one AWS::IoT::Authorizer, found {len(found)}")
+    name, resource = found[0]
+    arn = resolver.resolve(resource["Properties"]["AuthorizerFunctionArn"], name)
+    return str(arn).removeprefix("local:").split(".", 1)[0]
+
+
+def _stream_consumers(
+    template: dict[str, Any], resolver: cfn.LocalResolver
+) -> list[tuple[str, str, PollerSettings]]:
+    """(function, stream, settings) for each Kinesis event source in the template."""
+    found = []
+    for name, resource in cfn.resources_of_type(template, "AWS::Serverless::Function"):
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") != "Kinesis":
+                continue
+            properties = resolver.resolve(event["Properties"], f"{name}.Events")
+            stream = str(properties["Stream"]).removeprefix("local:").split(".", 1)[0]
+            settings = PollerSettings(
+                batch_size=int(properties.get("BatchSize", 100)),
+                window_seconds=float(properties.get("MaximumBatchingWindowInSeconds", 0)) or 0.05,
+                max_retries=max(0, int(properties.get("MaximumRetryAttempts", 2))),
+            )
+            found.append((name, stream, settings))
+    return found
+
+
+class LocalCloud:
+    def __init__(self, settings: CloudSettings) -> None:
+        self.settings = settings
+        self._closers: list[Any] = []
+        self._pollers: list[StreamPoller] = []
+        self.broker: IotBroker | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def mqtt_url(self) -> str:
+        return f"ws://{self.settings.host}:{self.settings.ws_port}/mqtt"
+
+    async def start(self) -> None:
+        settings, loop = self.settings, asyncio.get_running_loop()
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        template = cfn.load_template(settings.template)
+        resolver = cfn.LocalResolver(template, settings.parameters, str(settings.template))
+        environment = resolver.resolve(
+            template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
+            "Globals",
+        )
+        identity = Identity(load_or_create_key(data))
+        db = SqliteDatabase(data / "backend.sqlite3")
+        stream_log = StreamLog(data / "stream.sqlite3", "TelemetryStream")
+        shadow_store = ShadowStore(data / "shadows.sqlite3")
+        self._closers += [db.close, stream_log.close, shadow_store.close]
+        lambdas = LambdaHost(function_specs(template, resolver))
+        self._closers.insert(0, lambdas.close)
+
+        engine_box: list[RulesEngine] = []
+        bus = LoopBus(loop, lambda topic, payload, client: engine_box[0].process(topic, payload, client))
+        messages, presence = SqliteMessageStore(db), SqlitePresenceStore(db)
+        backend.install(
+            backend.Backend(
+                messages=messages,
+                presence=presence,
+                telemetry=SqliteTelemetryStore(db),
+                publisher=BusPublisher(bus),
+                rooms=backend.rooms_from(str(environment.get("ROOMS", ""))),
+                thresholds=parse_thresholds(str(environment.get("ALERT_THRESHOLDS", ""))),
+                retention_days=int(environment.get("MESSAGE_RETENTION_DAYS", 7)),
+            )
+        )
+        authorizer.install(
+            authorizer.AuthorizerConfig(
+                JwksKeys(identity.jwks()), identity.issuer, role_policies(template, resolver)
+            )
+        )
+        runner = LocalActionRunner(
+            bus,
+            lambdas,
+            tables={"MessagesTable": messages},
+            streams={stream_log.name: stream_log},
+            error_log=data / "rule-errors.log",
+        )
+        self._closers.insert(0, runner.close)
+        engine_box.append(RulesEngine(load_rules(template, resolver), runner))
+        for person in presence.online():  # a restart dropped every connection
+            presence.put(replace(person, online=False, room=""))
+
+        auth_function = _authorizer_function(template, resolver)
+
+        async def authorize(event: dict[str, Any]) -> dict[str, Any]:
+            result: dict[str, Any] = await loop.run_in_executor(None, lambdas.invoke, auth_function, event)
+            return result
+
+        gate = Gate(authorize, bus, engine_box[0].process)
+        shadows = ShadowService(shadow_store, lambda topic, doc: bus.publish(topic, encode(doc)), gate.now_ms)
+        self.broker = IotBroker(
+            broker_config(gate, settings.mqtt_port, settings.ws_port, settings.host), gate, shadows
+        )
+        bus.broker = self.broker
+        await self.broker.start()
+        for function, stream, poller_settings in _stream_consumers(template, resolver):
+            if stream != stream_log.name:
+                raise cfn.TemplateError(
+                    f"{settings.template}: {function} reads stream {stream}, which is not local"
+                )
+            poller = StreamPoller(stream_log, function, partial(lambdas.invoke, function), poller_settings)
+            self._pollers.append(poller.start())
+        self._runner = web.AppRunner(make_app(identity, self.mqtt_url), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, settings.host, settings.http_port).start()
+        log.info(
+            "cloud stand-in up",
+            extra={
+                "mqtt": f"{settings.host}:{settings.mqtt_port}",
+                "websocket": self.mqtt_url,
+                "http": f"http://{settings.host}:{settings.http_port}",
+                "rules": [r.name for r in engine_box[0].rules],
+            },
+        )
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for poller in self._pollers:
+            await asyncio.to_thread(poller.stop)
+        if self.broker is not None:
+            await self.broker.shutdown()
+        for close in self._closers:
+            await asyncio.to_thread(close)
+        backend.install(None)
+        authorizer.install(None)
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()

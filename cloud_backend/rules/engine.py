@@ -1,0 +1,109 @@
+"""The rules engine: every message through every rule whose FROM matches it, then the actions.
+
+Evaluation is pure and quick, so it runs where the message arrives (the broker's loop); the actions go
+to an `ActionRunner`, which decides where each runs and reports a failure back through `failed`, which
+sends IoT Core's error-action payload to the rule's errorAction. `timestamp()` is the same for every
+rule that sees one message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cloud_backend.rules.model import Action, PutRecord, Republish, Rule, describe
+from cloud_backend.rules.sql_eval import Environment, Message, evaluate
+from cloud_backend.rules.topics import matches
+
+log = logging.getLogger("edgeway.rules")
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """One action to run for one message: the action, its rendered target and the rule's output."""
+
+    rule: Rule
+    action: Action
+    message: Message
+    output: dict[str, Any]
+    target: str = ""  # the rendered topic (republish) or partition key (kinesis)
+
+    def payload(self) -> bytes:
+        return json.dumps(self.output, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class ActionRunner(Protocol):
+    def run(self, call: ActionCall, failed: Callable[[ActionCall, str], None]) -> None:
+        """Run `call`; on failure, call `failed(call, error message)` (from any thread)."""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class RulesEngine:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        runner: ActionRunner,
+        now_ms: Callable[[], int] = _now_ms,
+        new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.rules = tuple(rules)
+        self._runner = runner
+        self._now_ms = now_ms
+        self._new_uuid = new_uuid
+
+    def process(self, topic: str, payload: bytes, client_id: str = "") -> int:
+        """Runs the matching rules; returns how many produced output."""
+        message = Message(topic, payload, client_id)
+        now = self._now_ms()
+        environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
+        fired = 0
+        for rule in self.rules:
+            if not matches(rule.statement.topic_filter, topic):
+                continue
+            output = evaluate(rule.statement, message, environment)
+            if output is None:
+                continue
+            fired += 1
+            for action in rule.actions:
+                self._runner.run(self._call(rule, action, message, output, environment), self._failed)
+        return fired
+
+    @staticmethod
+    def _call(
+        rule: Rule, action: Action, message: Message, output: dict[str, Any], env: Environment
+    ) -> ActionCall:
+        target = ""
+        if isinstance(action, Republish):
+            target = action.topic.render(message, env)
+        elif isinstance(action, PutRecord):
+            target = action.partition_key.render(message, env)
+        return ActionCall(rule, action, message, output, target)
+
+    def _failed(self, call: ActionCall, error: str) -> None:
+        failed_action, resource = describe(call.action)
+        log.warning(
+            "rule action failed",
+            extra={"rule": call.rule.name, "action": failed_action, "resource": resource, "error": error},
+        )
+        if call.rule.error_action is None or call.action is call.rule.error_action:
+            return
+        document = {
+            "ruleName": call.rule.name,
+            "topic": call.message.topic,
+            "cloudwatchTraceId": self._new_uuid(),
+            "clientId": call.message.client_id,
+            "base64OriginalPayload": base64.b64encode(call.message.payload).decode("ascii"),
+            "failures": [{"failedAction": failed_action, "failedResource": resource, "errorMessage": error}],
+        }
+        environment = Environment(now_ms=self._now_ms, new_uuid=self._new_uuid)
+        error_call = self._call(call.rule, call.rule.error_action, call.message, document, environment)
+        self._runner.run(error_call, self._failed)

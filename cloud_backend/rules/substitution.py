@@ -1,0 +1,47 @@
+"""Substitution templates in rule action parameters: `chat/pub/${room}`, `${topic(3)}`, `${clientid()}`.
+
+Each `${...}` holds an IoT SQL expression evaluated against the original message; an expression that
+is Undefined renders as the empty string, as IoT Core does. Parsed once, when the rule loads, so a bad
+template fails at load with the rule's name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from cloud_backend.rules.sql_ast import Expr
+from cloud_backend.rules.sql_eval import UNDEFINED, Environment, Message, evaluate_expression
+from cloud_backend.rules.sql_parser import parse_expression
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class Template:
+    source: str
+    parts: tuple[str | Expr, ...]
+
+    @classmethod
+    def parse(cls, source: str) -> Template:
+        parts: list[str | Expr] = []
+        position = 0
+        for match in _PLACEHOLDER.finditer(source):
+            parts.append(source[position : match.start()])
+            parts.append(parse_expression(match.group(1)))
+            position = match.end()
+        parts.append(source[position:])
+        return cls(source, tuple(p for p in parts if p != ""))
+
+    def render(self, message: Message, environment: Environment) -> str:
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = evaluate_expression(part, message, environment)
+            if value is UNDEFINED or value is None:
+                continue
+            out.append(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+        return "".join(out)

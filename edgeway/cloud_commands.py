@@ -1,0 +1,97 @@
+"""`edgeway cloud`: run the cloud backend's local stand-in, mint a device token, deploy to AWS."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+
+from cloud_backend.cfn import TemplateError
+from cloud_backend.local.identity import Identity, load_or_create_key
+from cloud_backend.local.stack import DEFAULT_TEMPLATE, CloudSettings, LocalCloud
+from cloud_backend.rules.loader import RuleLoadError
+from edgeway.output import fail, json_logs
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".edgeway") / "cloud",
+    show_default=True,
+    envvar="EDGEWAY_CLOUD_DATA_DIR",
+    help="SQLite files, the signing key and rule errors [env EDGEWAY_CLOUD_DATA_DIR].",
+)
+
+
+@click.group()
+def cloud() -> None:
+    """The cloud backend: the local stand-in, tokens, deployment."""
+
+
+async def serve(cloud_site: LocalCloud) -> None:
+    await cloud_site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await cloud_site.stop()
+
+
+@cloud.command()
+@data_dir_option
+@click.option(
+    "--mqtt-port",
+    type=int,
+    default=1883,
+    show_default=True,
+    envvar="EDGEWAY_MQTT_PORT",
+    help="MQTT over TCP [env EDGEWAY_MQTT_PORT].",
+)
+@click.option(
+    "--ws-port",
+    type=int,
+    default=8083,
+    show_default=True,
+    envvar="EDGEWAY_WS_PORT",
+    help="MQTT over WebSocket at /mqtt [env EDGEWAY_WS_PORT].",
+)
+@click.option(
+    "--http-port",
+    type=int,
+    default=8081,
+    show_default=True,
+    envvar="EDGEWAY_CLOUD_HTTP_PORT",
+    help="POST /api/session and the JWKS [env EDGEWAY_CLOUD_HTTP_PORT].",
+)
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_TEMPLATE,
+    help="The SAM template [default: cloud_backend/template.yaml].",
+)
+def run(data_dir: Path, mqtt_port: int, ws_port: int, http_port: int, template: Path) -> None:
+    """Run the broker, rules, handlers, stores and stream on loopback until Ctrl-C."""
+    json_logs()
+    settings = CloudSettings(data_dir, mqtt_port, ws_port, http_port, template)
+    try:
+        asyncio.run(serve(LocalCloud(settings)))
+    except (TemplateError, RuleLoadError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot start the cloud stand-in: {exc}")
+
+
+@cloud.command()
+@data_dir_option
+@click.argument("thing")
+def token(data_dir: Path, thing: str) -> None:
+    """Print a device token for THING (the MQTT client id it must connect with)."""
+    from cloud_backend.handlers.tokens import CLIENT_ID
+
+    if not CLIENT_ID.match(thing):
+        fail(f"thing name {thing!r}: use 1 to 128 letters, digits, _ or -")
+    click.echo(Identity(load_or_create_key(data_dir)).issue(thing, "device", thing))

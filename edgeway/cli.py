@@ -29,3 +29,7 @@ cli.add_command(up)
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

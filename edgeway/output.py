@@ -39,10 +39,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def json_logs(level: int = logging.INFO) -> None:
     """Structured logs: one JSON object per line on stderr, for everything under the `edgeway` logger."""
-    logger = logging.getLogger("edgeway")
-    logger.setLevel(level)
-    logger.propagate = False
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
+    for name, threshold in (("edgeway", level), ("amqtt", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.setLevel(threshold)
+        logger.propagate = False
+        if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(JsonFormatter())
+            logger.addHandler(handler)

@@ -21,3 +21,12 @@ def start_core(tmp_path: Path) -> Iterator:
     for core in started:
         if core.process is not None and core.process.poll() is None:
             core.stop()
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator:
+    from tests.cloud_process import CloudProcess
+
+    running = CloudProcess(tmp_path / "cloud").start()
+    yield running
+    running.stop()

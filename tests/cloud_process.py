@@ -39,7 +39,8 @@ class CloudProcess:
     def start(self) -> CloudProcess:
         command = [
             sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(self.data_dir),
-            "--mqtt-port", str(self.mqtt_port), "--ws-port", str(self.ws_port), "--http-port", str(self.http_port),
+            "--mqtt-port", str(self.mqtt_port), "--ws-port", str(self.ws_port),
+            "--http-port", str(self.http_port),
         ]  # fmt: skip
         if self.template is not None:
             command += ["--template", str(self.template)]

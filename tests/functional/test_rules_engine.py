@@ -1,0 +1,170 @@
+"""The rules engine: loading from templates (errors at load with the rule and the position), actions,
+substitution templates, and the errorAction when a handler fails."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cloud_backend import cfn
+from cloud_backend.local.action_runner import LocalActionRunner
+from cloud_backend.local.lambda_host import FunctionSpec, LambdaHost
+from cloud_backend.rules.engine import RulesEngine
+from cloud_backend.rules.loader import RuleLoadError, load_rules
+from cloud_backend.rules.topics import matches
+from cloud_backend.store.sqlite import SqliteDatabase, SqliteMessageStore
+from cloud_backend.streams.log import StreamLog
+from tests.backend_support import TEMPLATE
+from tests.waiting import wait_for
+
+
+def rule_template(sql: str, actions: list, error_action: dict | None = None) -> dict:
+    payload: dict = {"Sql": sql, "Actions": actions}
+    if error_action:
+        payload["ErrorAction"] = error_action
+    return {
+        "Resources": {
+            "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Handler": "tests.cloud_test_handlers.failing.handler"}},
+            "TheRule": {"Type": "AWS::IoT::TopicRule", "Properties": {"TopicRulePayload": payload}},
+        }
+    }  # fmt: skip
+
+
+def load(template: dict) -> list:
+    return load_rules(template, cfn.LocalResolver(template, source="t.yaml"))
+
+
+def test_the_templates_rules_all_load():
+    template = cfn.load_template(TEMPLATE)
+    names = {rule.name for rule in load(template)}
+    assert names == {
+        "StoreMessagesRule",
+        "RepublishMessagesRule",
+        "ChatCommandsRule",
+        "PresenceRule",
+        "TelemetryStreamRule",
+    }
+
+
+@pytest.mark.parametrize(
+    ("sql", "actions", "message"),
+    [
+        ("SELECT * FROM 'a' WHERE (x = ", [{"Republish": {"Topic": "b"}}], "t.yaml: rule TheRule: SQL does not parse: expected an expression, found 'the end' at column 30"),
+        ("SELECT * FROM a", [{"Republish": {"Topic": "b"}}], "rule TheRule: SQL does not parse: expected a quoted topic filter after FROM, found 'a' at column 15"),
+        ("SELECT * FROM 'a'", [{"Republish": {"Topic": "b/${(}"}}], "rule TheRule: Actions[0]: substitution template 'b/${(}' does not parse"),
+        ("SELECT * FROM 'a'", [{"Sns": {"TargetArn": "x"}}], "rule TheRule: Actions[0]: action Sns is not supported locally"),
+        ("SELECT * FROM 'a'", [{"Lambda": {"FunctionArn": "local:Nope.Arn"}}], "FunctionArn 'local:Nope.Arn' is not a function"),
+        ("SELECT * FROM 'a'", [{"Republish": {}}], "rule TheRule: Actions[0]: Republish is missing 'Topic'"),
+        ("SELECT * FROM 'a'", [], "a rule needs at least one action"),
+    ],
+)  # fmt: skip
+def test_a_rule_that_cannot_run_fails_at_load_naming_the_rule_and_place(sql, actions, message):
+    with pytest.raises(RuleLoadError) as caught:
+        load(rule_template(sql, actions))
+    assert message in str(caught.value)
+
+
+def test_edgeway_cloud_run_refuses_a_template_with_bad_sql(tmp_path):
+    text = TEMPLATE.read_text().replace("FROM 'chat/stream'", "FROM chat/stream")
+    bad = tmp_path / "template.yaml"
+    bad.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(tmp_path / "d"), "--template", str(bad),
+         "--mqtt-port", "0", "--ws-port", "0", "--http-port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "rule TelemetryStreamRule: SQL does not parse" in result.stderr
+    assert "at column" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "expected"),
+    [
+        ("chat/out", "chat/out", True),
+        ("chat/+", "chat/out", True),
+        ("chat/#", "chat/in/a", True),
+        ("chat/+", "chat/in/a", False),
+        ("#", "$aws/events/presence/connected/a", False),
+        ("$aws/events/presence/+/+", "$aws/events/presence/connected/a", True),
+        ("chat/out", "chat/out/x", False),
+    ],
+)
+def test_topic_filters(topic_filter, topic, expected):
+    assert matches(topic_filter, topic) is expected
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes]] = []
+
+    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
+        self.published.append((topic, payload))
+
+
+@pytest.fixture
+def runner(tmp_path):
+    db = SqliteDatabase(tmp_path / "b.sqlite3")
+    stream = StreamLog(tmp_path / "s.sqlite3", "Telemetry")
+    host = LambdaHost({"Fn": FunctionSpec("Fn", "tests.cloud_test_handlers.failing.handler", 3.0)})
+    local = LocalActionRunner(
+        Bus(), host, {"Messages": SqliteMessageStore(db)}, {"Telemetry": stream}, tmp_path / "rule-errors.log"
+    )
+    yield local
+    local.close()
+    host.close()
+    stream.close()
+    db.close()
+
+
+def test_republish_renders_substitution_templates_from_the_original_message(runner):
+    template = rule_template(
+        "SELECT text, upper(user) AS who FROM 'chat/out' WHERE type = 'message'",
+        [{"Republish": {"Topic": "chat/pub/${room}/${lower(user)}/${clientid()}"}}],
+    )
+    engine = RulesEngine(load(template), runner, now_ms=lambda: 5)
+    assert (
+        engine.process(
+            "chat/out",
+            json.dumps({"type": "message", "room": "lobby", "user": "Ada", "text": "hi"}).encode(),
+            "c-1",
+        )
+        == 1
+    )
+    assert engine.process("chat/out", b'{"type": "join"}', "c-1") == 0
+    assert runner.bus.published == [("chat/pub/lobby/ada/c-1", b'{"text":"hi","who":"ADA"}')]
+
+
+def test_a_failing_handler_is_logged_and_goes_to_the_error_action(runner, tmp_path):
+    template = rule_template(
+        "SELECT * FROM 'chat/out'",
+        [{"Lambda": {"FunctionArn": "local:Fn.Arn"}}],
+        {"CloudwatchLogs": {"LogGroupName": "rule-errors"}},
+    )
+    engine = RulesEngine(load(template), runner, new_uuid=lambda: "trace-1")
+    engine.process("chat/out", b'{"type": "message"}', "c-9")
+    log = tmp_path / "rule-errors.log"
+    line = json.loads(wait_for(lambda: log.exists() and log.read_text().strip(), 10, "the error action"))
+    assert line["ruleName"] == "TheRule" and line["clientId"] == "c-9" and line["logGroup"] == "rule-errors"
+    assert base64.b64decode(line["base64OriginalPayload"]) == b'{"type": "message"}'
+    (failure,) = line["failures"]
+    assert failure["failedAction"] == "LambdaAction" and failure["failedResource"] == "Fn"
+    assert "RuntimeError: cannot handle ['type'] in Fn" in failure["errorMessage"]
+
+
+def test_a_dynamodb_action_with_an_item_that_lacks_the_key_goes_to_the_error_action(runner, tmp_path):
+    template = rule_template(
+        "SELECT text FROM 'chat/out'",
+        [{"DynamoDBv2": {"PutItem": {"TableName": "Messages"}}}],
+        {"Republish": {"Topic": "errors/${topic()}"}},
+    )
+    engine = RulesEngine(load(template), runner)
+    engine.process("chat/out", b'{"text": "no room"}', "c-1")
+    wait_for(lambda: runner.bus.published, 10, "the republish error action")
+    topic, payload = runner.bus.published[0]
+    assert topic == "errors/chat/out"
+    assert json.loads(payload)["failures"][0]["failedAction"] == "DynamoDBv2Action"

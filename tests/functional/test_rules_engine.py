@@ -28,10 +28,13 @@ def rule_template(sql: str, actions: list, error_action: dict | None = None) -> 
         payload["ErrorAction"] = error_action
     return {
         "Resources": {
-            "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Handler": "tests.cloud_test_handlers.failing.handler"}},
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"Handler": "tests.cloud_test_handlers.failing.handler"},
+            },
             "TheRule": {"Type": "AWS::IoT::TopicRule", "Properties": {"TopicRulePayload": payload}},
         }
-    }  # fmt: skip
+    }
 
 
 def load(template: dict) -> list:
@@ -50,18 +53,42 @@ def test_the_templates_rules_all_load():
     }
 
 
+REPUBLISH = [{"Republish": {"Topic": "b"}}]
+WHERE = "t.yaml: rule TheRule: "
+
+
 @pytest.mark.parametrize(
     ("sql", "actions", "message"),
     [
-        ("SELECT * FROM 'a' WHERE (x = ", [{"Republish": {"Topic": "b"}}], "t.yaml: rule TheRule: SQL does not parse: expected an expression, found 'the end' at column 30"),
-        ("SELECT * FROM a", [{"Republish": {"Topic": "b"}}], "rule TheRule: SQL does not parse: expected a quoted topic filter after FROM, found 'a' at column 15"),
-        ("SELECT * FROM 'a'", [{"Republish": {"Topic": "b/${(}"}}], "rule TheRule: Actions[0]: substitution template 'b/${(}' does not parse"),
-        ("SELECT * FROM 'a'", [{"Sns": {"TargetArn": "x"}}], "rule TheRule: Actions[0]: action Sns is not supported locally"),
-        ("SELECT * FROM 'a'", [{"Lambda": {"FunctionArn": "local:Nope.Arn"}}], "FunctionArn 'local:Nope.Arn' is not a function"),
-        ("SELECT * FROM 'a'", [{"Republish": {}}], "rule TheRule: Actions[0]: Republish is missing 'Topic'"),
-        ("SELECT * FROM 'a'", [], "a rule needs at least one action"),
+        (
+            "SELECT * FROM 'a' WHERE (x = ",
+            REPUBLISH,
+            WHERE + "SQL does not parse: expected an expression, found 'the end' at column 30",
+        ),
+        (
+            "SELECT * FROM a",
+            REPUBLISH,
+            WHERE + "SQL does not parse: expected a quoted topic filter after FROM, found 'a' at column 15",
+        ),
+        (
+            "SELECT * FROM 'a'",
+            [{"Republish": {"Topic": "b/${(}"}}],
+            WHERE + "Actions[0]: substitution template 'b/${(}' does not parse",
+        ),
+        (
+            "SELECT * FROM 'a'",
+            [{"Sns": {"TargetArn": "x"}}],
+            WHERE + "Actions[0]: action Sns is not supported",
+        ),
+        (
+            "SELECT * FROM 'a'",
+            [{"Lambda": {"FunctionArn": "local:Nope.Arn"}}],
+            "'local:Nope.Arn' is not a function",
+        ),
+        ("SELECT * FROM 'a'", [{"Republish": {}}], WHERE + "Actions[0]: Republish is missing 'Topic'"),
+        ("SELECT * FROM 'a'", [], WHERE + "a rule needs at least one action"),
     ],
-)  # fmt: skip
+)
 def test_a_rule_that_cannot_run_fails_at_load_naming_the_rule_and_place(sql, actions, message):
     with pytest.raises(RuleLoadError) as caught:
         load(rule_template(sql, actions))
@@ -73,8 +100,8 @@ def test_edgeway_cloud_run_refuses_a_template_with_bad_sql(tmp_path):
     bad = tmp_path / "template.yaml"
     bad.write_text(text)
     result = subprocess.run(
-        [sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(tmp_path / "d"), "--template", str(bad),
-         "--mqtt-port", "0", "--ws-port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(tmp_path / "d"),
+         "--template", str(bad), "--mqtt-port", "0", "--ws-port", "0", "--http-port", "0"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode != 0

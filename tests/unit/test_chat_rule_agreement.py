@@ -12,7 +12,8 @@ from cloud_backend import cfn
 from cloud_backend.handlers.backend import DEFAULT_ROOMS
 from cloud_backend.handlers.chat_messages import Message, parse
 from cloud_backend.rules.loader import load_rules
-from cloud_backend.rules.sql_eval import Environment, Message as SqlMessage, evaluate
+from cloud_backend.rules.sql_eval import Environment, evaluate
+from cloud_backend.rules.sql_eval import Message as SqlMessage
 from tests.backend_support import TEMPLATE
 
 TEMPLATE_DATA = cfn.load_template(TEMPLATE)

@@ -1,5 +1,6 @@
-"""`edgeway up`: the whole local stack on one machine: the local core with `recipes/`, and the web origin
-served through the local CloudFront and its Lambda@Edge functions."""
+"""`edgeway up`: the whole local stack on one machine: the cloud backend's stand-in (broker, rules,
+handlers, stores, stream), the local core with `recipes/`, and the web origin served through the local
+CloudFront and its Lambda@Edge functions."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from pathlib import Path
 
 import click
 
+from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from greengrass_components.runtime.core import Core, CoreSettings
-
-MQTT_WEBSOCKET = "ws://127.0.0.1:8083"
 
 
 def packaged_recipes() -> Path:
@@ -26,22 +26,32 @@ def packaged_web() -> Path:
     return Path(str(files("cloud_backend"))) / "web"
 
 
-def local_function_config(state_dir: Path) -> Path:
-    """What packaging embeds for local use: the local MQTT WebSocket in the CSP's connect-src."""
+def local_function_config(state_dir: Path, cloud: CloudSettings) -> Path:
+    """What packaging embeds for local use: the stand-in's MQTT WebSocket and session API in the CSP's
+    connect-src."""
     folder = state_dir / "edge" / "function-config"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "security_headers.json").write_text(json.dumps({"connectSrc": [MQTT_WEBSOCKET]}, indent=2))
+    sources = [f"ws://{cloud.host}:{cloud.ws_port}", f"http://{cloud.host}:{cloud.http_port}"]
+    (folder / "security_headers.json").write_text(json.dumps({"connectSrc": sources}, indent=2))
     return folder
 
 
-async def run_stack(core_settings: CoreSettings, edge_settings: EdgeSettings) -> int:
+async def run_stack(
+    cloud_settings: CloudSettings, core_settings: CoreSettings, edge_settings: EdgeSettings
+) -> int:
+    cloud = LocalCloud(cloud_settings)
+    await cloud.start()
     edge = LocalEdge(edge_settings)
-    await edge.start()
-    click.echo(f"web app through the local CloudFront: {edge.url}/", err=True)
     try:
-        return await Core(core_settings).run()
+        await edge.start()
+        click.echo(f"web app through the local CloudFront: {edge.url}/", err=True)
+        click.echo(f"MQTT: tcp 127.0.0.1:{cloud_settings.mqtt_port}, WebSocket {cloud.mqtt_url}", err=True)
+        try:
+            return await Core(core_settings).run()
+        finally:
+            await edge.stop()
     finally:
-        await edge.stop()
+        await cloud.stop()
 
 
 @click.command()
@@ -75,19 +85,52 @@ async def run_stack(core_settings: CoreSettings, edge_settings: EdgeSettings) ->
     envvar="EDGEWAY_HTTP_PORT",
     help="The local CloudFront's port [env EDGEWAY_HTTP_PORT].",
 )
-def up(state_dir: Path, thing_name: str, recipe_dir: Path | None, http_port: int) -> None:
+@click.option(
+    "--mqtt-port",
+    type=int,
+    default=1883,
+    show_default=True,
+    envvar="EDGEWAY_MQTT_PORT",
+    help="MQTT over TCP [env EDGEWAY_MQTT_PORT].",
+)
+@click.option(
+    "--ws-port",
+    type=int,
+    default=8083,
+    show_default=True,
+    envvar="EDGEWAY_WS_PORT",
+    help="MQTT over WebSocket at /mqtt [env EDGEWAY_WS_PORT].",
+)
+@click.option(
+    "--cloud-http-port",
+    type=int,
+    default=8081,
+    show_default=True,
+    envvar="EDGEWAY_CLOUD_HTTP_PORT",
+    help="The stand-in's session API and JWKS [env EDGEWAY_CLOUD_HTTP_PORT].",
+)
+def up(
+    state_dir: Path,
+    thing_name: str,
+    recipe_dir: Path | None,
+    http_port: int,
+    mqtt_port: int,
+    ws_port: int,
+    cloud_http_port: int,
+) -> None:
     """Run the local stack in the foreground until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    cloud_settings = CloudSettings(state_dir / "cloud", mqtt_port, ws_port, cloud_http_port)
     core_settings = CoreSettings(
         root=state_dir / "core", recipe_dir=recipe_dir or packaged_recipes(), thing_name=thing_name
     )
     edge_settings = EdgeSettings(
         port=http_port,
         origins={"WebOrigin": str(packaged_web())},
-        function_config=local_function_config(state_dir),
+        function_config=local_function_config(state_dir, cloud_settings),
         stage_dir=state_dir / "edge" / "functions",
     )
     try:
-        raise SystemExit(asyncio.run(run_stack(core_settings, edge_settings)))
+        raise SystemExit(asyncio.run(run_stack(cloud_settings, core_settings, edge_settings)))
     except OSError as exc:
         raise click.ClickException(f"cannot start the local stack: {exc}") from exc

@@ -12,18 +12,22 @@ import requests
 
 from greengrass_components.runtime.control_client import control_request
 from greengrass_components.runtime.core_paths import CorePaths
+from tests.cloud_process import CloudProcess, user
 from tests.fakes.broker import free_port
 from tests.waiting import wait_for
 
 
 def test_edgeway_up_runs_the_packaged_recipes(tmp_path):
     state = tmp_path / "state"
-    http_port = free_port()
+    http_port, mqtt_port, ws_port, cloud_http_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "EDGEWAY_STATE_DIR": str(state),
         "EDGEWAY_THING_NAME": "up-test",
         "EDGEWAY_HTTP_PORT": str(http_port),
+        "EDGEWAY_MQTT_PORT": str(mqtt_port),
+        "EDGEWAY_WS_PORT": str(ws_port),
+        "EDGEWAY_CLOUD_HTTP_PORT": str(cloud_http_port),
     }
     stderr = tmp_path / "up.stderr"
     with stderr.open("wb") as err:
@@ -56,8 +60,15 @@ def test_edgeway_up_runs_the_packaged_recipes(tmp_path):
         assert beat["thing"] == "up-test"
         page = requests.get(f"http://127.0.0.1:{http_port}/", timeout=10)
         assert page.status_code == 200 and "<h1>edgeway</h1>" in page.text
-        assert "connect-src 'self' ws://127.0.0.1:8083" in page.headers["Content-Security-Policy"]
+        assert f"connect-src 'self' ws://127.0.0.1:{ws_port}" in page.headers["Content-Security-Policy"]
         assert page.headers["X-Cache"] == "Miss from cloudfront"
+
+        cloud = CloudProcess(state / "cloud", mqtt_port, ws_port, cloud_http_port)  # the one `up` started
+        ada = user(cloud, "ada", "websockets")
+        ada.subscribe(f"chat/in/{ada.client_id}")
+        ada.send("chat/out", {"type": "join", "room": "lobby", "user": "ada"})
+        assert ada.wait(f"chat/in/{ada.client_id}", lambda b: b.get("type") == "history")["room"] == "lobby"
+        ada.close()
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0

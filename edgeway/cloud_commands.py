@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from pathlib import Path
 
 import click
@@ -76,6 +77,9 @@ async def serve(cloud_site: LocalCloud) -> None:
 def run(data_dir: Path, mqtt_port: int, ws_port: int, http_port: int, template: Path) -> None:
     """Run the broker, rules, handlers, stores and stream on loopback until Ctrl-C."""
     json_logs()
+    # The broker's loop shares the GIL with the handler and store threads; a shorter switch interval
+    # keeps a busy thread from holding a delivery back for the default 5 ms.
+    sys.setswitchinterval(0.0005)
     settings = CloudSettings(data_dir, mqtt_port, ws_port, http_port, template)
     try:
         asyncio.run(serve(LocalCloud(settings)))

@@ -95,7 +95,9 @@ def percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else float("nan")
 
 
-def run_phase(sender: mqtt.Client, receivers: list[Receiver], topic: str, total: int, rate: float | None) -> dict:
+def run_phase(
+    sender: mqtt.Client, receivers: list[Receiver], topic: str, total: int, rate: float | None
+) -> dict:
     for receiver in receivers:
         receiver.reset()
     started = time.perf_counter()
@@ -105,8 +107,8 @@ def run_phase(sender: mqtt.Client, receivers: list[Receiver], topic: str, total:
             target = started + n / rate
             while time.perf_counter() < target:
                 time.sleep(max(0.0, min(0.002, target - time.perf_counter())))
-        body = {"type": "message", "room": "lobby", "text": f"bench {n}", "id": f"{n}:{time.perf_counter_ns()}",
-                "user": "bench"}  # fmt: skip
+        stamp = f"{n}:{time.perf_counter_ns()}"
+        body = {"type": "message", "room": "lobby", "text": f"bench {n}", "id": stamp, "user": "bench"}
         sender.publish(topic, json.dumps(body), qos=0)
     expected = total * len(receivers)
     while sum(r.count for r in receivers) < expected and time.perf_counter() < deadline:
@@ -152,16 +154,22 @@ def main() -> None:
                 except requests.RequestException:
                     pass
                 if time.monotonic() > deadline or cloud.poll() is not None:
-                    raise SystemExit(f"the stand-in did not start: {(folder / 'cloud.log').read_text()[-2000:]}")
+                    raise SystemExit(
+                        f"the stand-in did not start: {(folder / 'cloud.log').read_text()[-2000:]}"
+                    )
                 time.sleep(0.1)
 
             def session(nick: str) -> dict:
-                return requests.post(f"http://127.0.0.1:{http_port}/api/session", json={"nick": nick}, timeout=5).json()
+                return requests.post(
+                    f"http://127.0.0.1:{http_port}/api/session", json={"nick": nick}, timeout=5
+                ).json()
 
             receivers = []
             for n in range(args.clients):
                 s = session(f"r{n}")
-                receivers.append(Receiver(s["clientId"], s["token"], mqtt_port, ["chat/pub/lobby", "bench/raw"]))
+                receivers.append(
+                    Receiver(s["clientId"], s["token"], mqtt_port, ["chat/pub/lobby", "bench/raw"])
+                )
             for receiver in receivers:
                 if not receiver.subscribed.wait(15):
                     raise SystemExit("a receiver's SUBACK never came")
@@ -180,7 +188,9 @@ def main() -> None:
                     "paced": run_phase(sender, receivers, topic, paced_total, args.rate),
                     "flat_out": run_phase(sender, receivers, topic, args.burst, None),
                 }
-            ratio = results["chat"]["flat_out"]["messages_per_s"] / results["raw"]["flat_out"]["messages_per_s"]
+            ratio = (
+                results["chat"]["flat_out"]["messages_per_s"] / results["raw"]["flat_out"]["messages_per_s"]
+            )
             report = {
                 "benchmark": "chat_path",
                 "machine": machine(),

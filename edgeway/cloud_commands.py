@@ -99,3 +99,49 @@ def token(data_dir: Path, thing: str) -> None:
     if not CLIENT_ID.match(thing):
         fail(f"thing name {thing!r}: use 1 to 128 letters, digits, _ or -")
     click.echo(Identity(load_or_create_key(data_dir)).issue(thing, "device", thing))
+
+
+@cloud.command()
+@click.option("--stack-name", required=True, help="The CloudFormation stack to create or update.")
+@click.option("--region", required=True, help="The AWS region of the backend.")
+@click.option("--bucket", required=True, help="An S3 bucket in that region for the handlers' zip.")
+@click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="A template parameter.")
+@click.option("--dry-run", is_flag=True, help="Package and print the plan; call nothing in AWS.")
+def deploy(stack_name: str, region: str, bucket: str, parameters: tuple[str, ...], dry_run: bool) -> None:
+    """Package the handlers, print the plan, and deploy the template with a CloudFormation change set."""
+    import tempfile
+
+    import boto3
+
+    from cloud_backend.deploy.deployer import CloudDeployer, CloudDeployError
+    from cloud_backend.deploy.packaging import PackagingError, build, pip_vendor
+    from cloud_backend.deploy.plan import make_plan
+
+    pairs = {}
+    for item in parameters:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--parameter {item!r}: use KEY=VALUE")
+        pairs[key] = value
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            vendored = None
+            if not dry_run:
+                vendored = Path(folder) / "deps"
+                pip_vendor(vendored)
+            artifact = build(vendored)
+            plan = make_plan(stack_name, region, bucket, artifact, DEFAULT_TEMPLATE.read_text(), pairs)
+        except (PackagingError, ValueError, OSError) as exc:
+            fail(str(exc))
+        for line in plan.describe():
+            click.echo(line)
+        if dry_run:
+            return
+        deployer = CloudDeployer(
+            boto3.client("s3", region_name=region), boto3.client("cloudformation", region_name=region)
+        )
+        try:
+            result = deployer.execute(plan, artifact)
+        except CloudDeployError as exc:
+            fail(str(exc))
+    click.echo(f"stack {stack_name}: {result.status} (change set {result.change_set})")

@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ipc_pubsub.py
 	$(BIN)/python bench/edge_functions.py
 	$(BIN)/python bench/edge_proxy.py
+	$(BIN)/python bench/chat_path.py
 
 clean:
 	rm -rf $(VENV) .edgeway .pytest_cache .mypy_cache .ruff_cache

@@ -1,16 +1,12 @@
-"""amqtt plugins that hand every decision to the `Gate` given in their config."""
+"""amqtt plugins that hand authentication and lifecycle events to the `Gate` given in their config
+(topic decisions go to the gate from `server.IotBroker._topic_filtering`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from amqtt.contexts import Action
-from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
-
-from cloud_backend.broker.policy import PUBLISH, RECEIVE, SUBSCRIBE
-
-_ACTIONS = {Action.PUBLISH: PUBLISH, Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE}
+from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 
 
 class TokenAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
@@ -20,22 +16,6 @@ class TokenAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
 
     async def authenticate(self, *, session: Any) -> bool | None:
         return bool(await self.config.gate.authenticate(session))
-
-
-class IotPolicyPlugin(BaseTopicPlugin):  # type: ignore[misc]
-    @dataclass
-    class Config:
-        gate: Any = None
-
-    async def topic_filtering(
-        self, *, session: Any = None, topic: str | None = None, action: Action | None = None
-    ) -> bool | None:
-        if session is None or topic is None or action not in _ACTIONS:
-            return False
-        allowed = bool(self.config.gate.may(session, _ACTIONS[action], topic))
-        if not allowed and action == Action.PUBLISH:
-            self.config.gate.publish_refused(session, topic, "not allowed to publish")
-        return allowed
 
 
 class BackendEventsPlugin(BasePlugin[Any]):  # type: ignore[misc]

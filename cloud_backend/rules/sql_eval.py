@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cloud_backend.rules.sql_ast import Binary, Call, Expr, Literal, Path, Star, Statement, Unary
@@ -34,11 +35,16 @@ class Message:
     payload: bytes
     client_id: str = ""
 
-    def document(self) -> Any:
+    @cached_property
+    def parsed(self) -> Any:
         try:
             return json.loads(self.payload)
         except (UnicodeDecodeError, ValueError):
             return UNDEFINED
+
+    def document(self) -> Any:
+        """The payload as JSON, parsed once however many rules read it."""
+        return self.parsed
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import DEFAULT_TEMPLATE, CloudSettings, LocalCloud
 from cloud_backend.rules.loader import RuleLoadError
 from edgeway.output import fail, json_logs
+from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
 
 data_dir_option = click.option(
     "--data-dir",
@@ -44,30 +45,9 @@ async def serve(cloud_site: LocalCloud) -> None:
 
 @cloud.command()
 @data_dir_option
-@click.option(
-    "--mqtt-port",
-    type=int,
-    default=1883,
-    show_default=True,
-    envvar="EDGEWAY_MQTT_PORT",
-    help="MQTT over TCP [env EDGEWAY_MQTT_PORT].",
-)
-@click.option(
-    "--ws-port",
-    type=int,
-    default=8083,
-    show_default=True,
-    envvar="EDGEWAY_WS_PORT",
-    help="MQTT over WebSocket at /mqtt [env EDGEWAY_WS_PORT].",
-)
-@click.option(
-    "--http-port",
-    type=int,
-    default=8081,
-    show_default=True,
-    envvar="EDGEWAY_CLOUD_HTTP_PORT",
-    help="POST /api/session and the JWKS [env EDGEWAY_CLOUD_HTTP_PORT].",
-)
+@mqtt_port_option
+@ws_port_option
+@cloud_http_port_option("--http-port")
 @click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

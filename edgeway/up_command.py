@@ -15,6 +15,7 @@ import click
 
 from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
+from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
 from greengrass_components.runtime.core import Core, CoreSettings
 
 
@@ -85,30 +86,9 @@ async def run_stack(
     envvar="EDGEWAY_HTTP_PORT",
     help="The local CloudFront's port [env EDGEWAY_HTTP_PORT].",
 )
-@click.option(
-    "--mqtt-port",
-    type=int,
-    default=1883,
-    show_default=True,
-    envvar="EDGEWAY_MQTT_PORT",
-    help="MQTT over TCP [env EDGEWAY_MQTT_PORT].",
-)
-@click.option(
-    "--ws-port",
-    type=int,
-    default=8083,
-    show_default=True,
-    envvar="EDGEWAY_WS_PORT",
-    help="MQTT over WebSocket at /mqtt [env EDGEWAY_WS_PORT].",
-)
-@click.option(
-    "--cloud-http-port",
-    type=int,
-    default=8081,
-    show_default=True,
-    envvar="EDGEWAY_CLOUD_HTTP_PORT",
-    help="The stand-in's session API and JWKS [env EDGEWAY_CLOUD_HTTP_PORT].",
-)
+@mqtt_port_option
+@ws_port_option
+@cloud_http_port_option("--cloud-http-port")
 def up(
     state_dir: Path,
     thing_name: str,

@@ -1,0 +1,22 @@
+"""Click options for the ports the local stack listens on, shared by `edgeway up` and `edgeway cloud run`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def port_option(flag: str, default: int, env: str, what: str) -> Callable[[Any], Any]:
+    return click.option(
+        flag, type=int, default=default, show_default=True, envvar=env, help=f"{what} [env {env}]."
+    )
+
+
+mqtt_port_option = port_option("--mqtt-port", 1883, "EDGEWAY_MQTT_PORT", "MQTT over TCP")
+ws_port_option = port_option("--ws-port", 8083, "EDGEWAY_WS_PORT", "MQTT over WebSocket at /mqtt")
+
+
+def cloud_http_port_option(flag: str) -> Callable[[Any], Any]:
+    return port_option(flag, 8081, "EDGEWAY_CLOUD_HTTP_PORT", "The stand-in's session API and JWKS")

@@ -17,6 +17,7 @@ from typing import Any
 
 from cloud_backend.store.ports import MessageStore, PresenceStore, StoreError, TelemetryStore
 from cloud_backend.store.records import ChatMessage, Presence, Window
+from greengrass_components.sqlite_files import open_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -37,12 +38,8 @@ class SqliteDatabase:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db = open_wal(path, SCHEMA, "NORMAL")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the database: {exc}") from exc
         self._lock = threading.Lock()

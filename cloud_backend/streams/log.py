@@ -3,11 +3,12 @@ a checkpoint per consumer, and a table of records set aside as poison."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from greengrass_components.sqlite_files import open_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -40,11 +41,7 @@ class StreamRecord:
 class StreamLog:
     def __init__(self, path: Path, name: str = "TelemetryStream") -> None:
         self.name = name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_wal(path, SCHEMA, "NORMAL")
         self._lock = threading.Lock()
         self.appended = threading.Condition(self._lock)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
+
+from greengrass_components.sqlite_files import open_wal
 
 from .shadow_document import Shadow
 
@@ -21,10 +22,7 @@ CREATE TABLE IF NOT EXISTS shadows (
 
 class ShadowStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_wal(path, SCHEMA, "FULL")  # SQLite's default, which this store always used
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -11,10 +11,11 @@ is dropped to make room.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from greengrass_components.sqlite_files import open_wal
 
 DEFAULT_MAX_BYTES = 2_621_440  # the nucleus's spooler.maxSizeInBytes default
 
@@ -48,11 +49,7 @@ class SpooledMessage:
 
 class Spool:
     def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_wal(path, SCHEMA, "NORMAL")
         self._lock = threading.Lock()
         self.max_bytes = max_bytes
         row = self._db.execute(

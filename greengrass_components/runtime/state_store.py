@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from greengrass_components.sqlite_files import open_wal
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployed (
     name TEXT PRIMARY KEY,
@@ -64,11 +66,7 @@ class DeploymentRecord:
 
 class StateStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_wal(path, SCHEMA, "FULL")
         path.chmod(0o600)
 
     def close(self) -> None:

@@ -61,6 +61,11 @@ def load_template(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def logical_id(resolved: Any) -> str:
+    """The resource a resolved Ref or GetAtt names: "ChatFunction" from "local:ChatFunction.Arn"."""
+    return str(resolved).removeprefix("local:").split(".", 1)[0]
+
+
 def resources_of_type(template: Mapping[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
     resources: dict[str, Any] = template.get("Resources", {})
     return [(name, r) for name, r in resources.items() if isinstance(r, dict) and r.get("Type") == kind]

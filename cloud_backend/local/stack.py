@@ -70,7 +70,7 @@ def _authorizer_function(template: dict[str, Any], resolver: cfn.LocalResolver) 
         raise cfn.TemplateError(f"{resolver.source}: expected one AWS::IoT::Authorizer, found {len(found)}")
     name, resource = found[0]
     arn = resolver.resolve(resource["Properties"]["AuthorizerFunctionArn"], name)
-    return str(arn).removeprefix("local:").split(".", 1)[0]
+    return cfn.logical_id(arn)
 
 
 def _stream_consumers(
@@ -83,7 +83,7 @@ def _stream_consumers(
             if event.get("Type") != "Kinesis":
                 continue
             properties = resolver.resolve(event["Properties"], f"{name}.Events")
-            stream = str(properties["Stream"]).removeprefix("local:").split(".", 1)[0]
+            stream = cfn.logical_id(properties["Stream"])
             settings = PollerSettings(
                 batch_size=int(properties.get("BatchSize", 100)),
                 window_seconds=float(properties.get("MaximumBatchingWindowInSeconds", 0)) or 0.05,

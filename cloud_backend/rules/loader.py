@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloud_backend.cfn import LocalResolver, resources_of_type
+from cloud_backend.cfn import LocalResolver, logical_id, resources_of_type
 from cloud_backend.rules.model import Action, InvokeLambda, LogError, PutItem, PutRecord, Republish, Rule
 from cloud_backend.rules.sql_parser import SqlSyntaxError, parse
 from cloud_backend.rules.substitution import Template
@@ -30,7 +30,7 @@ def _template(text: Any, where: str) -> Template:
 
 
 def _function(arn: Any, resources: Mapping[str, Any], where: str) -> str:
-    logical = str(arn).removeprefix("local:").split(".", 1)[0]
+    logical = logical_id(arn)
     if resources.get(logical, {}).get("Type") not in FUNCTION_TYPES:
         raise RuleLoadError(f"{where}: FunctionArn {arn!r} is not a function in the template")
     return logical

@@ -17,6 +17,9 @@ from typing import Any, Protocol
 
 from cloud_backend.broker import lifecycle
 from cloud_backend.broker.policy import CONNECT, PUBLISH, ClientAuthority, PolicyError, parse_policies
+from cloud_backend.handlers.chat_messages import InputError
+from cloud_backend.handlers.chat_replies import inbox
+from cloud_backend.handlers.publisher import encode
 
 log = logging.getLogger("edgeway.broker")
 MAX_MESSAGE_BYTES = 128 * 1024  # IoT Core's limit for one message
@@ -25,7 +28,8 @@ Authorize = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class Bus(Protocol):
-    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None: ...
+    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
+        """Deliver to subscribers and to the rules, as a message from the backend; thread-safe."""
 
 
 class SessionLike(Protocol):
@@ -117,8 +121,8 @@ class Gate:
     def publish_refused(self, session: Any, topic: str, reason: str) -> None:
         client_id = getattr(session, "client_id", "") or ""
         log.info("publish dropped", extra={"client_id": client_id, "topic": topic[:256], "reason": reason})
-        document = {"type": "error", "error": f"{reason}: {topic[:256]}", "field": "topic", "id": None}
-        self.bus.publish(f"chat/in/{client_id}", json.dumps(document).encode())
+        error = InputError(f"{reason}: {topic[:256]}", "topic")
+        self.bus.publish(inbox(client_id), encode(error.to_wire()))
 
     def connected(self, session: Any) -> None:
         connection = self._connections.get(id(session))

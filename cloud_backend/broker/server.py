@@ -114,9 +114,10 @@ class IotBroker(Broker):  # type: ignore[misc]
 class LoopBus:
     """Publishing from the backend (any thread): to subscribers through the broker, and to the rules."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, rules: Callable[[str, bytes, str], Any]) -> None:
-        self.loop, self.rules = loop, rules
-        self.broker: Broker | None = None
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.broker: Broker | None = None  # both set once built: the rules publish through this bus
+        self.rules: Callable[[str, bytes, str], Any] | None = None
 
     def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
         self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id)
@@ -124,4 +125,5 @@ class LoopBus:
     def _publish_now(self, topic: str, payload: bytes, client_id: str) -> None:
         if self.broker is not None:
             self.loop.create_task(self.broker.internal_message_broadcast(topic, payload))
-        self.rules(topic, payload, client_id)
+        if self.rules is not None:
+            self.rules(topic, payload, client_id)

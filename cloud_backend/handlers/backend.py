@@ -11,8 +11,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cloud_backend.handlers.publisher import Publisher
 from cloud_backend.handlers.thresholds import Threshold, parse_thresholds
@@ -41,6 +42,26 @@ class Backend:
     retention_days: int = 7
     now_ms: Callable[[], int] = _now_ms
     new_id: Callable[[], str] = _new_id
+
+
+def configured(
+    variables: Mapping[str, Any],
+    messages: MessageStore,
+    presence: PresenceStore,
+    telemetry: TelemetryStore,
+    publisher: Publisher,
+) -> Backend:
+    """A backend over these stores, set up by the template's function variables (ROOMS,
+    ALERT_THRESHOLDS, MESSAGE_RETENTION_DAYS): the same reading in AWS and locally."""
+    return Backend(
+        messages=messages,
+        presence=presence,
+        telemetry=telemetry,
+        publisher=publisher,
+        rooms=rooms_from(str(variables.get("ROOMS", ""))),
+        thresholds=parse_thresholds(str(variables.get("ALERT_THRESHOLDS", ""))),
+        retention_days=int(variables.get("MESSAGE_RETENTION_DAYS", 7)),
+    )
 
 
 _installed: Backend | None = None
@@ -82,12 +103,10 @@ def from_environment() -> Backend:
         os.environ.get("IOT_DATA_ENDPOINT")
         or boto3.client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
     )
-    return Backend(
-        messages=DynamoDBMessageStore(os.environ["MESSAGES_TABLE"], dynamodb),
-        presence=DynamoDBPresenceStore(os.environ["PRESENCE_TABLE"], dynamodb),
-        telemetry=DynamoDBTelemetryStore(os.environ["TELEMETRY_TABLE"], dynamodb),
-        publisher=IotDataPublisher(boto3.client("iot-data", endpoint_url=f"https://{endpoint}")),
-        rooms=rooms_from(os.environ.get("ROOMS", "")),
-        thresholds=parse_thresholds(os.environ.get("ALERT_THRESHOLDS", "")),
-        retention_days=int(os.environ.get("MESSAGE_RETENTION_DAYS", "7")),
+    return configured(
+        os.environ,
+        DynamoDBMessageStore(os.environ["MESSAGES_TABLE"], dynamodb),
+        DynamoDBPresenceStore(os.environ["PRESENCE_TABLE"], dynamodb),
+        DynamoDBTelemetryStore(os.environ["TELEMETRY_TABLE"], dynamodb),
+        IotDataPublisher(boto3.client("iot-data", endpoint_url=f"https://{endpoint}")),
     )

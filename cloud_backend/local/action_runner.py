@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from cloud_backend.broker.gate import Bus
 from cloud_backend.local.lambda_host import LambdaHost
 from cloud_backend.rules.engine import ActionCall
 from cloud_backend.rules.model import InvokeLambda, LogError, PutItem, PutRecord, Republish
@@ -24,11 +25,6 @@ from cloud_backend.store.records import ChatMessage
 from cloud_backend.streams.log import StreamLog
 
 log = logging.getLogger("edgeway.rules")
-
-
-class Bus(Protocol):
-    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
-        """Deliver to subscribers and to the rules, as a message from the backend; thread-safe."""
 
 
 Failed = Callable[[ActionCall, str], None]

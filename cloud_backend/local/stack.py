@@ -22,7 +22,6 @@ from cloud_backend.broker.server import IotBroker, LoopBus, broker_config
 from cloud_backend.broker.shadow_service import ShadowService
 from cloud_backend.handlers import authorizer, backend
 from cloud_backend.handlers.publisher import Publisher, encode
-from cloud_backend.handlers.thresholds import parse_thresholds
 from cloud_backend.handlers.tokens import JwksKeys
 from cloud_backend.local.action_runner import LocalActionRunner
 from cloud_backend.local.http_api import make_app
@@ -123,19 +122,10 @@ class LocalCloud:
         lambdas = LambdaHost(function_specs(template, resolver))
         self._closers.insert(0, lambdas.close)
 
-        engine_box: list[RulesEngine] = []
-        bus = LoopBus(loop, lambda topic, payload, client: engine_box[0].process(topic, payload, client))
+        bus = LoopBus(loop)
         messages, presence = SqliteMessageStore(db), SqlitePresenceStore(db)
         backend.install(
-            backend.Backend(
-                messages=messages,
-                presence=presence,
-                telemetry=SqliteTelemetryStore(db),
-                publisher=BusPublisher(bus),
-                rooms=backend.rooms_from(str(environment.get("ROOMS", ""))),
-                thresholds=parse_thresholds(str(environment.get("ALERT_THRESHOLDS", ""))),
-                retention_days=int(environment.get("MESSAGE_RETENTION_DAYS", 7)),
-            )
+            backend.configured(environment, messages, presence, SqliteTelemetryStore(db), BusPublisher(bus))
         )
         authorizer.install(
             authorizer.AuthorizerConfig(
@@ -150,7 +140,8 @@ class LocalCloud:
             error_log=data / "rule-errors.log",
         )
         self._closers.insert(0, runner.close)
-        engine_box.append(RulesEngine(load_rules(template, resolver), runner))
+        engine = RulesEngine(load_rules(template, resolver), runner)
+        bus.rules = engine.process
         for person in presence.online():  # a restart dropped every connection
             presence.put(replace(person, online=False, room=""))
 
@@ -160,7 +151,7 @@ class LocalCloud:
             result: dict[str, Any] = await loop.run_in_executor(None, lambdas.invoke, auth_function, event)
             return result
 
-        gate = Gate(authorize, bus, engine_box[0].process)
+        gate = Gate(authorize, bus, engine.process)
         shadows = ShadowService(shadow_store, lambda topic, doc: bus.publish(topic, encode(doc)), gate.now_ms)
         self.broker = IotBroker(
             broker_config(gate, settings.mqtt_port, settings.ws_port, settings.host), gate, shadows
@@ -183,7 +174,7 @@ class LocalCloud:
                 "mqtt": f"{settings.host}:{settings.mqtt_port}",
                 "websocket": self.mqtt_url,
                 "http": f"http://{settings.host}:{settings.http_port}",
-                "rules": [r.name for r in engine_box[0].rules],
+                "rules": [r.name for r in engine.rules],
             },
         )
 

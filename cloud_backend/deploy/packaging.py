@@ -6,16 +6,12 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("__init__.py", "handlers", "store")
 MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for a function and its layers, unzipped
-# Installs the handlers' dependencies (PyJWT with cryptography) for python3.12 on x86_64 Linux into a
-# folder; injected so tests and dry runs never reach a package index.
-Vendor = Callable[[Path], None]
 
 
 class PackagingError(ValueError):
@@ -65,7 +61,8 @@ def build(vendored: Path | None = None, root: Path = PACKAGE_ROOT) -> Artifact:
 
 
 def pip_vendor(target: Path) -> None:
-    """The real vendoring: pip downloads Lambda-platform wheels of the handlers' dependencies."""
+    """Installs the handlers' dependencies (PyJWT with cryptography) as wheels for python3.12 on
+    x86_64 Linux into `target`; `edgeway cloud deploy` skips this on a dry run."""
     import subprocess
     import sys
     from importlib.metadata import version

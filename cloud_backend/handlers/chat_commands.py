@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from cloud_backend.handlers import chat_replies as send
 from cloud_backend.handlers.backend import Backend
-from cloud_backend.handlers.chat_messages import Command, InputError
+from cloud_backend.handlers.chat_messages import Command, InputError, unknown_room
 from cloud_backend.store.records import Presence
 
 NICK = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -25,7 +25,7 @@ def _presence(backend: Backend, client_id: str, user: str | None) -> Presence:
 
 def join(backend: Backend, client_id: str, room: str, user: str | None) -> InputError | None:
     if room not in backend.rooms:
-        return InputError(f"unknown room {room!r}; rooms are {', '.join(backend.rooms)}", "room")
+        return unknown_room(room, backend.rooms, "room")
     presence = _presence(backend, client_id, user)
     if presence.nick == client_id and user:
         presence = replace(presence, nick=user)
@@ -61,17 +61,18 @@ def _rooms(backend: Backend, client_id: str, command: Command) -> InputError | N
     return None
 
 
-def _current_room(backend: Backend, client_id: str, command: Command) -> str | InputError:
-    room = command.argument or command.room or _presence(backend, client_id, None).room
+def _current_room(backend: Backend, client_id: str, named: str | None) -> str | InputError:
+    """The room named, else the one the client is in."""
+    room = named or _presence(backend, client_id, None).room
     if not room:
         return InputError("join a room first, or name one", "text")
     if room not in backend.rooms:
-        return InputError(f"unknown room {room!r}; rooms are {', '.join(backend.rooms)}", "text")
+        return unknown_room(room, backend.rooms, "text")
     return room
 
 
 def _who(backend: Backend, client_id: str, command: Command) -> InputError | None:
-    room = _current_room(backend, client_id, command)
+    room = _current_room(backend, client_id, command.argument or command.room)
     if isinstance(room, InputError):
         return room
     nicks = sorted(p.nick for p in backend.presence.online_in(room))
@@ -83,7 +84,7 @@ def _history(backend: Backend, client_id: str, command: Command) -> InputError |
     count = command.argument or str(MAX_HISTORY)
     if not count.isdigit() or not 1 <= int(count) <= MAX_HISTORY:
         return InputError(f"/history takes a number from 1 to {MAX_HISTORY}", "text")
-    room = _current_room(backend, client_id, Command(command.name, "", command.room, None, None))
+    room = _current_room(backend, client_id, command.room)
     if isinstance(room, InputError):
         return room
     send.history(backend, client_id, room, int(count))

@@ -69,10 +69,14 @@ def _string(document: dict[str, Any], name: str, longest: int, *, required: bool
     return value
 
 
+def unknown_room(room: str, rooms: Sequence[str], field: str) -> InputError:
+    return InputError(f"unknown room {room!r}; rooms are {', '.join(rooms)}", field)
+
+
 def _room(document: dict[str, Any], rooms: Sequence[str]) -> str | InputError:
     room = _string(document, "room", 32)
     if isinstance(room, str) and room not in rooms:
-        return InputError(f"unknown room {room!r}; rooms are {', '.join(rooms)}", "room")
+        return unknown_room(room, rooms, "room")
     return room
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from cloud_backend.handlers import backend as backends
 from cloud_backend.handlers.telemetry import Batch, Reading, decode
-from cloud_backend.handlers.windows import fold, to_wire
+from cloud_backend.handlers.windows import fold, to_wire, window_start
 from cloud_backend.store.records import Window
 
 log = logging.getLogger("edgeway.stream")
@@ -48,7 +48,7 @@ def _alert(backend: backends.Backend, window: Window, reading: Reading) -> Windo
 def _windows(backend: backends.Backend, readings: list[Reading]) -> list[Window]:
     touched: dict[tuple[str, str, int], Window] = {}
     for reading in sorted(readings, key=lambda r: r.ts):
-        key = (reading.thing, reading.sensor, reading.ts - reading.ts % 60_000)
+        key = (reading.thing, reading.sensor, window_start(reading.ts))
         window = (
             touched.get(key)
             or backend.telemetry.get(*key)

@@ -118,12 +118,15 @@ class LoopBus:
         self.loop = loop
         self.broker: Broker | None = None  # both set once built: the rules publish through this bus
         self.rules: Callable[[str, bytes, str], Any] | None = None
+        self._pending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
     def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
         self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id)
 
     def _publish_now(self, topic: str, payload: bytes, client_id: str) -> None:
         if self.broker is not None:
-            self.loop.create_task(self.broker.internal_message_broadcast(topic, payload))
+            task = self.loop.create_task(self.broker.internal_message_broadcast(topic, payload))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
         if self.rules is not None:
             self.rules(topic, payload, client_id)

@@ -74,36 +74,40 @@ def stack(status: str) -> dict:
     return {"Stacks": [{"StackName": "chat", "StackStatus": status, "CreationTime": "2026-01-01T00:00:00Z"}]}
 
 
-def test_a_first_deploy_uploads_creates_and_executes_a_change_set():
+def deployment():
     s3, cfn = clients()
     artifact = build()
-    plan = make_plan("chat", "eu-west-1", "my-bucket", artifact, TEMPLATE.read_text())
+    return s3, cfn, artifact, make_plan("chat", "eu-west-1", "my-bucket", artifact, TEMPLATE.read_text())
+
+
+def stub_execute(cfn_stub: Stubber, *statuses: str) -> None:
+    """execute_change_set, then describe_stacks answering each status in turn."""
+    cfn_stub.add_response("execute_change_set", {}, {"StackName": "chat", "ChangeSetName": ANY})
+    for status in statuses:
+        cfn_stub.add_response("describe_stacks", stack(status), {"StackName": "chat"})
+
+
+def test_a_first_deploy_uploads_creates_and_executes_a_change_set():
+    s3, cfn, artifact, plan = deployment()
     with Stubber(s3) as s3_stub, Stubber(cfn) as cfn_stub:
         stub_create(s3_stub, cfn_stub, plan)
-        cfn_stub.add_response("execute_change_set", {}, {"StackName": "chat", "ChangeSetName": ANY})
-        cfn_stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"), {"StackName": "chat"})
-        cfn_stub.add_response("describe_stacks", stack("CREATE_COMPLETE"), {"StackName": "chat"})
+        stub_execute(cfn_stub, "CREATE_IN_PROGRESS", "CREATE_COMPLETE")
         result = CloudDeployer(s3, cfn, sleep=lambda s: None).execute(plan, artifact)
         cfn_stub.assert_no_pending_responses()
     assert result.uploaded and result.changed and result.status == "CREATE_COMPLETE"
 
 
 def test_a_failed_stack_is_reported_with_its_status():
-    s3, cfn = clients()
-    artifact = build()
-    plan = make_plan("chat", "eu-west-1", "my-bucket", artifact, TEMPLATE.read_text())
+    s3, cfn, artifact, plan = deployment()
     with Stubber(s3) as s3_stub, Stubber(cfn) as cfn_stub:
         stub_create(s3_stub, cfn_stub, plan)
-        cfn_stub.add_response("execute_change_set", {}, {"StackName": "chat", "ChangeSetName": ANY})
-        cfn_stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"), {"StackName": "chat"})
+        stub_execute(cfn_stub, "ROLLBACK_COMPLETE")
         with pytest.raises(CloudDeployError, match="stack chat ended ROLLBACK_COMPLETE"):
             CloudDeployer(s3, cfn, sleep=lambda s: None).execute(plan, artifact)
 
 
 def test_nothing_to_change_deletes_the_empty_change_set():
-    s3, cfn = clients()
-    artifact = build()
-    plan = make_plan("chat", "eu-west-1", "my-bucket", artifact, TEMPLATE.read_text())
+    s3, cfn, artifact, plan = deployment()
     with Stubber(s3) as s3_stub, Stubber(cfn) as cfn_stub:
         s3_stub.add_response("head_object", {}, {"Bucket": "my-bucket", "Key": plan.artifact_key})
         cfn_stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": "chat"})

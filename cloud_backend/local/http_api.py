@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from aiohttp import web
 
+from cloud_backend.handlers.chat_commands import NICK
 from cloud_backend.local.identity import Identity, new_client_id
 
 log = logging.getLogger("edgeway.session")
-NICK = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MAX_BODY = 4096
 
 

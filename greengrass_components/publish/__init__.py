@@ -1,0 +1,1 @@
+"""The operator's side of components: build their artifacts (and, later, publish and deploy them)."""

@@ -1,0 +1,86 @@
+"""The project's own components under a real core, for functional tests: recipes from `recipes/`, the
+artifact built as an operator would build it, and a listener component that records what is published."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from greengrass_components.publish.artifact import stage_artifacts
+from tests.core_process import REPO, CoreProcess
+from tests.ipc_components import Probe
+from tests.waiting import wait_for
+
+RECIPES = REPO / "recipes"
+
+
+def stage(base: Path, *components: str) -> tuple[Path, Path]:
+    """A recipe folder with just these components, and their artifacts."""
+    recipe_dir, artifact_dir = base / "edge-recipes", base / "edge-artifacts"
+    recipe_dir.mkdir(parents=True, exist_ok=True)
+    for name in components:
+        shutil.copy(RECIPES / f"{name}.yaml", recipe_dir / f"{name}.yaml")
+    stage_artifacts(recipe_dir, artifact_dir)
+    return recipe_dir, artifact_dir
+
+
+def deploy(core: CoreProcess, base: Path, configs: dict[str, dict[str, Any]], **merge: str) -> None:
+    recipe_dir, artifact_dir = stage(base, *configs)
+    answer = core.deploy(
+        recipe_dir=recipe_dir,
+        artifact_dir=artifact_dir,
+        merge={name: "1.0.0" for name in configs} | merge,
+        update_config={name: {"MERGE": config} for name, config in configs.items() if config},
+    )
+    assert answer["status"] == "SUCCEEDED", f"{answer}\n{core.log_text()[-3000:]}"
+
+
+class Listener:
+    """A component that subscribes to local topics and records every message."""
+
+    NAME = "test.Listener"
+
+    def __init__(
+        self, core: CoreProcess, base: Path, topics: list[str], publish: list[dict[str, Any]] = ()
+    ) -> None:
+        actions: list[dict[str, Any]] = [{"op": "subscribe_to_topic", "args": {"topic": t}} for t in topics]
+        actions += list(publish)
+        self.topics = topics
+        folder = base / "listener"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.probe = Probe(
+            folder,
+            self.NAME,
+            actions,
+            access={
+                "aws.greengrass.ipc.pubsub": {
+                    "listen": {"operations": ["*"], "resources": ["*"]},
+                }
+            },
+        )
+        answer = core.deploy(
+            recipe_dir=folder / "recipes", artifact_dir=folder / "artifacts", merge={self.NAME: "1.0.0"}
+        )
+        assert answer["status"] == "SUCCEEDED", answer
+        for index in range(len(topics)):
+            self.probe.step(index)
+
+    def messages(self, topic: str) -> list[Any]:
+        index = self.topics.index(topic)
+        return [
+            event["jsonMessage"]["message"] if "jsonMessage" in event else event
+            for event in self.probe.events(index)
+        ]
+
+    def records(self, topic: str) -> list[dict[str, Any]]:
+        return [
+            r for m in self.messages(topic) for r in (m.get("records", [m]) if isinstance(m, dict) else [])
+        ]
+
+    def wait(self, topic: str, predicate: Any, timeout: float = 30.0, what: str = "") -> list[dict[str, Any]]:
+        return wait_for(
+            lambda: predicate(self.records(topic)) and self.records(topic),
+            timeout,
+            what or f"records on {topic}",
+        )

@@ -1,0 +1,103 @@
+"""The image analyzer component: frames from its source, at most `MaxFramesPerSecond`, through the
+vision handler; results, thumbnails and label counts on local topics.
+
+    python3 -m greengrass_components.components.image_analyzer
+
+Per frame: `{"thing", "source", "records": [result]}` on the results topic (the result without its
+thumbnail, so it stays small for the uplink), `{"thing", "source", "frame", "ts", "jpeg"}` on the
+thumbnails topic, and every `LabelWindowSeconds` the window's label counts (the tag cloud). A frame
+that cannot be read is logged, counted and reported on the errors topic; the loop goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from edge_functions.vision import FrameError, LabelWindow, VisionAnalyzer, VisionConfig
+from edge_functions.vision.analyzer import VisionConfigError
+
+from . import local_topics
+from .component_main import ComponentConfigError, run_component
+from .frame_sources import build_frame_source
+from .ipc_client import CoreLink
+from .settings import number, section, text
+
+
+class ImageAnalyzer:
+    def __init__(self, link: CoreLink, config: dict[str, Any], log: logging.Logger) -> None:
+        self.link, self.log = link, log
+        self.thing = os.environ.get("AWS_IOT_THING_NAME", "")
+        try:
+            self.analyzer = VisionAnalyzer(VisionConfig.from_dict(section(config, "Analysis"), "Analysis"))
+        except VisionConfigError as exc:
+            raise ComponentConfigError(str(exc)) from exc
+        self.min_interval = 1.0 / number(config, "MaxFramesPerSecond", 2, minimum=0.001)
+        self.window = LabelWindow(number(config, "LabelWindowSeconds", 60, minimum=1))
+        self.topics = {
+            "results": text(config, "ResultsTopic", local_topics.VISION),
+            "thumbnails": text(config, "ThumbnailsTopic", local_topics.THUMBNAILS),
+            "errors": text(config, "ErrorsTopic", local_topics.ERRORS),
+        }
+        self.source_name = str(section(config, "Source").get("name") or section(config, "Source").get("type"))
+        self.source = build_frame_source(section(config, "Source"), Path.cwd())
+        self.counts = {"frames": 0, "refused": 0}
+
+    def run(self, stop: threading.Event) -> None:
+        next_at = time.monotonic()
+        summary_at = time.monotonic() + self.window.span_ms / 1000
+        for frame_name, frame in self.source.frames(stop):
+            if isinstance(frame, FrameError):
+                self._refuse(frame_name, str(frame))
+            else:
+                self._analyse(frame_name, frame)
+            if time.monotonic() >= summary_at:
+                summary_at += self.window.span_ms / 1000
+                self.log.info("vision-counts", extra=dict(self.counts))
+            next_at = max(next_at + self.min_interval, time.monotonic() - self.min_interval)
+            stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def _analyse(self, frame_name: str, frame: Any) -> None:
+        ts = int(time.time() * 1000)
+        try:
+            result = self.analyzer.analyze(frame, ts, self.source_name)
+        except FrameError as exc:
+            self._refuse(frame_name, str(exc))
+            return
+        self.counts["frames"] += 1
+        jpeg = result.pop("thumbnail", None)
+        result["frame"] = frame_name
+        result["window"] = self.window.add(ts, result["labels"])
+        envelope = {"thing": self.thing, "source": self.source_name}
+        self.link.publish_json(self.topics["results"], {**envelope, "records": [result]})
+        if jpeg is not None:
+            self.link.publish_json(
+                self.topics["thumbnails"], {**envelope, "frame": frame_name, "ts": ts, "jpeg": jpeg}
+            )
+
+    def _refuse(self, frame_name: str, error: str) -> None:
+        self.counts["refused"] += 1
+        self.log.warning(
+            "frame-refused", extra={"frame": frame_name, "error": error, "refused": self.counts["refused"]}
+        )
+        record = {"kind": "error", "where": frame_name, "error": error}
+        self.link.publish_json(
+            self.topics["errors"], {"thing": self.thing, "source": self.source_name, "records": [record]}
+        )
+
+    def close(self) -> None:
+        self.source.close()
+        self.log.info("vision-counts", extra=dict(self.counts))
+
+
+def main() -> int:
+    return run_component("image_analyzer", ImageAnalyzer)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

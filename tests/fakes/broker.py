@@ -133,14 +133,30 @@ class MosquittoBroker:
     """Debian's mosquitto on a loopback port. Unlike amqtt, it lets clients publish to `$aws/...` topics,
     as AWS IoT Core does (the device shadow API lives there)."""
 
-    def __init__(self, workdir: Path, tls: MosquittoTls | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        tls: MosquittoTls | None = None,
+        *,
+        port: int | None = None,
+        persistent: bool = False,
+    ) -> None:
+        """`persistent`: sessions and queued QoS 1 messages are kept on disk across a restart (start a new
+        broker on the same `port` and `workdir`)."""
         import shutil
 
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = workdir / "mosquitto.log"
         config = workdir / "mosquitto.conf"
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+        if persistent:
+            lines += [
+                "persistence true",
+                f"persistence_location {workdir}/",
+                "max_queued_messages 0",
+                f"user {getpass.getuser()}",
+            ]
         if tls is not None:
             lines += [
                 # Started as root, mosquitto drops to user `mosquitto`, which cannot read the test's files.
@@ -152,7 +168,7 @@ class MosquittoBroker:
                 "use_identity_as_username true",
             ]
         config.write_text("\n".join(lines) + "\n")
-        self._log = self.log_path.open("wb")
+        self._log = self.log_path.open("ab")
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=self._log, stderr=self._log)
         wait_for(lambda: port_open(self.port) or self.process.poll() is not None, 20, "mosquitto to listen")
         assert self.process.poll() is None, (workdir / "mosquitto.log").read_text()

@@ -13,6 +13,7 @@ from tests.ipc_components import Probe
 from tests.waiting import wait_for
 
 RECIPES = REPO / "recipes"
+SUBSCRIBERS = {"com.edgeway.Uplink", "com.edgeway.LambdaHost", "com.edgeway.Bridge"}
 
 
 def stage(base: Path, *components: str) -> tuple[Path, Path]:
@@ -34,6 +35,14 @@ def deploy(core: CoreProcess, base: Path, configs: dict[str, dict[str, Any]], **
         update_config={name: {"MERGE": config} for name, config in configs.items() if config},
     )
     assert answer["status"] == "SUCCEEDED", f"{answer}\n{core.log_text()[-3000:]}"
+    for name in configs:
+        wait_for(
+            lambda n=name: "component-started" in core.log_text(n) or "component-ready" in core.log_text(n),
+            30,
+            f"{name} to start",
+        )
+        if name in SUBSCRIBERS:
+            wait_for(lambda n=name: "component-ready" in core.log_text(n), 30, f"{name} to subscribe")
 
 
 class Listener:
@@ -84,3 +93,28 @@ class Listener:
             timeout,
             what or f"records on {topic}",
         )
+
+
+def publish_from_component(
+    core: CoreProcess, base: Path, name: str, messages: list[tuple[str, Any]]
+) -> Probe:
+    """Deploys a component that publishes these (topic, JSON document) messages, in order, and exits."""
+    from tests.ipc_components import json_message
+
+    folder = base / name
+    folder.mkdir(parents=True, exist_ok=True)
+    actions = [
+        {"op": "publish_to_topic", "args": {"topic": topic, "publish_message": json_message(document)}}
+        for topic, document in messages
+    ]
+    probe = Probe(
+        folder,
+        name,
+        actions,
+        access={"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}},
+    )
+    answer = core.deploy(
+        recipe_dir=folder / "recipes", artifact_dir=folder / "artifacts", merge={name: "1.0.0"}
+    )
+    assert answer["status"] == "SUCCEEDED", answer
+    return probe

@@ -62,6 +62,10 @@ def run_component(
         log.info("component-started")
         try:
             component.run(stop)
+        except Exception as exc:  # e.g. a topic its accessControl does not allow: say so, then exit
+            log.error("component-failed", extra={"reason": f"{type(exc).__name__}: {exc}"})
+            link.report("ERRORED")
+            return 1
         finally:
             component.close()
         log.info("component-stopped")

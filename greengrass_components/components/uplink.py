@@ -160,6 +160,7 @@ class Uplink:
         writer = threading.Thread(target=self._writer, args=(stop,), name="uplink-writer", daemon=True)
         writer.start()
         self.subscribe()
+        self.log.info("component-ready", extra={"subscriptions": [t for t, _ in self.subscriptions]})
         delay, status_at = 0.0, time.monotonic()
         while not stop.is_set():
             if time.monotonic() >= status_at:

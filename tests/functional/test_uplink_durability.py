@@ -14,10 +14,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.edge_components import Listener, deploy
+from tests.edge_components import Listener, deploy, publish_from_component
 from tests.fakes.broker import MosquittoBroker
 from tests.functional.test_ipc_iot_core import require_mosquitto
-from tests.ipc_components import json_message
 from tests.waiting import wait_for
 
 UPLINK = "com.edgeway.Uplink"
@@ -73,9 +72,10 @@ class CloudSubscriber:
         self.client.disconnect()
 
 
-def feed_actions() -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+def feed_messages() -> tuple[list[tuple[str, Any]], dict[str, list[str]]]:
     """10,000 telemetry records from two sources, interleaved, and an alert every 1,000 records."""
-    actions, expected = [], {"sensor-a": [], "sensor-b": [], "alerts": []}
+    messages: list[tuple[str, Any]] = []
+    expected: dict[str, list[str]] = {"sensor-a": [], "sensor-b": [], "alerts": []}
     n = 0
     while n < RECORDS:
         for source in ("sensor-a", "sensor-b"):
@@ -85,30 +85,12 @@ def feed_actions() -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
                 records.append({"id": record_id, "sensor": "temperature", "value": n % 40, "ts": 1_000 + n})
                 expected[source].append(record_id)
                 n += 1
-            actions.append(
-                {
-                    "op": "publish_to_topic",
-                    "args": {
-                        "topic": "edgeway/telemetry",
-                        "publish_message": json_message({"source": source, "records": records}),
-                    },
-                }
-            )
+            messages.append(("edgeway/telemetry", {"source": source, "records": records}))
         if n % 1000 == 0:
             alert_id = f"alert-{n:05d}"
             expected["alerts"].append(alert_id)
-            actions.append(
-                {
-                    "op": "publish_to_topic",
-                    "args": {
-                        "topic": "edgeway/alerts",
-                        "publish_message": json_message(
-                            {"id": alert_id, "kind": "alert", "text": f"alert at {n}"}
-                        ),
-                    },
-                }
-            )
-    return actions, expected
+            messages.append(("edgeway/alerts", {"id": alert_id, "kind": "alert", "text": f"alert at {n}"}))
+    return messages, expected
 
 
 def start(start_core, tmp_path: Path, broker: MosquittoBroker) -> tuple[Any, Listener]:
@@ -140,21 +122,8 @@ def start(start_core, tmp_path: Path, broker: MosquittoBroker) -> tuple[Any, Lis
 
 
 def feed(core: Any, tmp_path: Path) -> dict[str, list[str]]:
-    actions, expected = feed_actions()
-    from tests.ipc_components import Probe
-
-    folder = tmp_path / "feeder"
-    folder.mkdir()
-    Probe(
-        folder,
-        "test.Feeder",
-        actions,
-        access={"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}},
-    )
-    answer = core.deploy(
-        recipe_dir=folder / "recipes", artifact_dir=folder / "artifacts", merge={"test.Feeder": "1.0.0"}
-    )
-    assert answer["status"] == "SUCCEEDED", answer
+    messages, expected = feed_messages()
+    publish_from_component(core, tmp_path, "test.Feeder", messages)
     return expected
 
 

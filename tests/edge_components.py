@@ -13,7 +13,12 @@ from tests.ipc_components import Probe
 from tests.waiting import wait_for
 
 RECIPES = REPO / "recipes"
-SUBSCRIBERS = {"com.edgeway.Uplink", "com.edgeway.LambdaHost", "com.edgeway.Bridge"}
+SUBSCRIBERS = {
+    "com.edgeway.Uplink",
+    "com.edgeway.LambdaHost",
+    "com.edgeway.Bridge",
+    "com.edgeway.LocalBroker",
+}
 
 
 def stage(base: Path, *components: str) -> tuple[Path, Path]:

@@ -116,7 +116,8 @@ class LambdaHost:
         self.link, self.log = link, log
         self.config = LambdaConfig.from_dict(config)
         self.thing = os.environ.get("AWS_IOT_THING_NAME", "")
-        self.region = os.environ.get("AWS_REGION", "us-east-1")
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        self.function_arn = f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT}:function:{self.config.function_name}"
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.config.max_queue_size)
         self.outbox: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self.counts = {"invocations": 0, "errors": 0, "timeouts": 0, "overflows": 0}
@@ -177,7 +178,7 @@ class LambdaHost:
                 worker = self.workers[slot] = Worker(config, self.log)
             context = {
                 "functionName": config.function_name,
-                "invokedFunctionArn": f"arn:aws:lambda:{self.region}:{LOCAL_ACCOUNT}:function:{config.function_name}",
+                "invokedFunctionArn": self.function_arn,
                 "requestId": str(uuid.uuid4()),
                 "deadline": time.time() + config.timeout_seconds,
                 "topic": topic,

@@ -41,6 +41,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/edge_functions.py
 	$(BIN)/python bench/edge_proxy.py
 	$(BIN)/python bench/chat_path.py
+	$(BIN)/python bench/vision.py
+	$(BIN)/python bench/sensor_handler.py
+	$(BIN)/python bench/uplink.py
 
 clean:
 	rm -rf $(VENV) .edgeway .pytest_cache .mypy_cache .ruff_cache

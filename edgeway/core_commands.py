@@ -94,6 +94,12 @@ def core() -> None:
     "--key", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Private key (mqtts)."
 )
 @click.option("--ca", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Root CA (mqtts).")
+@click.option(
+    "--iot-token",
+    envvar="EDGEWAY_IOT_TOKEN",
+    help="A token for a custom authorizer, sent as the MQTT password (`edgeway cloud token THING`) "
+    "[env EDGEWAY_IOT_TOKEN].",
+)
 @click.option("--spool-max-bytes", default=2_621_440, show_default=True, help="Bound of the offline spool.")
 @click.option("--keep-qos0-when-offline", is_flag=True, help="Spool QoS 0 messages while offline too.")
 @click.option("--reconnect-min", default=1.0, show_default=True, help="First reconnect delay, seconds.")
@@ -115,6 +121,7 @@ def run(
     cert: Path | None,
     key: Path | None,
     ca: Path | None,
+    iot_token: str | None,
     spool_max_bytes: int,
     keep_qos0_when_offline: bool,
     reconnect_min: float,
@@ -123,7 +130,7 @@ def run(
 ) -> None:
     """Run the core in the foreground until SIGINT or SIGTERM."""
     try:
-        endpoint = IotEndpoint.parse(iot_endpoint, cert, key, ca) if iot_endpoint else None
+        endpoint = IotEndpoint.parse(iot_endpoint, cert, key, ca, iot_token) if iot_endpoint else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--iot-endpoint") from exc
     settings = CoreSettings(

@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import sys
 from importlib.resources import files
 from pathlib import Path
 
 import click
 
+from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
+from greengrass_components.cloud.iot_endpoint import IotEndpoint
+from greengrass_components.publish.artifact import stage_artifacts
 from greengrass_components.runtime.core import Core, CoreSettings
 
 
@@ -25,6 +29,30 @@ def packaged_recipes() -> Path:
 
 def packaged_web() -> Path:
     return Path(str(files("cloud_backend"))) / "web"
+
+
+UP_COMPONENTS = (
+    "com.edgeway.SensorHub",
+    "com.edgeway.ImageAnalyzer",
+    "com.edgeway.Uplink",
+    "com.edgeway.LambdaHost",
+)
+
+
+def stage_edge_components(state_dir: Path, recipe_dir: Path) -> tuple[Path, Path]:
+    """The components `edgeway up` runs on its core, with their artifact built as an operator would."""
+    recipes, artifacts = (
+        state_dir / "edge-components" / "recipes",
+        state_dir / "edge-components" / "artifacts",
+    )
+    if recipes.exists():
+        shutil.rmtree(recipes)
+    recipes.mkdir(parents=True)
+    for path in sorted(recipe_dir.glob("*.yaml")):
+        if path.stem in UP_COMPONENTS or recipe_dir != packaged_recipes():
+            shutil.copy(path, recipes / path.name)
+    stage_artifacts(recipes, artifacts)
+    return recipes, artifacts
 
 
 def local_function_config(state_dir: Path, cloud: CloudSettings) -> Path:
@@ -101,8 +129,15 @@ def up(
     """Run the local stack in the foreground until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     cloud_settings = CloudSettings(state_dir / "cloud", mqtt_port, ws_port, cloud_http_port)
+    recipes, artifacts = stage_edge_components(state_dir, recipe_dir or packaged_recipes())
+    token = Identity(load_or_create_key(cloud_settings.data_dir)).issue(thing_name, "device", thing_name)
     core_settings = CoreSettings(
-        root=state_dir / "core", recipe_dir=recipe_dir or packaged_recipes(), thing_name=thing_name
+        root=state_dir / "core",
+        recipe_dir=recipes,
+        artifact_dir=artifacts,
+        thing_name=thing_name,
+        iot_endpoint=IotEndpoint("127.0.0.1", mqtt_port, tls=False, password=token),
+        reconnect_max_seconds=10.0,
     )
     edge_settings = EdgeSettings(
         port=http_port,

@@ -77,6 +77,8 @@ class IotCoreSession:
                 keyfile=str(endpoint.key),
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
+        if endpoint.password:
+            self._client.username_pw_set(client_id, endpoint.password)
         self._client.max_inflight_messages_set(window)
         self._client.on_connect = self._paho_connect
         self._client.on_disconnect = self._paho_disconnect

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,6 +9,7 @@ import sys
 
 import requests
 
+from edgeway.up_command import UP_COMPONENTS
 from greengrass_components.runtime.control_client import control_request
 from greengrass_components.runtime.core_paths import CorePaths
 from tests.cloud_process import CloudProcess, user
@@ -17,7 +17,7 @@ from tests.fakes.broker import free_port
 from tests.waiting import wait_for
 
 
-def test_edgeway_up_runs_the_packaged_recipes(tmp_path):
+def test_edgeway_up_runs_the_edge_components_and_their_data_reaches_the_cloud(tmp_path):
     state = tmp_path / "state"
     http_port, mqtt_port, ws_port, cloud_http_port = free_port(), free_port(), free_port(), free_port()
     env = {
@@ -41,23 +41,16 @@ def test_edgeway_up_runs_the_packaged_recipes(tmp_path):
     try:
         socket_path = CorePaths(state.resolve() / "core").control_socket
 
-        def heartbeat_running() -> bool:
+        def components_running() -> bool:
             if up.poll() is not None:
                 raise AssertionError(f"edgeway up exited: {stderr.read_text()[-2000:]}")
             if not socket_path.exists():
                 return False
             components = control_request(socket_path, {"op": "list"})["components"]
-            return any(c["name"] == "com.edgeway.Heartbeat" and c["state"] == "RUNNING" for c in components)
+            running = {c["name"] for c in components if c["state"] == "RUNNING"}
+            return set(UP_COMPONENTS) <= running
 
-        wait_for(heartbeat_running, 30, "the heartbeat component to run")
-        log = state / "core" / "logs" / "com.edgeway.Heartbeat.log"
-        wait_for(lambda: log.exists() and '"heartbeat' in log.read_text(), 30, "a heartbeat line")
-        beat = next(
-            json.loads(json.loads(line)["message"])
-            for line in log.read_text().splitlines()
-            if '"heartbeat' in line
-        )
-        assert beat["thing"] == "up-test"
+        wait_for(components_running, 60, "the edge components to run")
         page = requests.get(f"http://127.0.0.1:{http_port}/", timeout=10)
         assert page.status_code == 200 and "<h1>edgeway</h1>" in page.text
         assert f"connect-src 'self' ws://127.0.0.1:{ws_port}" in page.headers["Content-Security-Policy"]
@@ -68,6 +61,14 @@ def test_edgeway_up_runs_the_packaged_recipes(tmp_path):
         ada.subscribe(f"chat/in/{ada.client_id}")
         ada.send("chat/out", {"type": "join", "room": "lobby", "user": "ada"})
         assert ada.wait(f"chat/in/{ada.client_id}", lambda b: b.get("type") == "history")["room"] == "lobby"
+        # the field's data reaches the cloud side: sensor hub -> uplink -> chat/stream -> rule -> stream
+        # -> stream handler -> dashboard feeds
+        ada.subscribe("dash/telemetry/up-test")
+        ada.subscribe("dash/vision/up-test")
+        window = ada.wait("dash/telemetry/up-test", lambda b: b.get("sensor") == "temperature", timeout=60)
+        assert window["thing"] == "up-test" and window["count"] >= 1
+        vision = ada.wait("dash/vision/up-test", lambda b: b.get("frames", 0) >= 1, timeout=60)
+        assert vision["labels"]
         ada.close()
     finally:
         up.send_signal(signal.SIGINT)

@@ -1,0 +1,92 @@
+"""Frames per second of each vision analysis on 640x480 frames, on one core (OpenCV limited to one thread).
+
+    python bench/vision.py [--seconds 2]
+
+Frames: scikit-image's astronaut at 640x480 with a disc moving across it (so motion has work to do).
+Each analysis runs for a bounded count and time. Goals: faces >= 15 frames/s, motion >= 300.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from skimage import data  # noqa: E402
+
+from bench.machine import machine  # noqa: E402
+from edge_functions.vision import VisionAnalyzer, VisionConfig  # noqa: E402
+from edge_functions.vision.colours import dominant_colours  # noqa: E402
+from edge_functions.vision.faces import FaceDetector  # noqa: E402
+from edge_functions.vision.motion import MotionDetector  # noqa: E402
+from edge_functions.vision.quality import blur_score, brightness  # noqa: E402
+from edge_functions.vision.thumbnails import thumbnail  # noqa: E402
+
+
+def frames(count: int = 30) -> list[np.ndarray]:
+    base = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (640, 480))
+    out = []
+    for i in range(count):
+        frame = base.copy()
+        cv2.circle(frame, (40 + 18 * i, 240), 30, (40, 200, 255), -1)
+        out.append(frame)
+    return out
+
+
+def rate(work: Callable[[int], Any], seconds: float, max_frames: int = 100_000) -> float:
+    work(0)  # warm up (cascade load, first allocation)
+    done, start = 0, time.perf_counter()
+    while done < max_frames and time.perf_counter() - start < seconds:
+        work(done)
+        done += 1
+    return round(done / (time.perf_counter() - start), 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per analysis")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    colour = frames()
+    gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in colour]
+    n = len(colour)
+    faces, motion = FaceDetector(), MotionDetector()
+    full = VisionAnalyzer(VisionConfig(thumbnails=True))
+    results = {
+        "faces": rate(lambda i: faces.detect(gray[i % n]), args.seconds),
+        "motion": rate(lambda i: motion.update(gray[i % n]), args.seconds),
+        "blur": rate(lambda i: blur_score(gray[i % n]), args.seconds),
+        "brightness": rate(lambda i: brightness(gray[i % n]), args.seconds),
+        "colours": rate(lambda i: dominant_colours(colour[i % n]), args.seconds),
+        "thumbnail": rate(lambda i: thumbnail(colour[i % n], [(176, 60, 96, 96)]), args.seconds),
+        "grey_conversion": rate(lambda i: cv2.cvtColor(colour[i % n], cv2.COLOR_BGR2GRAY), args.seconds),
+        "all_analyses_and_thumbnail": rate(lambda i: full.analyze(colour[i % n], i, "bench"), args.seconds),
+    }
+    print(
+        json.dumps(
+            {
+                "benchmark": "vision",
+                "frame": "640x480 BGR",
+                "opencv_threads": 1,
+                "frames_per_second": results,
+                "goals": {"faces>=15": results["faces"] >= 15, "motion>=300": results["motion"] >= 300},
+                "opencv": cv2.__version__,
+                "machine": machine(),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

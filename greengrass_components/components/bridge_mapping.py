@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from greengrass_components.ipc.topics import topic_matches
+
 from .component_main import ComponentConfigError
 
 BROKERS = ("LocalMqtt", "Pubsub", "IotCore")
@@ -24,16 +26,6 @@ class Mapping:
     source: str
     target: str
     prefix: str = ""
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    parts, names = topic_filter.split("/"), topic.split("/")
-    for i, part in enumerate(parts):
-        if part == "#":
-            return True
-        if i >= len(names) or (part != "+" and part != names[i]):
-            return False
-    return len(parts) == len(names)
 
 
 def parse_mappings(raw: Any) -> list[Mapping]:

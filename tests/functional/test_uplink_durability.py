@@ -150,53 +150,57 @@ def broker_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_broker_stopped_10000_records_sent_then_started_every_id_arrives_in_order(
-    start_core, tmp_path, broker_dir
-):
-    broker = MosquittoBroker(broker_dir, persistent=True)
-    cloud = CloudSubscriber(broker.port)
-    core, status = start(start_core, tmp_path, broker)
-    try:
-        broker.stop()
-        expected = feed(core, tmp_path)
-        wait_for(
-            lambda: latest_status(status).get("accepted", 0) >= RECORDS + 10,
-            60,
-            "the uplink to spool everything",
+class Outage:
+    """A core with the uplink, its broker stopped, and 10,000 records fed in."""
+
+    def __init__(self, start_core, tmp_path: Path, broker_dir: Path) -> None:
+        self.broker_dir = broker_dir
+        self.broker = MosquittoBroker(broker_dir, persistent=True)
+        self.cloud = CloudSubscriber(self.broker.port)
+        self.core, self.status = start(start_core, tmp_path, self.broker)
+        self.broker.stop()
+        self.expected = feed(self.core, tmp_path)
+
+    def status_has(self, predicate: Any, what: str) -> dict[str, Any]:
+        return wait_for(
+            lambda: predicate(latest_status(self.status)) and latest_status(self.status), 60, what
         )
-        held = latest_status(status)
-        assert held["spooled"] > 0, "the uplink should hold what the core's full spool refused"
-        broker = MosquittoBroker(broker_dir, port=broker.port, persistent=True)
-        assert_all_arrived_in_order(cloud, expected)
-        final = wait_for(
-            lambda: latest_status(status).get("spooled") == 0 and latest_status(status), 30, "an empty spool"
-        )
-        assert final["sent"] == RECORDS + 10
-        assert final["dropped_telemetry"] == final["dropped_alerts"] == final["expired"] == 0
-    finally:
-        cloud.close()
-        broker.stop()
+
+    def broker_back(self) -> None:
+        self.broker = MosquittoBroker(self.broker_dir, port=self.broker.port, persistent=True)
+
+    def close(self) -> None:
+        self.cloud.close()
+        self.broker.stop()
 
 
-def test_uplink_killed_mid_drain_and_restarted_loses_nothing(start_core, tmp_path, broker_dir):
-    broker = MosquittoBroker(broker_dir, persistent=True)
-    cloud = CloudSubscriber(broker.port)
-    core, status = start(start_core, tmp_path, broker)
-    try:
-        broker.stop()
-        expected = feed(core, tmp_path)
-        wait_for(
-            lambda: latest_status(status).get("sent", 0) > 0 and latest_status(status).get("spooled", 0) > 0,
-            60,
-            "the uplink to be part way through its spool",
-        )
-        (pid,) = core.components()[UPLINK]["pids"]
-        os.killpg(pid, signal.SIGKILL)  # the script's process group: its shell and the Python in it
-        wait_for(
-            lambda: core.components()[UPLINK]["pids"] not in ([], [pid]), 60, "the core to restart the uplink"
-        )
-        broker = MosquittoBroker(broker_dir, port=broker.port, persistent=True)
-        assert_all_arrived_in_order(cloud, expected)
-    finally:
-        cloud.close()
-        broker.stop()
+@pytest.fixture
+def outage(start_core, tmp_path, broker_dir):
+    running = Outage(start_core, tmp_path, broker_dir)
+    yield running
+    running.close()
+
+
+def test_broker_stopped_10000_records_sent_then_started_every_id_arrives_in_order(outage):
+    held = outage.status_has(lambda s: s.get("accepted", 0) >= RECORDS + 10, "the uplink to spool everything")
+    assert held["spooled"] > 0, "the uplink should hold what the core's full spool refused"
+    outage.broker_back()
+    assert_all_arrived_in_order(outage.cloud, outage.expected)
+    final = outage.status_has(lambda s: s.get("spooled") == 0, "an empty spool")
+    assert final["sent"] == RECORDS + 10
+    assert final["dropped_telemetry"] == final["dropped_alerts"] == final["expired"] == 0
+
+
+def test_uplink_killed_mid_drain_and_restarted_loses_nothing(outage):
+    outage.status_has(
+        lambda s: s.get("sent", 0) > 0 and s.get("spooled", 0) > 0,
+        "the uplink to be part way through its spool",
+    )
+    core = outage.core
+    (pid,) = core.components()[UPLINK]["pids"]
+    os.killpg(pid, signal.SIGKILL)  # the script's process group: its shell and the Python in it
+    wait_for(
+        lambda: core.components()[UPLINK]["pids"] not in ([], [pid]), 60, "the core to restart the uplink"
+    )
+    outage.broker_back()
+    assert_all_arrived_in_order(outage.cloud, outage.expected)

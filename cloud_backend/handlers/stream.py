@@ -82,15 +82,42 @@ def _vision(backend: backends.Backend, batch: Batch) -> int:
     return len(by_thing)
 
 
+def _drop_seen(backend: backends.Backend, batch: Batch) -> int:
+    """Drops readings and vision results whose id was seen before (an uplink resent them after losing
+    its acknowledgement); returns how many were dropped."""
+    by_thing: dict[str, list[str]] = {}
+    for thing, record_id in [(r.thing, r.id) for r in batch.readings] + [
+        (v.thing, v.id) for v in batch.vision
+    ]:
+        if record_id is not None:
+            by_thing.setdefault(thing, []).append(record_id)
+    if not by_thing:
+        return 0
+    now = backend.now_ms()
+    new = {
+        (thing, i) for thing, ids in by_thing.items() for i in backend.telemetry.first_seen(thing, ids, now)
+    }
+    before = len(batch.readings) + len(batch.vision)
+    batch.readings = [r for r in batch.readings if r.id is None or (r.thing, r.id) in new]
+    batch.vision = [v for v in batch.vision if v.id is None or (v.thing, v.id) in new]
+    return before - len(batch.readings) - len(batch.vision)
+
+
 def handle(backend: backends.Backend, event: dict[str, Any]) -> dict[str, Any]:
     batch = Batch()
     for record in event.get("Records", []):
         decode(record, batch)
+    duplicates = _drop_seen(backend, batch)
     windows = _windows(backend, batch.readings)
     for window in windows:
         backend.publisher.publish(f"dash/telemetry/{window.thing}", to_wire(window))
     things = _vision(backend, batch)
-    return {"readings": len(batch.readings), "windows": len(windows), "visionThings": things}
+    return {
+        "readings": len(batch.readings),
+        "windows": len(windows),
+        "visionThings": things,
+        "duplicates": duplicates,
+    }
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """What devices send on `chat/stream`, read from Kinesis records. Pure.
 
 A record's data is one JSON object from a thing: a reading (`sensor`, `value`, `ts`), a batch
-(`readings`: [{sensor, value, ts}]), and/or vision results (`vision`: [{labels: {name: count}, faces,
-motion, ts}]). `thing` names the sender; `ts` is milliseconds (the rule's `receivedAt` when absent).
-A record that is not this shape is a `RecordError`: the stream poller sets it aside, the rest proceed.
+(`readings`: [{sensor, value, ts, id?}]), and/or vision results (`vision`: [{labels: {name: count},
+faces, motion, ts, id?}]). `id` names a record across resends. `thing` names the sender; `ts` is
+milliseconds (the rule's `receivedAt` when absent). A record that is not this shape is a `RecordError`:
+the stream poller sets it aside, the rest proceed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Reading:
     sensor: str
     value: float
     ts: int
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class VisionResult:
     labels: dict[str, int]
     faces: int
     ts: int
+    id: str | None = None
 
 
 @dataclass
@@ -45,6 +48,12 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _record_id(item: dict[str, Any]) -> str | None:
+    """The id an uplink gives every record, so a resent record can be dropped; None when absent."""
+    value = item.get("id")
+    return value if isinstance(value, str) and value else None
+
+
 def _reading(thing: str, item: Any, default_ts: int, where: str) -> Reading:
     if (
         not isinstance(item, dict)
@@ -53,7 +62,9 @@ def _reading(thing: str, item: Any, default_ts: int, where: str) -> Reading:
     ):
         raise RecordError(f"{where}: a reading needs a string sensor and a numeric value")
     ts = item.get("ts", default_ts)
-    return Reading(thing, item["sensor"], float(item["value"]), int(ts) if _number(ts) else default_ts)
+    return Reading(
+        thing, item["sensor"], float(item["value"]), int(ts) if _number(ts) else default_ts, _record_id(item)
+    )
 
 
 def _vision(thing: str, item: Any, default_ts: int, where: str) -> VisionResult:
@@ -65,7 +76,11 @@ def _vision(thing: str, item: Any, default_ts: int, where: str) -> VisionResult:
     faces = item.get("faces", 0)
     ts = item.get("ts", default_ts)
     return VisionResult(
-        thing, dict(labels), int(faces) if _number(faces) else 0, int(ts) if _number(ts) else default_ts
+        thing,
+        dict(labels),
+        int(faces) if _number(faces) else 0,
+        int(ts) if _number(ts) else default_ts,
+        _record_id(item),
     )
 
 

@@ -14,7 +14,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloud_backend.store.ports import MessageStore, PresenceStore, StoreError, TelemetryStore
+from cloud_backend.store.ports import SEEN_FOR_MS, MessageStore, PresenceStore, StoreError, TelemetryStore
 from cloud_backend.store.records import ChatMessage, Presence, Window
 
 _serializer = TypeSerializer()
@@ -124,6 +124,31 @@ class DynamoDBTelemetryStore(TelemetryStore):
 
     def put(self, window: Window) -> None:
         self._table.put(window.to_item())
+
+    def first_seen(self, thing: str, record_ids: list[str], now_ms: int) -> set[str]:
+        """One conditional put per id (attribute_not_exists): a marker item in the telemetry table,
+        `series = seen#{thing}#{id}`, that DynamoDB's TTL (`expiresAt`) removes after SEEN_FOR_MS."""
+        new: set[str] = set()
+        for record_id in record_ids:
+            item = {
+                "series": f"seen#{thing}#{record_id}",
+                "windowStart": 0,
+                "expiresAt": (now_ms + SEEN_FOR_MS) // 1000,
+            }
+            try:
+                self._table.client.put_item(
+                    TableName=self._table.table,
+                    Item=marshal(item),
+                    ConditionExpression="attribute_not_exists(series)",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    continue
+                raise StoreError(f"DynamoDB table {self._table.table}: put_item: {exc}") from exc
+            except BotoCoreError as exc:
+                raise StoreError(f"DynamoDB table {self._table.table}: put_item: {exc}") from exc
+            new.add(record_id)
+        return new
 
     def latest(self, thing: str, sensor: str) -> Window | None:
         response = self._table.call(

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 
 from cloud_backend.store.records import ChatMessage, Presence, Window
 
+SEEN_FOR_MS = 2 * 24 * 3600 * 1000  # how long a record id is remembered
+
 
 class StoreError(RuntimeError):
     """A repository could not read or write; the message names the store and the operation."""
@@ -45,3 +47,8 @@ class TelemetryStore(ABC):
     @abstractmethod
     def latest(self, thing: str, sensor: str) -> Window | None:
         """The newest window of a series (its alert state carries over to the next window)."""
+
+    @abstractmethod
+    def first_seen(self, thing: str, record_ids: list[str], now_ms: int) -> set[str]:
+        """Which of these record ids were never seen before; remembers them (for `SEEN_FOR_MS`), so a
+        record a device sent twice (an uplink resend) is counted once."""

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cloud_backend.store.ports import MessageStore, PresenceStore, StoreError, TelemetryStore
+from cloud_backend.store.ports import SEEN_FOR_MS, MessageStore, PresenceStore, StoreError, TelemetryStore
 from cloud_backend.store.records import ChatMessage, Presence, Window
 from greengrass_components.sqlite_files import open_wal
 
@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS telemetry (
     series TEXT NOT NULL, window_start INTEGER NOT NULL, item TEXT NOT NULL,
     PRIMARY KEY (series, window_start)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen_records (
+    record TEXT PRIMARY KEY, seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_records_age ON seen_records (seen_at);
 """
 
 
@@ -122,6 +126,19 @@ class SqliteTelemetryStore(TelemetryStore):
                 "INSERT OR REPLACE INTO telemetry (series, window_start, item) VALUES (?, ?, ?)",
                 (window.series, window.window_start, json.dumps(window.to_item())),
             )
+
+    def first_seen(self, thing: str, record_ids: list[str], now_ms: int) -> set[str]:
+        new: set[str] = set()
+        with self._db.cursor("remember record ids") as db:
+            db.execute("DELETE FROM seen_records WHERE seen_at < ?", (now_ms - SEEN_FOR_MS,))
+            for record_id in record_ids:
+                inserted = db.execute(
+                    "INSERT OR IGNORE INTO seen_records (record, seen_at) VALUES (?, ?)",
+                    (f"{thing}#{record_id}", now_ms),
+                ).rowcount
+                if inserted:
+                    new.add(record_id)
+        return new
 
     def latest(self, thing: str, sensor: str) -> Window | None:
         with self._db.cursor("read telemetry") as db:

@@ -220,6 +220,25 @@ def test_stream_windows_span_batches_and_go_to_the_dashboard(backend):
     assert feed[2]["windowStart"] == start + 60_000 and feed[2]["count"] == 1
 
 
+def test_a_resent_record_is_counted_once(backend):
+    ts = 1_700_000_040_000
+    batch = {"thing": "gw-1", "readings": [{"id": "gw-1-r1", "sensor": "humidity", "value": 50, "ts": ts}]}
+    assert stream.handle(backend, kinesis(batch))["duplicates"] == 0
+    resent = {
+        "thing": "gw-1",
+        "readings": [
+            {"id": "gw-1-r1", "sensor": "humidity", "value": 50, "ts": ts},
+            {"id": "gw-1-r2", "sensor": "humidity", "value": 70, "ts": ts + 1000},
+        ],
+        "vision": [{"id": "gw-1-v1", "labels": {"face": 1}, "faces": 1, "ts": ts}],
+    }
+    assert stream.handle(backend, kinesis(resent))["duplicates"] == 1
+    assert stream.handle(backend, kinesis(resent))["duplicates"] == 3
+    window = published(backend).to("dash/telemetry/gw-1")[-1]
+    assert (window["count"], window["mean"]) == (2, 60.0)
+    assert [v["frames"] for v in published(backend).to("dash/vision/gw-1")] == [1]
+
+
 def test_a_threshold_alerts_once_until_the_series_recovers(backend):
     values = [25, 31, 33, 29, 35]
     stream.handle(

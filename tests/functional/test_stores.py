@@ -67,3 +67,14 @@ def test_sqlite_messages_survive_reopening(tmp_path):
         stores.messages.put(message(1))
     with sqlite_stores(tmp_path) as stores:
         assert [m.id for m in stores.messages.recent("lobby", 5)] == ["m1"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_record_ids_are_new_once_per_thing_and_forgotten_after_two_days(kind, tmp_path):
+    with stores_of(kind, tmp_path) as stores:
+        now = 1_700_000_000_000
+        assert stores.telemetry.first_seen("gw-1", ["a", "b"], now) == {"a", "b"}
+        assert stores.telemetry.first_seen("gw-1", ["b", "c"], now + 1) == {"c"}
+        assert stores.telemetry.first_seen("gw-2", ["a"], now + 2) == {"a"}  # ids are per thing
+        if kind == "sqlite":  # DynamoDB's TTL expiry is DynamoDB's own, not observable in moto
+            assert stores.telemetry.first_seen("gw-1", ["a"], now + 3 * 24 * 3600 * 1000) == {"a"}

@@ -12,7 +12,6 @@ that cannot be read is logged, counted and reported on the errors topic; the loo
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
@@ -25,14 +24,14 @@ from edge_functions.vision.analyzer import VisionConfigError
 from . import local_topics
 from .component_main import ComponentConfigError, run_component
 from .frame_sources import build_frame_source
-from .ipc_client import CoreLink
+from .ipc_client import CoreLink, thing_name
 from .settings import number, section, text
 
 
 class ImageAnalyzer:
     def __init__(self, link: CoreLink, config: dict[str, Any], log: logging.Logger) -> None:
         self.link, self.log = link, log
-        self.thing = os.environ.get("AWS_IOT_THING_NAME", "")
+        self.thing = thing_name()
         try:
             self.analyzer = VisionAnalyzer(VisionConfig.from_dict(section(config, "Analysis"), "Analysis"))
         except VisionConfigError as exc:
@@ -44,8 +43,9 @@ class ImageAnalyzer:
             "thumbnails": text(config, "ThumbnailsTopic", local_topics.THUMBNAILS),
             "errors": text(config, "ErrorsTopic", local_topics.ERRORS),
         }
-        self.source_name = str(section(config, "Source").get("name") or section(config, "Source").get("type"))
-        self.source = build_frame_source(section(config, "Source"), Path.cwd())
+        source = section(config, "Source")
+        self.source_name = str(source.get("name") or source.get("type"))
+        self.source = build_frame_source(source, Path.cwd())
         self.counts = {"frames": 0, "refused": 0}
 
     def run(self, stop: threading.Event) -> None:
@@ -73,11 +73,17 @@ class ImageAnalyzer:
         jpeg = result.pop("thumbnail", None)
         result["frame"] = frame_name
         result["window"] = self.window.add(ts, result["labels"])
-        envelope = {"thing": self.thing, "source": self.source_name}
-        self.link.publish_json(self.topics["results"], {**envelope, "records": [result]})
+        self.link.publish_records(self.topics["results"], self.thing, self.source_name, [result])
         if jpeg is not None:
             self.link.publish_json(
-                self.topics["thumbnails"], {**envelope, "frame": frame_name, "ts": ts, "jpeg": jpeg}
+                self.topics["thumbnails"],
+                {
+                    "thing": self.thing,
+                    "source": self.source_name,
+                    "frame": frame_name,
+                    "ts": ts,
+                    "jpeg": jpeg,
+                },
             )
 
     def _refuse(self, frame_name: str, error: str) -> None:
@@ -86,9 +92,7 @@ class ImageAnalyzer:
             "frame-refused", extra={"frame": frame_name, "error": error, "refused": self.counts["refused"]}
         )
         record = {"kind": "error", "where": frame_name, "error": error}
-        self.link.publish_json(
-            self.topics["errors"], {"thing": self.thing, "source": self.source_name, "records": [record]}
-        )
+        self.link.publish_records(self.topics["errors"], self.thing, self.source_name, [record])
 
     def close(self) -> None:
         self.source.close()

@@ -9,7 +9,7 @@ callback must hand the message on and return.
 from __future__ import annotations
 
 import contextlib
-import json
+import os
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -45,6 +45,11 @@ class CoreLink:
             topic=topic,
             publish_message=model.PublishMessage(json_message=model.JsonMessage(message=document)),
         )
+
+    def publish_records(self, topic: str, thing: str, source: str, records: list[dict[str, Any]]) -> None:
+        """The envelope every component's records travel in, and the uplink reads:
+        `{"thing", "source", "records": [...]}`."""
+        self.publish_json(topic, {"thing": thing, "source": source, "records": records})
 
     def publish_bytes(self, topic: str, payload: bytes) -> None:
         self.client.publish_to_topic(
@@ -90,5 +95,6 @@ class CoreLink:
         self.client.close()
 
 
-def encode(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":")).encode()
+def thing_name() -> str:
+    """The core's thing name, as the nucleus gives it to every component."""
+    return os.environ.get("AWS_IOT_THING_NAME", "")

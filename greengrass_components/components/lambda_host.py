@@ -26,7 +26,7 @@ import uuid
 from typing import Any
 
 from .component_main import ComponentConfigError, run_component
-from .ipc_client import CoreLink
+from .ipc_client import CoreLink, thing_name
 from .lambda_config import LambdaConfig
 
 LOCAL_ACCOUNT = "000000000000"  # no account on a core: the ARN keeps its shape
@@ -115,7 +115,7 @@ class LambdaHost:
     def __init__(self, link: CoreLink, config: dict[str, Any], log: logging.Logger) -> None:
         self.link, self.log = link, log
         self.config = LambdaConfig.from_dict(config)
-        self.thing = os.environ.get("AWS_IOT_THING_NAME", "")
+        self.thing = thing_name()
         region = os.environ.get("AWS_REGION", "us-east-1")
         self.function_arn = f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT}:function:{self.config.function_name}"
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.config.max_queue_size)
@@ -203,10 +203,7 @@ class LambdaHost:
     def _error(self, topic: str, detail: dict[str, Any]) -> None:
         record = {"kind": "error", "function": self.config.function_name, "topic": topic, **detail}
         self.log.warning("invocation-failed", extra=record)
-        self.link.publish_json(
-            self.config.errors_topic,
-            {"thing": self.thing, "source": self.config.function_name, "records": [record]},
-        )
+        self.link.publish_records(self.config.errors_topic, self.thing, self.config.function_name, [record])
 
     def run(self, stop: threading.Event) -> None:
         for source in self.config.event_sources:

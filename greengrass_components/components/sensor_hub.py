@@ -12,7 +12,6 @@ topic and the log, counted; the loop goes on.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import sys
 import threading
@@ -24,7 +23,7 @@ from edge_functions.sensors import ConfigError, SensorConfig, SensorProcessor
 
 from . import local_topics
 from .component_main import ComponentConfigError, run_component
-from .ipc_client import CoreLink
+from .ipc_client import CoreLink, thing_name
 from .sensor_sources import FileSource, LinuxSource, SimulatedSource, build_source, parse_line
 from .settings import items, number, section, text
 
@@ -39,7 +38,7 @@ class _Work:
 class SensorHub:
     def __init__(self, link: CoreLink, config: dict[str, Any], log: logging.Logger) -> None:
         self.link, self.log = link, log
-        self.thing = os.environ.get("AWS_IOT_THING_NAME", "")
+        self.thing = thing_name()
         try:
             self.processor = SensorProcessor(SensorConfig.from_dict(section(config, "Handler"), "Handler"))
         except ConfigError as exc:
@@ -62,17 +61,14 @@ class SensorHub:
         if not self.sources:
             raise ComponentConfigError("Sources must list at least one source")
         self._queue: queue.Queue[_Work] = queue.Queue(maxsize=10_000)
-        self._threads: list[threading.Thread] = []
         self.counts = {"readings": 0, "alerts": 0, "errors": 0}
 
     def run(self, stop: threading.Event) -> None:
         for name, source, interval in self.sources:
             target = self._follow if isinstance(source, FileSource) else self._sample
-            thread = threading.Thread(
+            threading.Thread(
                 target=target, args=(name, source, interval, stop), name=name, daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            ).start()
         while not stop.is_set():
             try:
                 work = self._queue.get(timeout=0.2)
@@ -107,18 +103,14 @@ class SensorHub:
             errors = out.get("errors", [])
         for kind in ("telemetry", "alerts"):
             if out[kind]:
-                self.link.publish_json(
-                    self.topics[kind], {"thing": self.thing, "source": work.source, "records": out[kind]}
-                )
+                self.link.publish_records(self.topics[kind], self.thing, work.source, out[kind])
         self.counts["readings"] += len(out["telemetry"])
         self.counts["alerts"] += len(out["alerts"])
         if errors:
             self.counts["errors"] += len(errors)
             for error in errors:
                 self.log.warning("reading-refused", extra={"source": work.source, **error})
-            self.link.publish_json(
-                self.topics["errors"], {"thing": self.thing, "source": work.source, "records": errors}
-            )
+            self.link.publish_records(self.topics["errors"], self.thing, work.source, errors)
 
     def close(self) -> None:
         self.log.info("sensor-hub-counts", extra=dict(self.counts))

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import local_topics
 from .component_main import ComponentConfigError, run_component
-from .ipc_client import CoreLink
+from .ipc_client import CoreLink, thing_name
 from .settings import items, number, section, text
 from .uplink_batches import outgoing
 from .uplink_sinks import IotCoreSink, KinesisSink, SendError, Sink
@@ -44,7 +44,7 @@ class Uplink:
         self, link: CoreLink, config: dict[str, Any], log: logging.Logger, *, sink: Sink | None = None
     ) -> None:
         self.link, self.log = link, log
-        self.thing = os.environ.get("AWS_IOT_THING_NAME", "") or "core"
+        self.thing = thing_name() or "core"
         self.subscriptions: list[tuple[str, str]] = []
         for i, raw in enumerate(items(config, "Subscriptions") or _DEFAULT_SUBSCRIPTIONS):
             where = f"Subscriptions[{i}]"

@@ -64,6 +64,21 @@ class _Table:
     def put(self, item: Mapping[str, Any]) -> None:
         self.call("put_item", Item=marshal(item))
 
+    def put_new(self, item: Mapping[str, Any], key_attribute: str) -> bool:
+        """Writes `item` only if no item has its key; False when one had."""
+        try:
+            self.call(
+                "put_item", Item=marshal(item), ConditionExpression=f"attribute_not_exists({key_attribute})"
+            )
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == (
+                "ConditionalCheckFailedException"
+            ):
+                return False
+            raise
+        return True
+
     def get(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         found = self.call("get_item", Key=marshal(key), ConsistentRead=True).get("Item")
         return unmarshal(found) if found else None
@@ -135,19 +150,8 @@ class DynamoDBTelemetryStore(TelemetryStore):
                 "windowStart": 0,
                 "expiresAt": (now_ms + SEEN_FOR_MS) // 1000,
             }
-            try:
-                self._table.client.put_item(
-                    TableName=self._table.table,
-                    Item=marshal(item),
-                    ConditionExpression="attribute_not_exists(series)",
-                )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    continue
-                raise StoreError(f"DynamoDB table {self._table.table}: put_item: {exc}") from exc
-            except BotoCoreError as exc:
-                raise StoreError(f"DynamoDB table {self._table.table}: put_item: {exc}") from exc
-            new.add(record_id)
+            if self._table.put_new(item, "series"):
+                new.add(record_id)
         return new
 
     def latest(self, thing: str, sensor: str) -> Window | None:

@@ -50,33 +50,49 @@ def deploy(core: CoreProcess, base: Path, configs: dict[str, dict[str, Any]], **
             wait_for(lambda n=name: "component-ready" in core.log_text(n), 30, f"{name} to subscribe")
 
 
+def deploy_invalid(core: CoreProcess, base: Path, name: str, config: dict[str, Any], *staged: str) -> str:
+    """Deploys `name` with a configuration that does not validate (`staged`: recipes it needs besides
+    its own); returns its log once it has reported ERRORED."""
+    recipe_dir, artifact_dir = stage(base, name, *staged)
+    core.deploy(
+        recipe_dir=recipe_dir,
+        artifact_dir=artifact_dir,
+        merge={name: "1.0.0"},
+        update_config={name: {"MERGE": config}},
+    )
+    wait_for(lambda: "ERRORED" in core.states_logged(name), 30, f"{name} to report ERRORED")
+    return core.log_text(name)
+
+
+def deploy_probe(core: CoreProcess, folder: Path, name: str, actions: list[dict[str, Any]]) -> Probe:
+    """A probe component allowed every pub/sub operation, deployed and running its actions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = Probe(
+        folder,
+        name,
+        actions,
+        access={"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}},
+    )
+    answer = core.deploy(
+        recipe_dir=folder / "recipes", artifact_dir=folder / "artifacts", merge={name: "1.0.0"}
+    )
+    assert answer["status"] == "SUCCEEDED", answer
+    return probe
+
+
 class Listener:
     """A component that subscribes to local topics and records every message."""
 
     NAME = "test.Listener"
 
-    def __init__(
-        self, core: CoreProcess, base: Path, topics: list[str], publish: list[dict[str, Any]] = ()
-    ) -> None:
-        actions: list[dict[str, Any]] = [{"op": "subscribe_to_topic", "args": {"topic": t}} for t in topics]
-        actions += list(publish)
+    def __init__(self, core: CoreProcess, base: Path, topics: list[str]) -> None:
         self.topics = topics
-        folder = base / "listener"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.probe = Probe(
-            folder,
+        self.probe = deploy_probe(
+            core,
+            base / "listener",
             self.NAME,
-            actions,
-            access={
-                "aws.greengrass.ipc.pubsub": {
-                    "listen": {"operations": ["*"], "resources": ["*"]},
-                }
-            },
+            [{"op": "subscribe_to_topic", "args": {"topic": t}} for t in topics],
         )
-        answer = core.deploy(
-            recipe_dir=folder / "recipes", artifact_dir=folder / "artifacts", merge={self.NAME: "1.0.0"}
-        )
-        assert answer["status"] == "SUCCEEDED", answer
         for index in range(len(topics)):
             self.probe.step(index)
 
@@ -106,20 +122,8 @@ def publish_from_component(
     """Deploys a component that publishes these (topic, JSON document) messages, in order, and exits."""
     from tests.ipc_components import json_message
 
-    folder = base / name
-    folder.mkdir(parents=True, exist_ok=True)
     actions = [
         {"op": "publish_to_topic", "args": {"topic": topic, "publish_message": json_message(document)}}
         for topic, document in messages
     ]
-    probe = Probe(
-        folder,
-        name,
-        actions,
-        access={"aws.greengrass.ipc.pubsub": {"p": {"operations": ["*"], "resources": ["*"]}}},
-    )
-    answer = core.deploy(
-        recipe_dir=folder / "recipes", artifact_dir=folder / "artifacts", merge={name: "1.0.0"}
-    )
-    assert answer["status"] == "SUCCEEDED", answer
-    return probe
+    return deploy_probe(core, base / name, name, actions)

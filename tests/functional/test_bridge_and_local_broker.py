@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from greengrass_components.components.broker_auth import hash_password
-from tests.edge_components import Listener, deploy, publish_from_component
+from tests.edge_components import Listener, deploy, deploy_invalid, publish_from_component
 from tests.fakes.broker import MosquittoBroker, free_port
 from tests.functional.test_ipc_iot_core import Observer, require_mosquitto
 from tests.waiting import wait_for
@@ -122,20 +122,6 @@ def test_devices_authenticate_and_the_bridge_relays_by_its_mappings(start_core, 
 
 def test_a_mapping_that_does_not_validate_reports_errored(start_core, tmp_path):
     core = start_core()
-    from tests.edge_components import stage
-
-    recipe_dir, artifact_dir = stage(tmp_path, BRIDGE, BROKER)
-    core.deploy(
-        recipe_dir=recipe_dir,
-        artifact_dir=artifact_dir,
-        merge={BRIDGE: "1.0.0"},
-        update_config={
-            BRIDGE: {
-                "MERGE": {
-                    "mqttTopicMapping": {"Bad": {"topic": "a/#", "source": "Kafka", "target": "Pubsub"}}
-                }
-            }
-        },
-    )
-    wait_for(lambda: "ERRORED" in core.states_logged(BRIDGE), 30, "ERRORED")
-    assert "mqttTopicMapping.Bad.source must be one of LocalMqtt, Pubsub, IotCore" in core.log_text(BRIDGE)
+    bad = {"mqttTopicMapping": {"Bad": {"topic": "a/#", "source": "Kafka", "target": "Pubsub"}}}
+    log = deploy_invalid(core, tmp_path, BRIDGE, bad, BROKER)
+    assert "mqttTopicMapping.Bad.source must be one of LocalMqtt, Pubsub, IotCore" in log

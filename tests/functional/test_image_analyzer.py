@@ -11,8 +11,7 @@ import numpy as np
 from skimage import data
 
 from edge_functions.vision import decode_image
-from tests.edge_components import Listener, deploy
-from tests.waiting import wait_for
+from tests.edge_components import Listener, deploy, deploy_invalid
 
 ANALYZER = "com.edgeway.ImageAnalyzer"
 TOPICS = ["edgeway/vision", "edgeway/vision/thumbnails", "edgeway/errors"]
@@ -100,16 +99,7 @@ def test_the_demo_camera_cycles_photographs_at_the_frame_rate_limit(start_core, 
 
 def test_a_source_that_does_not_validate_reports_errored(start_core, tmp_path):
     core = start_core()
-    from tests.edge_components import stage
-
-    recipe_dir, artifact_dir = stage(tmp_path, ANALYZER)
-    core.deploy(
-        recipe_dir=recipe_dir,
-        artifact_dir=artifact_dir,
-        merge={ANALYZER: "1.0.0"},
-        update_config={
-            ANALYZER: {"MERGE": {"Source": {"type": "folder", "path": str(tmp_path / "nowhere")}}}
-        },
+    log = deploy_invalid(
+        core, tmp_path, ANALYZER, {"Source": {"type": "folder", "path": str(tmp_path / "nowhere")}}
     )
-    wait_for(lambda: "ERRORED" in core.states_logged(ANALYZER), 30, "ERRORED")
-    assert "is not a folder" in core.log_text(ANALYZER)
+    assert "is not a folder" in log

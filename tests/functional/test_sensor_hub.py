@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from tests.edge_components import Listener, deploy
-from tests.waiting import wait_for
+from tests.edge_components import Listener, deploy, deploy_invalid
 
 HUB = "com.edgeway.SensorHub"
 
@@ -84,15 +83,5 @@ def test_the_simulated_source_samples_on_its_interval_with_anomalies(start_core,
 
 def test_a_configuration_that_does_not_validate_reports_errored_with_the_reason(start_core, tmp_path):
     core = start_core()
-    recipe_config = {HUB: {"Sources": [{"type": "camera"}]}}
-    from tests.edge_components import stage
-
-    recipe_dir, artifact_dir = stage(tmp_path, HUB)
-    core.deploy(
-        recipe_dir=recipe_dir,
-        artifact_dir=artifact_dir,
-        merge={HUB: "1.0.0"},
-        update_config={HUB: {"MERGE": recipe_config[HUB]}},
-    )
-    wait_for(lambda: "ERRORED" in core.states_logged(HUB), 30, "the hub to report ERRORED")
-    assert "Sources[0].type must be linux, simulated or file, got 'camera'" in core.log_text(HUB)
+    log = deploy_invalid(core, tmp_path, HUB, {"Sources": [{"type": "camera"}]})
+    assert "Sources[0].type must be linux, simulated or file, got 'camera'" in log

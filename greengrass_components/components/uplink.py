@@ -113,18 +113,18 @@ class Uplink:
             self.ingest(batch)
 
     def ingest(self, messages: list[tuple[str, str, Any]]) -> int:
-        rows = []
+        rows, refused = [], 0
         for topic, kind, body in messages:
             if not isinstance(body, dict):
                 self.log.warning(
                     "uplink-message-refused", extra={"topic": topic, "error": "not a JSON object"}
                 )
-                self.spool.counts["refused"] += 1
+                refused += 1
                 continue
             source = str(body.get("source") or topic)
-            for record in body.get("records", [body]) if isinstance(body.get("records"), list) else [body]:
+            for record in body["records"] if isinstance(body.get("records"), list) else [body]:
                 if not isinstance(record, dict):
-                    self.spool.counts["refused"] += 1
+                    refused += 1
                     continue
                 record_id = record.get("id")
                 if not isinstance(record_id, str) or not record_id:
@@ -133,6 +133,8 @@ class Uplink:
                 rows.append(
                     (record_id, record_kind(kind, record), str(record.get("source") or source), record)
                 )
+        if refused:
+            self.spool.refuse(refused)
         kept = self.spool.add_many(rows)
         if len(rows) - kept:
             self.log.warning("uplink-records-refused", extra={"count": len(rows) - kept})

@@ -162,6 +162,11 @@ class RecordSpool:
             list(self.counts.items()),
         )
 
+    def refuse(self, count: int) -> None:
+        """Records turned away before they reached the spool (not JSON objects), counted with its own."""
+        self.counts["refused"] += count
+        self._save_counts()
+
     def _save_counts(self) -> None:
         with self._lock:
             self._write_counts()

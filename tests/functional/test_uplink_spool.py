@@ -103,3 +103,17 @@ def test_the_stream_goes_to_kinesis_with_put_records_and_alerts_still_to_chat_ou
     assert len({r["id"] for r in readings}) == 1200 and all(rec["PartitionKey"] == "gw" for rec in records)
     assert [(t, json.loads(p)["id"]) for t, p in link.published] == [("chat/out", "a-1")]
     assert uplink.spool.count() == 0 and uplink.spool.counts["sent"] == 1201
+
+
+def test_messages_and_records_that_are_not_objects_are_refused_and_the_count_is_kept(tmp_path):
+    config = {"Spool": {"path": str(tmp_path / "spool.sqlite3")}}
+    uplink = Uplink(RecordingLink(), config, logging.getLogger("test"))  # type: ignore[arg-type]
+    kept = uplink.ingest(
+        [
+            ("edgeway/telemetry", "telemetry", "not an object"),
+            ("edgeway/telemetry", "telemetry", {"records": [{"sensor": "t", "value": 1}, 42]}),
+        ]
+    )
+    assert kept == 1 and uplink.spool.counts["refused"] == 2
+    uplink.close()
+    assert RecordSpool(tmp_path / "spool.sqlite3").counts["refused"] == 2

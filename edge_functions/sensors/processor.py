@@ -63,7 +63,7 @@ class SensorProcessor:
         )
         if settings.threshold is not None:
             tracker = self._thresholds.get(reading.sensor)
-            if tracker is None or tracker.rule != settings.threshold:
+            if tracker is None:
                 tracker = self._thresholds[reading.sensor] = ThresholdTracker(
                     reading.sensor, settings.threshold
                 )

@@ -15,17 +15,21 @@ from rich.table import Table
 
 from greengrass_components.runtime.logs import JsonFormatter
 
-console = Console()
-errors = Console(stderr=True)
+# What a command prints must not depend on the terminal's width: text is never wrapped (soft_wrap),
+# and a table is drawn at its natural width, however narrow the terminal (or 80 columns, rich's
+# default where there is none).
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+_tables = Console(width=100_000)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     view = Table(title=title, show_lines=False)
     for column in columns:
-        view.add_column(column)
+        view.add_column(column, no_wrap=True, overflow="ignore")
     for row in rows:
         view.add_row(*(str(cell) for cell in row))
-    console.print(view)
+    _tables.print(view)
 
 
 def emit_json(value: Any) -> None:

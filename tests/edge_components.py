@@ -127,3 +127,57 @@ def publish_from_component(
         for topic, document in messages
     ]
     return deploy_probe(core, base / name, name, actions)
+
+
+HANDOFF = "{kernel:rootPath}/work/com.edgeway.Uplink/uplink-spool.sqlite3"
+
+
+def hand_off_from_component(
+    core: CoreProcess, base: Path, name: str, messages: list[tuple[str, Any]]
+) -> None:
+    """Deploys a component that hands these (topic, document) messages to the uplink durably, as the
+    sensor hub does, and exits; returns once it has."""
+    import json
+
+    import yaml
+
+    from tests.core_process import write_recipe
+
+    folder = base / name
+    artifacts = folder / "artifacts" / name / "1.0.0"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).with_name("handoff_feeder.py"), artifacts / "handoff_feeder.py")
+    messages_file = folder / "messages.json"
+    messages_file.write_text(json.dumps(messages))
+    topics = sorted({topic for topic, _ in messages})
+    recipe = {
+        "RecipeFormatVersion": "2020-01-25",
+        "ComponentName": name,
+        "ComponentVersion": "1.0.0",
+        "ComponentConfiguration": {
+            "DefaultConfiguration": {
+                "accessControl": {
+                    "aws.greengrass.ipc.pubsub": {
+                        "p": {"operations": ["aws.greengrass#PublishToTopic"], "resources": topics}
+                    }
+                }
+            }
+        },
+        "Manifests": [
+            {
+                "Platform": {"os": "linux"},
+                "Lifecycle": {
+                    "Run": {
+                        "Script": f"python3 -u {{artifacts:path}}/handoff_feeder.py {messages_file}",
+                        "Setenv": {"EDGEWAY_HANDOFF": HANDOFF},
+                    }
+                },
+            }
+        ],
+    }
+    write_recipe(folder / "recipes", yaml.safe_dump(recipe, sort_keys=False), name=f"{name}-1.0.0.yaml")
+    answer = core.deploy(
+        recipe_dir=folder / "recipes", artifact_dir=folder / "artifacts", merge={name: "1.0.0"}
+    )
+    assert answer["status"] == "SUCCEEDED", answer
+    wait_for(lambda: "feeder-done" in core.log_text(name), 120, f"{name} to hand everything over")

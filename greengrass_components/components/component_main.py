@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from greengrass_components.runtime.logs import JsonFormatter
 
+from .handoff import HandOff
 from .ipc_client import CoreLink
 
 
@@ -51,7 +52,7 @@ def run_component(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    link = link or CoreLink()
+    link = link or CoreLink(handoff=HandOff.from_env())
     try:
         try:
             component = build(link, link.configuration(), log)

@@ -17,6 +17,8 @@ from typing import Any
 from awsiot.greengrasscoreipc import model
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
+from .handoff import HandOff, HandOffFull
+
 RECEIVE_FROM_OTHERS = "RECEIVE_MESSAGES_FROM_OTHERS"
 
 
@@ -32,8 +34,11 @@ def message_body(event: model.SubscriptionResponseMessage) -> tuple[str, Any]:
 
 
 class CoreLink:
-    def __init__(self, client: GreengrassCoreIPCClientV2 | None = None) -> None:
+    def __init__(
+        self, client: GreengrassCoreIPCClientV2 | None = None, handoff: HandOff | None = None
+    ) -> None:
         self.client = client or GreengrassCoreIPCClientV2(executor=None)
+        self.handoff = handoff
         self._operations: list[Any] = []
 
     def configuration(self) -> dict[str, Any]:
@@ -48,8 +53,14 @@ class CoreLink:
 
     def publish_records(self, topic: str, thing: str, source: str, records: list[dict[str, Any]]) -> None:
         """The envelope every component's records travel in, and the uplink reads:
-        `{"thing", "source", "records": [...]}`."""
-        self.publish_json(topic, {"thing": thing, "source": source, "records": records})
+        `{"thing", "source", "records": [...]}`. With a hand-off, the records are committed to it first
+        (durable whether or not the uplink runs), and the local copy says so (`handedOff`)."""
+        envelope: dict[str, Any] = {"thing": thing, "source": source, "records": records}
+        if self.handoff is not None:
+            with contextlib.suppress(HandOffFull):  # the uplink has long been away: IPC only, as before
+                self.handoff.append(topic, envelope)
+                envelope = envelope | {"handedOff": True}
+        self.publish_json(topic, envelope)
 
     def publish_bytes(self, topic: str, payload: bytes) -> None:
         self.client.publish_to_topic(

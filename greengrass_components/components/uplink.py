@@ -2,8 +2,10 @@
 
     python3 -m greengrass_components.components.uplink
 
-Ingest: subscriptions hand each message's records to a queue; one writer thread commits them to the
-spool in batches (one transaction per batch). Every record gets an id when it has none
+Ingest: producers that hand their records over durably (`handoff`) append them to the spool file's
+inbox, which the writer thread moves into the spool; messages on the subscribed topics from anyone
+else go through a queue. One writer thread commits both to the spool in batches (one transaction per
+batch). Every record gets an id when it has none
 (`{thing}-{start}-{n}`), kept through every resend. Drain: the oldest records become messages
 (`uplink_batches`), sent in spool order through the sink; a record is deleted only after its message
 was delivered (QoS 1). While sending fails the uplink backs off, doubling from `BackoffMinSeconds` to
@@ -13,16 +15,20 @@ expired, dropped, refused) goes to the status topic and the log every `StatusSec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import random
+import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from greengrass_components.ipc.topics import topic_matches
 
 from . import local_topics
 from .component_main import ComponentConfigError, run_component
@@ -99,22 +105,41 @@ class Uplink:
         return put
 
     def _writer(self, stop: threading.Event) -> None:
-        while not (stop.is_set() and self._queue.empty()):
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            batch = [first]
-            while len(batch) < 2000:
-                try:
+        batch: list[tuple[str, str, Any]] = []
+        while not (stop.is_set() and self._queue.empty() and not batch):
+            with contextlib.suppress(queue.Empty):
+                if not batch:
+                    batch.append(self._queue.get(timeout=0.2))
+                while len(batch) < 2000:
                     batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self.ingest(batch)
+            try:
+                self.absorb()
+                if batch:
+                    self.ingest(batch)
+                    batch = []
+            except sqlite3.OperationalError as exc:  # the file is busy: keep the batch, try again
+                self.log.warning("uplink-spool-busy", extra={"error": str(exc)})
+                stop.wait(0.1)
 
-    def ingest(self, messages: list[tuple[str, str, Any]]) -> int:
+    def _kind_for(self, topic: str) -> str | None:
+        return next((kind for pattern, kind in self.subscriptions if topic_matches(pattern, topic)), None)
+
+    def absorb(self) -> int:
+        """Moves what producers handed over (`handoff`) into the spool; returns the records kept.
+        Appends to a topic the uplink does not subscribe to are not for it, and leave the inbox too."""
+        kept = 0
+        while rows := self.spool.inbox(500):
+            messages = [
+                (topic, kind, envelope) for _, topic, envelope in rows if (kind := self._kind_for(topic))
+            ]
+            kept += self.ingest(messages, inbox_upto=rows[-1][0])
+        return kept
+
+    def ingest(self, messages: list[tuple[str, str, Any]], *, inbox_upto: int | None = None) -> int:
         rows, refused = [], 0
         for topic, kind, body in messages:
+            if isinstance(body, dict) and body.get("handedOff") is True:
+                continue  # the local copy of an append: the records come through the inbox
             if not isinstance(body, dict):
                 self.log.warning(
                     "uplink-message-refused", extra={"topic": topic, "error": "not a JSON object"}
@@ -135,7 +160,7 @@ class Uplink:
                 )
         if refused:
             self.spool.refuse(refused)
-        kept = self.spool.add_many(rows)
+        kept = self.spool.add_many(rows, inbox_upto=inbox_upto)
         if len(rows) - kept:
             self.log.warning("uplink-records-refused", extra={"count": len(rows) - kept})
         self._wake.set()

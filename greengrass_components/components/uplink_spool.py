@@ -24,7 +24,10 @@ from typing import Any
 
 from greengrass_components.sqlite_files import open_wal
 
-SCHEMA = """
+from .handoff import INBOX_SCHEMA
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL,
@@ -37,6 +40,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_kind ON records (kind, seq);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+    + INBOX_SCHEMA
+)
 
 ALERT = "alert"
 COUNTERS = ("accepted", "sent", "expired", "dropped_telemetry", "dropped_alerts", "refused")
@@ -63,14 +68,24 @@ class RecordSpool:
     ) -> None:
         self.max_bytes, self.max_age_seconds, self._clock = max_bytes, max_age_seconds, clock
         self.max_record_bytes = min(max_record_bytes, max_bytes)
-        self._db = open_wal(path, SCHEMA, "NORMAL")
+        self._db = open_wal(path, SCHEMA, "NORMAL", busy_seconds=60)
         self._lock = threading.Lock()
         self.size_bytes = int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM records").fetchone()[0])
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.counts.update(dict(self._db.execute("SELECT name, value FROM counters").fetchall()))
 
-    def add_many(self, records: Sequence[tuple[str, str, str, dict[str, Any]]]) -> int:
-        """(id, kind, source, body) each; returns how many were kept."""
+    def inbox(self, limit: int) -> list[tuple[int, str, Any]]:
+        """(seq, topic, envelope) of what producers handed over (`handoff.HandOff`), oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, topic, body FROM inbox ORDER BY seq LIMIT ?", (limit,)
+        ).fetchall()
+        return [(seq, topic, json.loads(body)) for seq, topic, body in rows]
+
+    def add_many(
+        self, records: Sequence[tuple[str, str, str, dict[str, Any]]], *, inbox_upto: int | None = None
+    ) -> int:
+        """(id, kind, source, body) each; returns how many were kept. With `inbox_upto`, the inbox rows
+        up to that seq, which these records came from, leave in the same transaction."""
         rows = []
         for record_id, kind, source, body in records:
             text = json.dumps(body, separators=(",", ":"))
@@ -79,13 +94,12 @@ class RecordSpool:
                 self.counts["refused"] += 1
                 continue
             rows.append((record_id, kind, source, text, size, self._clock()))
-        if not rows:
-            self._save_counts()
-            return 0
         incoming = sum(row[4] for row in rows)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if inbox_upto is not None:
+                    self._db.execute("DELETE FROM inbox WHERE seq <= ?", (inbox_upto,))
                 self._expire()
                 self._make_room(incoming)
                 self._db.executemany(

@@ -11,7 +11,8 @@ import pytest
 
 PRINT = """
 from edgeway.output import table, fail
-table("components", ["component", "state"], [["com.edgeway.AComponentWithAVeryLongName" + "x" * 90, "RUNNING"]])
+name = "com.edgeway.AComponentWithAVeryLongName" + "x" * 90
+table("components", ["component", "state"], [[name, "RUNNING"]])
 fail("/a/very/long/path/" + "d" * 80 + "/template.yaml: rule TelemetryStreamRule: SQL does not parse")
 """
 
@@ -21,7 +22,9 @@ def test_errors_and_tables_are_never_wrapped(columns):
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     if columns:
         env["COLUMNS"] = columns
-    result = subprocess.run([sys.executable, "-c", PRINT], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 1
     error_lines = result.stderr.strip().splitlines()
     assert len(error_lines) == 1, result.stderr

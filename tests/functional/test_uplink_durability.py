@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.edge_components import Listener, deploy, publish_from_component
+from tests.edge_components import Listener, deploy, hand_off_from_component
 from tests.fakes.broker import MosquittoBroker
 from tests.functional.test_ipc_iot_core import require_mosquitto
 from tests.waiting import wait_for
@@ -123,7 +123,7 @@ def start(start_core, tmp_path: Path, broker: MosquittoBroker) -> tuple[Any, Lis
 
 def feed(core: Any, tmp_path: Path) -> dict[str, list[str]]:
     messages, expected = feed_messages()
-    publish_from_component(core, tmp_path, "test.Feeder", messages)
+    hand_off_from_component(core, tmp_path, "test.Feeder", messages)
     return expected
 
 
@@ -204,3 +204,19 @@ def test_uplink_killed_mid_drain_and_restarted_loses_nothing(outage):
     )
     outage.broker_back()
     assert_all_arrived_in_order(outage.cloud, outage.expected)
+
+
+def test_records_handed_over_while_no_uplink_runs_arrive_once_it_does(start_core, tmp_path, broker_dir):
+    """The hand-off is durable on append: a producer hands 10,010 records over before the uplink has
+    ever run; deployed afterwards, the uplink sends every one of them, in order per source."""
+    broker = MosquittoBroker(broker_dir, persistent=True)
+    cloud = CloudSubscriber(broker.port)
+    try:
+        core = start_core("--iot-endpoint", f"mqtt://127.0.0.1:{broker.port}")
+        expected = feed(core, tmp_path)
+        assert UPLINK not in core.components()
+        deploy(core, tmp_path, {UPLINK: {"StatusSeconds": 0.2}})
+        assert_all_arrived_in_order(cloud, expected)
+    finally:
+        cloud.close()
+        broker.stop()

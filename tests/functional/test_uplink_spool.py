@@ -8,8 +8,10 @@ import logging
 from typing import Any
 
 import boto3
+import pytest
 from moto import mock_aws
 
+from greengrass_components.components.handoff import HandOff, HandOffFull
 from greengrass_components.components.uplink import Uplink
 from greengrass_components.components.uplink_sinks import IotCoreSink, KinesisSink
 from greengrass_components.components.uplink_spool import RecordSpool
@@ -117,3 +119,29 @@ def test_messages_and_records_that_are_not_objects_are_refused_and_the_count_is_
     assert kept == 1 and uplink.spool.counts["refused"] == 2
     uplink.close()
     assert RecordSpool(tmp_path / "spool.sqlite3").counts["refused"] == 2
+
+
+def test_handed_over_records_move_into_the_spool_once_and_a_full_inbox_says_so(tmp_path):
+    spool_path = tmp_path / "uplink-spool.sqlite3"
+    handoff = HandOff(spool_path, max_waiting=3)
+    for n in range(3):
+        handoff.append("edgeway/telemetry", {"source": "s", "records": [{"id": f"r{n}", "value": n}]})
+    with pytest.raises(HandOffFull, match="holds 3 appends"):
+        handoff.append("edgeway/telemetry", {"source": "s", "records": [{"id": "r3"}]})
+    config = {"Spool": {"path": str(spool_path)}}
+    uplink = Uplink(RecordingLink(), config, logging.getLogger("test"))  # type: ignore[arg-type]
+    assert uplink.absorb() == 3
+    assert [r.id for r in uplink.spool.oldest(10)] == ["r0", "r1", "r2"]
+    assert uplink.absorb() == 0 and uplink.spool.inbox(10) == []
+    # the local copy of an append is not taken a second time; anyone else's message is
+    kept = uplink.ingest(
+        [
+            ("edgeway/telemetry", "telemetry", {"source": "s", "records": [{"id": "r0"}], "handedOff": True}),
+            ("edgeway/telemetry", "telemetry", {"source": "other", "records": [{"id": "x1"}]}),
+        ]
+    )
+    assert kept == 1 and [r.id for r in uplink.spool.oldest(10)] == ["r0", "r1", "r2", "x1"]
+    handoff.append("edgeway/errors", {"source": "s", "records": [{"id": "e1"}]})  # a topic it does not take
+    assert uplink.absorb() == 0 and uplink.spool.inbox(10) == []
+    uplink.close()
+    handoff.close()

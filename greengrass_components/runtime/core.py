@@ -47,8 +47,10 @@ from .lifecycle import DEFAULT_ERROR_RESET_SECONDS
 from .logs import log, setup_core_logging
 from .planner import ComponentPlan
 from .platform import detect_platform
+from .process_registry import ProcessRegistry, stop_recorded_groups
+from .reaper import start_reaper, stop_reaper
 from .recipe_loader import load_recipe_dir
-from .state_board import StateBoard
+from .state_board import State, StateBoard, StateChange
 from .state_store import StateStore
 from .supervisor import Supervisor
 from .versions import newest
@@ -83,11 +85,13 @@ class Core:
         self.log = setup_core_logging(self.paths.logs, to_stderr=settings.log_to_stderr)
         self.board = StateBoard()
         self.store = StateStore(self.paths.state_db)
+        self.board.subscribe(self._remember_broken)
         self.supervisor = Supervisor(
             self.paths,
             self.board,
             self.component_env,
             self.log,
+            registry=ProcessRegistry(self.paths.process_groups),
             error_reset_seconds=settings.error_reset_seconds,
         )
         self.device = detect_platform(settings.platform_overrides)
@@ -144,6 +148,11 @@ class Core:
         )
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
+
+    def _remember_broken(self, change: StateChange) -> None:
+        runner = self.supervisor.runners.get(change.name)
+        if change.new == State.BROKEN and runner is not None:
+            self.store.mark_broken(change.name, runner.plan.version, change.reason)
 
     # -- what a component's processes see -------------------------------------
 
@@ -251,6 +260,10 @@ class Core:
             platform=self.device,
             pid=os.getpid(),
         )
+        left = stop_recorded_groups(self.paths.process_groups)
+        if left:
+            log(self.log, logging.WARNING, "leftover-processes-stopped", groups=left)
+        reaper = start_reaper(self.paths.process_groups)
         server = await start_control_server(self.paths.control_socket, self.operations(), self.log)
         await self.ipc.start()
         if self.iot is not None:
@@ -281,6 +294,7 @@ class Core:
             self.paths.control_socket.unlink(missing_ok=True)
             self.store.close()
             self.shadows.close()
+            stop_reaper(reaper)
             log(self.log, logging.INFO, "core-stopped")
         return exit_code
 

@@ -25,6 +25,10 @@ class CorePaths:
         return self.config / "core.sqlite"
 
     @property
+    def process_groups(self) -> Path:
+        return self.config / "process-groups.json"
+
+    @property
     def recipe_store(self) -> Path:
         return self.root / "packages" / "recipes"
 

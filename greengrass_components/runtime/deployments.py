@@ -144,7 +144,12 @@ class DeploymentManager:
         self._roots = {c.name: c.version for c in deployed if c.is_root}
         self._set_configurations(plans, forget=[])
         log(self._log, logging.INFO, "restore", components=[p.name for p in plans])
-        self._supervisor.start(plans)
+        broken = {
+            name: reason
+            for name, (version, reason) in self._store.broken().items()
+            if any(p.name == name and p.version == version for p in plans)
+        }
+        self._supervisor.start(plans, broken=broken)
 
     # -- deploy ---------------------------------------------------------------
 
@@ -237,6 +242,7 @@ class DeploymentManager:
                 await self.hooks.before_components_update(deployment_id)
         await self._supervisor.stop([*removed, *changed], uninstall=removed)
         self._set_configurations([target[n] for n in [*added, *changed]], forget=removed)
+        self._store.clear_broken([*added, *changed, *removed])
         self._supervisor.start(p for p in plans if p.name in added or p.name in changed)
         failure = await self._wait_ready([*added, *changed])
         if failure:

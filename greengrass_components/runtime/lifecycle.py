@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableSet
 from enum import Enum
 from pathlib import Path
 
@@ -57,8 +57,10 @@ class ComponentRunner:
         logger: logging.Logger,
         core_logger: logging.Logger,
         *,
+        groups: MutableSet[int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         error_reset_seconds: float = DEFAULT_ERROR_RESET_SECONDS,
+        broken_reason: str | None = None,
     ) -> None:
         self.plan = plan
         self._board = board
@@ -73,13 +75,16 @@ class ComponentRunner:
         self._restart_requested = False
         self._halt_requested = False
         self._error_reported = False
-        self._groups: set[int] = set()
+        self._groups: MutableSet[int] = set() if groups is None else groups
         self._run: ScriptProcess | None = None
         self._run_deadline: float | None = None
         self._dependency_epochs: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.state = State.NEW
         board.publish(plan.name, State.NEW, "deployed")
+        if broken_reason is not None:  # it was BROKEN before the core restarted: it stays so
+            self.state = State.BROKEN
+            board.publish(plan.name, State.BROKEN, broken_reason)
 
     @property
     def name(self) -> str:

@@ -24,6 +24,11 @@ CREATE TABLE IF NOT EXISTS deployed (
     configuration TEXT NOT NULL,
     recipe_path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS broken (
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS deployments (
     id TEXT PRIMARY KEY,
     created REAL NOT NULL,
@@ -89,6 +94,20 @@ class StateStore:
                     for c in components
                 ],
             )
+
+    def mark_broken(self, name: str, version: str, reason: str) -> None:
+        """BROKEN lasts until the component is deployed again, across restarts of the core."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO broken (name, version, reason) VALUES (?, ?, ?)", (name, version, reason)
+        )
+
+    def clear_broken(self, names: list[str]) -> None:
+        self._db.executemany("DELETE FROM broken WHERE name = ?", [(n,) for n in names])
+
+    def broken(self) -> dict[str, tuple[str, str]]:
+        """name: (version, reason) of each component that was BROKEN when last seen."""
+        rows = self._db.execute("SELECT name, version, reason FROM broken").fetchall()
+        return {name: (version, reason) for name, version, reason in rows}
 
     def update_configuration(self, name: str, configuration: dict[str, Any]) -> None:
         self._db.execute(

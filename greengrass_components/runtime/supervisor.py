@@ -12,6 +12,7 @@ from .core_paths import CorePaths
 from .lifecycle import DEFAULT_ERROR_RESET_SECONDS, ComponentRunner
 from .logs import close_component_logger, component_logger
 from .planner import ComponentPlan
+from .process_registry import ProcessRegistry
 from .state_board import State, StateBoard
 
 BaseEnv = Callable[[ComponentPlan, str], Mapping[str, str]]
@@ -25,8 +26,10 @@ class Supervisor:
         base_env: BaseEnv,
         core_logger: logging.Logger,
         *,
+        registry: ProcessRegistry,
         error_reset_seconds: float = DEFAULT_ERROR_RESET_SECONDS,
     ) -> None:
+        self._registry = registry
         self._paths = paths
         self._board = board
         self._base_env = base_env
@@ -45,7 +48,8 @@ class Supervisor:
                 return name
         return None
 
-    def start(self, plans: Iterable[ComponentPlan]) -> None:
+    def start(self, plans: Iterable[ComponentPlan], *, broken: Mapping[str, str] | None = None) -> None:
+        """Starts a runner for each plan; one named in `broken` (with its reason) stays BROKEN."""
         for plan in plans:
             if plan.name in self.runners:
                 raise RuntimeError(f"{plan.name} is already running; stop it first")
@@ -56,7 +60,9 @@ class Supervisor:
                 lambda p, token=token: self._base_env(p, token),  # type: ignore[misc]
                 component_logger(self._paths.logs, plan.name),
                 self._core_log,
+                groups=self._registry.groups_of(plan.name),
                 error_reset_seconds=self._error_reset,
+                broken_reason=(broken or {}).get(plan.name),
             )
             self.runners[plan.name] = runner
             runner.start()

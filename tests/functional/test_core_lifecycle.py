@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import zipfile
@@ -418,6 +419,83 @@ Shutdown:
     assert core.stop() == 0
     for marker in ("1001.5", "1002.5", "1003.5", "1004.5"):
         assert _processes_with(marker) == [], f"sleep {marker} outlived the core"
+
+
+def test_a_core_killed_with_sigkill_leaves_no_process_and_a_restart_runs_each_component_once(
+    tmp_path, start_core
+):
+    recipes = tmp_path / "recipes"
+    write_recipe(recipes, recipe("test.Daemon", "Startup: sleep 1011.5 > /dev/null 2>&1 &"))
+    write_recipe(recipes, recipe("test.Parent", "Run: sleep 1012.5 & sleep 1013.5; wait"))
+    write_recipe(recipes, recipe("test.Stubborn", "Run: trap '' TERM; sleep 1014.5 & wait; sleep 1014.5"))
+    markers = ("1011.5", "1012.5", "1013.5", "1014.5")
+    names = ("test.Daemon", "test.Parent", "test.Stubborn")
+    core = start_core("--recipes", str(recipes))
+    for name in names:
+        core.wait_state(name, "RUNNING")
+    for marker in markers:
+        wait_for(lambda m=marker: _processes_with(m), what=f"sleep {marker} to run")
+    core.stop(signal.SIGKILL)
+    for marker in markers:  # the reaper stops them (TERM, then KILL for the stubborn one)
+        wait_for(lambda m=marker: not _processes_with(m), 30, f"sleep {marker} to go with its core")
+
+    again = start_core(root=core.root)  # the same root, no --recipes: the deployed set is restored
+    for name in names:
+        again.wait_state(name, "RUNNING")
+    for marker in markers:
+        wait_for(lambda m=marker: _processes_with(m), what=f"sleep {marker} to run again")
+        assert len(_sleeps(marker)) == 1, f"sleep {marker} runs twice"
+    assert again.stop() == 0
+    for marker in markers:
+        assert _processes_with(marker) == [], f"sleep {marker} outlived the restarted core"
+
+
+def test_leftover_groups_of_a_killed_core_are_stopped_before_a_restart_starts_anything(tmp_path, start_core):
+    """Even with the reaper gone too (both killed), the next core stops what the last one left."""
+    recipes = tmp_path / "recipes"
+    write_recipe(recipes, recipe("test.Parent", "Run: sleep 1021.5 & sleep 1022.5; wait"))
+    core = start_core("--recipes", str(recipes))
+    core.wait_state("test.Parent", "RUNNING")
+    wait_for(lambda: _processes_with("1022.5"), what="the component to run")
+    reapers = [p for p in _processes_with("runtime.reaper") if str(core.root) in _cmdline(p)]
+    assert len(reapers) == 1
+    os.kill(reapers[0], signal.SIGKILL)
+    core.stop(signal.SIGKILL)
+    assert _processes_with("1022.5"), "with no reaper, the component should still be running here"
+    again = start_core(root=core.root)
+    again.wait_state("test.Parent", "RUNNING")
+    wait_for(lambda: len(_sleeps("1022.5")) == 1, 30, "the component to run again")
+    assert len(_sleeps("1021.5")) == 1 and len(_sleeps("1022.5")) == 1, "the component runs twice"
+    assert "leftover-processes-stopped" in again.log_text()
+
+
+def test_broken_is_kept_across_a_restart_until_deployed_again(tmp_path, start_core):
+    recipes = tmp_path / "recipes"
+    runs = tmp_path / "runs"
+    write_recipe(recipes, recipe("test.Crashy", f"Run: echo run >> {runs}; exit 3"))
+    core = start_core("--recipes", str(recipes), "--deployment-timeout", "30")
+    core.wait_state("test.Crashy", "BROKEN")
+    assert len(lines_of(runs)) == 3
+    assert core.stop() == 0
+    again = start_core(root=core.root)
+    broken = again.wait_state("test.Crashy", "BROKEN")
+    assert "Run exited with code 3" in broken["reason"]
+    assert len(lines_of(runs)) == 3, "a BROKEN component ran again after the restart"
+    answer = again.deploy(recipe_dir=recipes, merge={"test.Crashy": "1.0.0"})  # deployed again: it runs
+    wait_for(lambda: len(lines_of(runs)) > 3, 30, "the redeployed component to run")
+    assert answer["status"] in ("SUCCEEDED", "FAILED")
+
+
+def _sleeps(marker: str) -> list[int]:
+    """The `sleep MARKER` processes themselves (not the shells whose script names them)."""
+    return [pid for pid in _processes_with(marker) if _cmdline(pid).split() == ["sleep", marker]]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def test_component_logs_and_core_log_are_written(tmp_path, start_core):

@@ -51,6 +51,9 @@ TOP_LEVEL_KEYS = frozenset(
 )
 MANIFEST_KEYS = frozenset({"Name", "Platform", "Lifecycle", "Selections", "Artifacts"})
 ARTIFACT_KEYS = frozenset({"URI", "Unarchive", "Permission", "Digest", "Algorithm"})
+# The nucleus downloads artifacts from S3 and from the Greengrass service (greengrass:, an artifact
+# published with the component) and pulls docker: images; any other scheme fails its deployment.
+ARTIFACT_SCHEMES = frozenset({"s3", "greengrass", "docker"})
 
 
 def load_recipe_file(path: Path) -> Recipe:
@@ -314,6 +317,13 @@ def _artifacts(value: Any, field: str, problem: Any) -> list[Artifact]:
         uri = raw.get("URI")
         if not isinstance(uri, str) or not re.match(r"^[a-z][a-z0-9+.-]*:", uri):
             problem(f"{where}.URI", f"is required and must be a URI such as s3://bucket/key, got {uri!r}")
+            continue
+        scheme = uri.split(":", 1)[0]
+        if scheme not in ARTIFACT_SCHEMES:
+            problem(
+                f"{where}.URI",
+                f"scheme {scheme}: is not one the nucleus fetches (s3:, greengrass:, docker:), got {uri!r}",
+            )
             continue
         unarchive = raw.get("Unarchive", "NONE")
         if unarchive not in ("NONE", "ZIP"):

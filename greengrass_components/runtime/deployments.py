@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .artifacts import install_artifacts
+from .builtins import built_in_recipes
 from .config_store import ConfigStore
 from .config_update import ConfigurationUpdate, parse_configuration_update, resolve_configuration
 from .core_paths import CorePaths
@@ -263,7 +264,7 @@ class DeploymentManager:
 
     def _catalog(self, recipe_dir: Path | None) -> RecipeCatalog:
         stored, _ = load_recipe_dir(self._paths.recipe_store)
-        catalog = RecipeCatalog.of(stored)
+        catalog = RecipeCatalog.of([*built_in_recipes(), *stored])
         if recipe_dir is not None:
             if not recipe_dir.is_dir():
                 raise DeploymentError(f"recipe folder {recipe_dir} does not exist")

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, MutableSet
 from enum import Enum
 from pathlib import Path
 
+from .builtins import PROVIDED_BY_CORE
 from .logs import log
 from .planner import ComponentPlan
 from .process_runner import ScriptProcess, stop_group
@@ -183,6 +184,9 @@ class ComponentRunner:
     async def _start(self) -> None:
         lifecycle = self.plan.lifecycle
         self._report(State.STARTING)
+        if self.plan.component_type in PROVIDED_BY_CORE:
+            self._report(State.RUNNING, "provided by the local core")
+            return
         if lifecycle.startup is not None:
             outcome, detail = await self._run_step("Startup", lifecycle.startup, keep_group=True)
             if outcome in (StepOutcome.SUCCEEDED, StepOutcome.SKIPPED):

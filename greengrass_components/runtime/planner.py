@@ -30,6 +30,7 @@ class ComponentPlan:
     artifacts: tuple[Artifact, ...]
     paths: ComponentPaths
     recipe_source: str
+    component_type: str = "aws.greengrass.generic"
 
     @property
     def fingerprint(self) -> str:
@@ -103,4 +104,5 @@ def _plan_one(
         artifacts=manifest.artifacts,
         paths=scopes[recipe.name].paths,
         recipe_source=recipe.source,
+        component_type=recipe.component_type,
     )

@@ -486,6 +486,36 @@ def test_broken_is_kept_across_a_restart_until_deployed_again(tmp_path, start_co
     assert answer["status"] in ("SUCCEEDED", "FAILED")
 
 
+def test_dependencies_on_the_nucleus_and_its_plugins_are_met_by_the_core(tmp_path, start_core):
+    """Public recipes declare the nucleus (and plugins such as the shadow manager) as dependencies."""
+    recipes = tmp_path / "recipes"
+    dependencies = (
+        "ComponentDependencies:\n"
+        "  aws.greengrass.Nucleus:\n    VersionRequirement: '>=2.5.0 <2.15.0'\n    DependencyType: SOFT\n"
+        "  aws.greengrass.ShadowManager:\n    VersionRequirement: '^2.0.0'\n"
+        "  aws.greengrass.Cli:\n    VersionRequirement: '>=2.0.0'\n    DependencyType: SOFT\n"
+    )
+    write_recipe(recipes, recipe("test.NeedsNucleus", "Run: exec sleep 300", extra=dependencies))
+    core = start_core("--recipes", str(recipes))
+    core.wait_state("test.NeedsNucleus", "RUNNING")
+    components = core.components()
+    assert components["aws.greengrass.Nucleus"]["version"] == "2.14.3"
+    for name in ("aws.greengrass.Nucleus", "aws.greengrass.ShadowManager", "aws.greengrass.Cli"):
+        assert components[name]["state"] == "RUNNING" and components[name]["pids"] == []
+        assert components[name]["reason"] == "provided by the local core"
+    write_recipe(
+        recipes,
+        recipe(
+            "test.TooNew",
+            "Run: exec sleep 300",
+            extra="ComponentDependencies:\n  aws.greengrass.Nucleus:\n    VersionRequirement: '>=3.0.0'\n",
+        ),
+    )
+    answer = core.deploy(recipe_dir=recipes, merge={"test.TooNew": "1.0.0"})
+    assert answer["status"] == "FAILED"
+    assert "requires aws.greengrass.Nucleus >=3.0.0" in answer["reason"] and "2.14.3" in answer["reason"]
+
+
 def _sleeps(marker: str) -> list[int]:
     """The `sleep MARKER` processes themselves (not the shells whose script names them)."""
     return [pid for pid in _processes_with(marker) if _cmdline(pid).split() == ["sleep", marker]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from cloudfront_edge.emulator.invoke import build_event, invoke_once
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from cloudfront_edge.emulator.messages import ViewerRequest
 from cloudfront_edge.emulator.triggers import Trigger
-from edgeway.output import fail
+from edgeway.output import fail, json_logs
 
 FUNCTION_NAMES = ("security_headers", "enrich_request", "enrich_origin", "auth")
 template_option = click.option(
@@ -77,7 +76,7 @@ def serve(
     viewer_country: str,
 ) -> None:
     """Serve the distribution's behaviours and functions on 127.0.0.1:PORT."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    json_logs()
     settings = EdgeSettings(port, config, _origins(origins), function_config, viewer_country=viewer_country)
     try:
         asyncio.run(_serve(settings))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_backend import cfn
+from cloudfront_edge.emulator.response_headers import PolicyError, ResponseHeadersPolicy, parse_policy
 from cloudfront_edge.emulator.triggers import Trigger
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -68,6 +69,7 @@ class Behaviour:
     cached_methods: frozenset[str] = frozenset({"GET", "HEAD"})
     forward_query: bool = True
     viewer_headers: tuple[str, ...] = DEFAULT_VIEWER_HEADERS
+    response_headers: ResponseHeadersPolicy | None = None
 
     def matches(self, uri: str) -> bool:
         return _pattern(self.path_pattern).match(uri) is not None
@@ -175,6 +177,7 @@ def _behaviour(resources: dict[str, Any], spec: dict[str, Any], pattern: str, wh
             _function_module(resources, item.get("LambdaFunctionARN"), here),
             bool(item.get("IncludeBody")),
         )
+    policy = _response_headers_policy(resources, spec.get("ResponseHeadersPolicyId"), where)
     forwarded = spec.get("ForwardedValues", {})
     viewer_headers = tuple(h for h in forwarded.get("Headers", []) if h.lower().startswith("cloudfront-"))
     return Behaviour(
@@ -188,7 +191,32 @@ def _behaviour(resources: dict[str, Any], spec: dict[str, Any], pattern: str, wh
         cached_methods=frozenset(spec.get("CachedMethods", ["GET", "HEAD"])),
         forward_query=bool(forwarded.get("QueryString", True)),
         viewer_headers=viewer_headers or DEFAULT_VIEWER_HEADERS,
+        response_headers=policy,
     )
+
+
+def _response_headers_policy(
+    resources: dict[str, Any], reference: Any, where: str
+) -> ResponseHeadersPolicy | None:
+    """`ResponseHeadersPolicyId: !Ref Policy` (or `!GetAtt Policy.Id`) to a policy in the template."""
+    if reference is None:
+        return None
+    logical = None
+    if isinstance(reference, dict) and "Ref" in reference:
+        logical = str(reference["Ref"])
+    elif isinstance(reference, dict) and "Fn::GetAtt" in reference:
+        logical = str(reference["Fn::GetAtt"][0])
+    resource = resources.get(logical or "")
+    if resource is None or resource.get("Type") != "AWS::CloudFront::ResponseHeadersPolicy":
+        raise DistributionError(
+            f"{where}.ResponseHeadersPolicyId: {reference!r} is not an "
+            "AWS::CloudFront::ResponseHeadersPolicy in the template "
+            "(managed policies are not known to the local CloudFront)"
+        )
+    try:
+        return parse_policy(str(logical), resource.get("Properties", {}), f"{logical}.Properties")
+    except PolicyError as exc:
+        raise DistributionError(str(exc)) from exc
 
 
 def _of_type(resources: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:

@@ -14,6 +14,7 @@ import base64
 import json
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -122,14 +123,25 @@ class EdgeGateway:
 
     async def handle(self, request: ViewerRequest) -> EdgeResponse:
         request_id = _request_id()
+        behaviour = self.distribution.behaviour_for(request.uri)
+        refused = bad_request(request)
+        if refused is not None:
+            status, message = refused
+            return self._finish(_text_response(status, "Error", message, request_id), request_id, behaviour)
         try:
-            response = await self._handle(request, request_id)
+            response = await self._handle(request, behaviour, request_id)
         except _FunctionFailure as failure:
             response = failure.response
-        return self._finish(response, request_id)
+        return self._finish(response, request_id, behaviour)
 
-    async def _handle(self, request: ViewerRequest, request_id: str) -> EdgeResponse:
-        behaviour = self.distribution.behaviour_for(request.uri)
+    def refuse(self, status: int, message: str) -> EdgeResponse:
+        """CloudFront's own error for a request the server could not take (malformed, too large),
+        with the default behaviour's response headers policy."""
+        request_id = _request_id()
+        response = _text_response(status, "Error", message, request_id)
+        return self._finish(response, request_id, self.distribution.behaviours[-1])
+
+    async def _handle(self, request: ViewerRequest, behaviour: Behaviour, request_id: str) -> EdgeResponse:
         if request.method not in behaviour.allowed_methods:
             message = (
                 f"This distribution is not configured to allow the HTTP request method {request.method} here."
@@ -304,13 +316,18 @@ class EdgeGateway:
             502, f"the origin {domain} is not reachable from the local CloudFront; map it with --origin"
         )
 
-    def _finish(self, response: EdgeResponse, request_id: str) -> EdgeResponse:
-        if response.result_type in ("Hit", "Miss", "LambdaGeneratedResponse"):
+    def _finish(self, response: EdgeResponse, request_id: str, behaviour: Behaviour) -> EdgeResponse:
+        if response.result_type == "LambdaGeneratedResponse":
             x_cache = response.result_type
+        elif response.status >= 400:  # an origin's error, fresh or cached, or CloudFront's own
+            x_cache = "Error"
         else:
-            x_cache = "Error" if response.status >= 400 else "Miss"
+            x_cache = "Hit" if response.result_type == "Hit" else "Miss"
+        headers = response.headers
+        if behaviour.response_headers is not None:
+            headers = behaviour.response_headers.apply(headers)
         response.headers = [
-            *response.headers,
+            *headers,
             ("Via", _via(request_id)),
             ("X-Cache", f"{x_cache} from cloudfront"),
             ("X-Amz-Cf-Pop", POP),
@@ -318,6 +335,21 @@ class EdgeGateway:
         ]
         response.request_id = request_id
         return response
+
+
+MAX_URI_BYTES = 8192  # CloudFront's limit on a request's URL
+
+
+def bad_request(request: ViewerRequest) -> tuple[int, str] | None:
+    """(status, why) for a request CloudFront refuses before any function or origin sees it."""
+    if len(request.uri) + len(request.querystring) + 1 > MAX_URI_BYTES:
+        return 414, f"The request URL is longer than {MAX_URI_BYTES} bytes."
+    if not request.uri.startswith("/"):
+        return 400, "The request path must start with /."
+    decoded = urllib.parse.unquote(request.uri, errors="replace")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+        return 400, "The request path holds a control character (such as %00)."
+    return None
 
 
 def _without_framing(headers: Headers) -> Headers:

@@ -3,22 +3,24 @@ streamed from the origin, with one JSON access-log line per request on stderr.""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web import BaseRequest, RequestHandler
 
-from cloudfront_edge.emulator.gateway import EdgeGateway
+from cloudfront_edge.emulator.gateway import MAX_URI_BYTES, EdgeGateway
 from cloudfront_edge.emulator.messages import EdgeResponse, ViewerRequest
 from cloudfront_edge.emulator.origin import HOP_BY_HOP
 
 MAX_REQUEST_BODY = 8 * 1024 * 1024
+MAX_HEADER_BYTES = 20_480  # CloudFront: the total size of a request's headers
 
 
 class _EdgeStreamResponse(web.StreamResponse):
     """aiohttp adds `Server: Python/... aiohttp/...`; a response carries only the Server header its
-    origin or function gave it (the security-headers function removes that one on purpose)."""
+    origin or function gave it (the policy and the security-headers function remove that one)."""
 
     has_server = False
 
@@ -26,6 +28,47 @@ class _EdgeStreamResponse(web.StreamResponse):
         await super()._prepare_headers()
         if not self.has_server:
             self.headers.popall("Server", None)
+
+
+class _EdgeErrorResponse(web.Response):
+    """What the server answers a request it could not parse with: CloudFront's error, no Server."""
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self.headers.popall("Server", None)
+
+
+class _EdgeRequestHandler(RequestHandler):
+    """aiohttp answers a malformed request itself (`handle_error`); here the gateway does, as CloudFront
+    would: a 400 with the response headers policy, not aiohttp's page and Server header."""
+
+    gateway: EdgeGateway
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs, and checks nothing was sent yet
+        refused = self.gateway.refuse(status if status < 500 else 400, "The request could not be satisfied.")
+        response = _EdgeErrorResponse(status=refused.status, body=refused.body)
+        for key, value in refused.headers:
+            if key.lower() not in HOP_BY_HOP:
+                response.headers.add(key, value)
+        return response
+
+
+class _EdgeHttpServer(web.Server):
+    def __init__(self, gateway: EdgeGateway, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._gateway = gateway
+
+    def __call__(self) -> RequestHandler:
+        protocol = _EdgeRequestHandler(self, loop=self._loop, **self._kwargs)
+        protocol.gateway = self._gateway
+        return protocol
 
 
 class EdgeServer:
@@ -39,56 +82,67 @@ class EdgeServer:
         self.gateway = gateway
         self.host, self.port = host, port
         self._log = logger or logging.getLogger("edgeway.edge")
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_REQUEST_BODY)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        server = _EdgeHttpServer(
+            self.gateway,
+            self._handle,
+            # CloudFront limits a request's headers by their total size, not their number.
+            max_headers=MAX_HEADER_BYTES // 4,
+            max_line_size=MAX_URI_BYTES + 64,
+            max_field_size=MAX_HEADER_BYTES,
+            access_log=None,
+        )
+        self._runner = web.ServerRunner(server, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         if self.port == 0:
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
+            sockets = getattr(site._server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: BaseRequest) -> web.StreamResponse:
         started = time.monotonic()
         path, _, query = request.raw_path.partition("?")
-        body = await request.read() if request.body_exists else b""
-        viewer = ViewerRequest(
-            method=request.method,
-            uri=path,
-            querystring=query,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
-            client_ip=request.remote or "127.0.0.1",
-            body=body,
-        )
-        response = await self.gateway.handle(viewer)
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
+        if header_bytes > MAX_HEADER_BYTES:
+            response = self.gateway.refuse(494, f"The request's headers exceed {MAX_HEADER_BYTES} bytes.")
+        else:
+            body = await _read_body(request)
+            if body is None:
+                response = self.gateway.refuse(413, f"The request body exceeds {MAX_REQUEST_BODY} bytes.")
+            else:
+                viewer = ViewerRequest(
+                    method=request.method,
+                    uri=path,
+                    querystring=query,
+                    headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
+                    client_ip=request.remote or "127.0.0.1",
+                    body=body,
+                )
+                response = await self.gateway.handle(viewer)
         out, sent = await self._send(request, response)
         self._log.info(
-            json.dumps(
-                {
-                    "event": "edge-request",
-                    "requestId": response.request_id,
-                    "method": request.method,
-                    "uri": path,
-                    "status": response.status,
-                    "resultType": response.result_type,
-                    "detail": response.detail or None,
-                    "bytes": sent,
-                    "ms": round((time.monotonic() - started) * 1000, 3),
-                }
-            )
+            "edge-request",
+            extra={
+                "requestId": response.request_id,
+                "method": request.method,
+                "uri": path,
+                "status": response.status,
+                "resultType": response.result_type,
+                "detail": response.detail or None,
+                "bytes": sent,
+                "ms": round((time.monotonic() - started) * 1000, 3),
+            },
         )
         return out
 
-    async def _send(self, request: web.Request, response: EdgeResponse) -> tuple[web.StreamResponse, int]:
+    async def _send(self, request: BaseRequest, response: EdgeResponse) -> tuple[web.StreamResponse, int]:
         out = _EdgeStreamResponse(status=response.status, reason=response.reason or None)
         streaming = response.stream is not None
         for key, value in response.headers:
@@ -114,3 +168,19 @@ class EdgeServer:
             sent += len(chunk)
         await out.write_eof()
         return out, sent
+
+
+async def _read_body(request: BaseRequest) -> bytes | None:
+    """The whole body, or None when it is larger than CloudFront takes (what is left is not read)."""
+    if not request.body_exists:
+        return b""
+    declared = request.content_length
+    if declared is not None and declared > MAX_REQUEST_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_REQUEST_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

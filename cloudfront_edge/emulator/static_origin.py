@@ -26,7 +26,8 @@ class StaticOrigin:
         app = web.Application()
         app.router.add_route("GET", "/{key:.*}", self._object)
         app.router.add_route("HEAD", "/{key:.*}", self._object)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # S3 limits a request's headers by size (8 KB), not by number: no count limit of aiohttp's 128.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, max_headers=2048)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -39,13 +40,17 @@ class StaticOrigin:
 
     async def _object(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["key"]
-        path = (self.root / key).resolve()
-        if not key or not path.is_relative_to(self.root) or not path.is_file():
-            return web.Response(
-                status=404,
-                text=f"<Error><Code>NoSuchKey</Code><Key>{_xml_escape(key)}</Key></Error>",
-                content_type="application/xml",
-            )
+        if len(key.encode()) > MAX_KEY_BYTES:
+            return _error(400, "KeyTooLongError", "Your key is too long")
+        if "\0" in key:
+            return _error(400, "InvalidArgument", "The key holds a NUL character")
+        try:
+            path = (self.root / key).resolve()
+            found = bool(key) and path.is_relative_to(self.root) and path.is_file()
+        except (OSError, ValueError):  # a key no file may be named by, on this file system
+            found = False
+        if not found:
+            return _error(404, "NoSuchKey", "The specified key does not exist.", key)
         data = path.read_bytes()
         etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
         if request.headers.get("If-None-Match") == etag:
@@ -57,6 +62,19 @@ class StaticOrigin:
             "Server": "AmazonS3",
         }
         return web.Response(body=data, headers=headers, content_type=content_type)
+
+
+MAX_KEY_BYTES = 1024  # S3's limit on an object key
+
+
+def _error(status: int, code: str, message: str, key: str | None = None) -> web.Response:
+    key_element = "" if key is None else f"<Key>{_xml_escape(key)}</Key>"
+    return web.Response(
+        status=status,
+        text=f"<Error><Code>{code}</Code><Message>{message}</Message>{key_element}</Error>",
+        content_type="application/xml",
+        headers={"Server": "AmazonS3"},
+    )
 
 
 def _xml_escape(text: str) -> str:

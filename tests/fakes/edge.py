@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
+from greengrass_components.runtime.logs import JsonFormatter
 from tests.waiting import wait_for
 
 T = TypeVar("T")
@@ -112,6 +113,7 @@ class RunningEdge:
         self.edge = LocalEdge(settings, logger)
         self.loop.run(self.edge.start())
         self.url = self.edge.url
+        self.port = int(self.url.rsplit(":", 1)[1].rstrip("/"))
 
     def log_for(self, request_id: str) -> dict[str, Any]:
         """The access-log line of a request; it is written once the response has gone, so wait for it."""
@@ -135,4 +137,4 @@ class _Collect(logging.Handler):
         self.records = records
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(json.loads(record.getMessage()))
+        self.records.append(json.loads(JsonFormatter().format(record)))

@@ -90,6 +90,14 @@ class Distribution:
                 return behaviour
         return self.behaviours[-1]
 
+    def handler_of(self, module: str) -> str:
+        """The function a module's Handler names (`lambda_handler` in `lambda_function.lambda_handler`)."""
+        handler = str(self.function_properties.get(module, {}).get("Handler", ""))
+        return handler.rpartition(".")[2] or "handler"
+
+    def handlers(self) -> dict[str, str]:
+        return {module: self.handler_of(module) for module in self.functions()}
+
     def functions(self) -> set[str]:
         return {a.function for b in self.behaviours for a in b.associations.values()}
 
@@ -127,9 +135,10 @@ def _function_module(resources: dict[str, Any], arn: Any, where: str) -> str:
         return _function_module(resources, resource.get("Properties", {}).get("FunctionName"), where)
     handler = resource.get("Properties", {}).get("Handler", "")
     module, _, function = str(handler).rpartition(".")
-    if not module or function != "handler":
+    if not module.isidentifier() or not function.isidentifier():
         raise DistributionError(
-            f"{where}: function {logical} has Handler {handler!r}; expected <module>.handler"
+            f"{where}: function {logical} has Handler {handler!r}; expected <module>.<function>, "
+            "as in lambda_function.lambda_handler"
         )
     return module
 

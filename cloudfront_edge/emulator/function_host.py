@@ -55,9 +55,14 @@ class Invocation:
 
 class FunctionHost:
     def __init__(
-        self, directory: Path, workers: int = 8, timeouts: dict[Trigger, float] | None = None
+        self,
+        directory: Path,
+        workers: int = 8,
+        timeouts: dict[Trigger, float] | None = None,
+        handlers: dict[str, str] | None = None,
     ) -> None:
         self.directory = directory
+        self._handlers = handlers or {}  # module -> the function its Handler names; default `handler`
         self._modules: dict[str, ModuleType] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edge-fn")
         self._timeouts = timeouts or {}
@@ -71,16 +76,20 @@ class FunctionHost:
                 raise FileNotFoundError(f"no packaged function {name!r} at {path}")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            if not callable(getattr(module, "handler", None)):
-                raise AttributeError(f"{path}: no handler(event, context)")
+            handler = self.handler_name(name)
+            if not callable(getattr(module, handler, None)):
+                raise AttributeError(f"{path.name} has no {handler}(event, context)")
             self._modules[name] = module
         return module
+
+    def handler_name(self, name: str) -> str:
+        return self._handlers.get(name, "handler")
 
     def timeout_for(self, trigger: Trigger) -> float:
         return self._timeouts.get(trigger, trigger.timeout_s)
 
     async def invoke(self, name: str, trigger: Trigger, event: dict[str, Any], request_id: str) -> Invocation:
-        handler = self.load(name).handler
+        handler = getattr(self.load(name), self.handler_name(name))
         limit = self.timeout_for(trigger)
         started = time.monotonic()
         context = LambdaContext(name, request_id, started + limit)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cloudfront_edge.deploy.packaging import load_configs, package, stage
+from cloudfront_edge.deploy.packaging import FUNCTIONS_DIR, load_configs, package, stage
 from cloudfront_edge.emulator import events
 from cloudfront_edge.emulator.distribution import Distribution, Origin
 from cloudfront_edge.emulator.function_host import FunctionHost
@@ -54,11 +54,19 @@ def build_event(
 
 
 async def invoke_once(
-    function: str, trigger: Trigger, event: dict[str, Any], function_config: Path | None
+    function: str,
+    trigger: Trigger,
+    event: dict[str, Any],
+    function_config: Path | None,
+    *,
+    source_dir: Path = FUNCTIONS_DIR,
+    handler: str = "handler",
 ) -> Verdict:
+    """`function` is a module in `source_dir`; `handler` the function in it that Lambda calls."""
     with tempfile.TemporaryDirectory(prefix="edgeway-invoke-") as folder:
-        stage(package(function, load_configs(function_config).get(function), {trigger}), Path(folder))
-        host = FunctionHost(Path(folder))
+        built = package(function, load_configs(function_config).get(function), {trigger}, source_dir)
+        stage(built, Path(folder))
+        host = FunctionHost(Path(folder), handlers={function: handler})
         try:
             before = copy.deepcopy(event["Records"][0]["cf"])
             invocation = await host.invoke(function, trigger, copy.deepcopy(event), "local-invoke")

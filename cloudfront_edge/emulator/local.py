@@ -72,6 +72,7 @@ class LocalEdge:
                 self.distribution, self.settings.function_config, stage_dir, self.settings.functions_dir
             ),
             timeouts=self.settings.timeouts,
+            handlers=self.distribution.handlers(),
         )
         for function in sorted(self.distribution.functions()):
             self.functions.load(function)  # fail at start, not on the first request

@@ -99,14 +99,18 @@ class CloudProcess:
 class Client:
     """A paho client that remembers every message, SUBACK and CONNACK, and lets a test wait on them."""
 
-    def __init__(self, cloud: CloudProcess, client_id: str, token: str, transport: str = "tcp") -> None:
+    def __init__(
+        self, cloud: CloudProcess, client_id: str, token: str, transport: str = "tcp", clean: bool = True
+    ) -> None:
         self.client_id = client_id
         self.messages: list[tuple[str, Any]] = []
         self.subacks: list[list[int]] = []
         self.connack: int | None = None
         self.disconnected = threading.Event()
         self._lock = threading.Lock()
-        self.paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, transport=transport)
+        self.paho = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, transport=transport, clean_session=clean
+        )
         if transport == "websockets":
             self.paho.ws_set_options(path="/mqtt")
         self.paho.username_pw_set("edgeway", token)

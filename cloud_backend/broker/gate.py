@@ -6,13 +6,15 @@ The amqtt plugins in `plugins` and the broker subclass in `server` only call int
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cloud_backend.broker import lifecycle
@@ -25,10 +27,11 @@ log = logging.getLogger("edgeway.broker")
 MAX_MESSAGE_BYTES = 128 * 1024  # IoT Core's limit for one message
 
 Authorize = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Rules = Callable[[str, bytes, str, list[Future[Any]]], Any]  # (topic, payload, client id, durable writes)
 
 
 class Bus(Protocol):
-    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
+    def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
         """Deliver to subscribers and to the rules, as a message from the backend; thread-safe."""
 
 
@@ -41,16 +44,53 @@ class SessionLike(Protocol):
     will_topic: str | None
 
 
+class _TaskHandle:
+    """A task where a timer handle is expected, so `cancel_timers` cancels a refresh in flight too."""
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self._task = task
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
 @dataclass
-class _Connection:
+class Connection:
+    """One authenticated connection of a client id: its authority, and what its lifecycle events say.
+
+    IoT Core allows one connection per client id: a newer one that authenticates replaces it. A
+    persistent session (clean session false) keeps its authority while it is away, so that what it
+    may receive still waits for it."""
+
+    client_id: str
     authority: ClientAuthority
     principal: str
     session_id: str
     version: int
+    event: dict[str, Any]  # the authorizer's event, to ask again at refreshAfterInSeconds
+    disconnect_after: float | None = None
+    refresh_after: float | None = None
+    handler: Any = None  # the protocol handler of the live connection
+    online: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    reason: str = ""  # why the broker ended it, for the disconnected event
+    timers: list[asyncio.TimerHandle | _TaskHandle] = field(default_factory=list)
+
+    def cancel_timers(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _seconds(response: dict[str, Any], key: str) -> float | None:
+    value = response.get(key)
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
+    )
 
 
 class Gate:
@@ -58,14 +98,14 @@ class Gate:
         self,
         authorize: Authorize,
         bus: Bus,
-        rules: Callable[[str, bytes, str], Any],
+        rules: Rules,
         region: str = "us-east-1",
         account: str = "000000000000",
         now_ms: Callable[[], int] = _now_ms,
     ) -> None:
         self._authorize, self.bus, self.rules = authorize, bus, rules
         self.region, self.account, self.now_ms = region, account, now_ms
-        self._connections: dict[int, _Connection] = {}  # by id(session): amqtt sessions are not hashable
+        self._active: dict[str, Connection] = {}  # by client id: the one connection (or kept session)
         self._versions: dict[str, int] = {}
 
     def _event(self, session: SessionLike) -> dict[str, Any]:
@@ -83,39 +123,96 @@ class Gate:
             "connectionMetadata": {"id": str(uuid.uuid4())},
         }
 
-    async def authenticate(self, session: SessionLike) -> bool:
-        client_id = session.client_id or ""
+    async def _decide(
+        self, client_id: str, event: dict[str, Any]
+    ) -> tuple[ClientAuthority, dict[str, Any]] | None:
         try:
-            response = await self._authorize(self._event(session))
+            response = await self._authorize(event)
         except Exception:  # the authorizer failing refuses this client, never the broker
             log.exception("authorizer failed", extra={"client_id": client_id})
-            return False
+            return None
         if response.get("isAuthenticated") is not True:
             log.info("connection refused: not authenticated", extra={"client_id": client_id})
-            return False
+            return None
         try:
             policy = parse_policies(response.get("policyDocuments", []), self.region, self.account)
         except PolicyError as exc:
             log.error(
                 "authorizer returned an unreadable policy", extra={"client_id": client_id, "error": str(exc)}
             )
-            return False
-        authority = ClientAuthority(policy, client_id)
+            return None
+        return ClientAuthority(policy, client_id), response
+
+    async def authenticate(self, session: SessionLike) -> Connection | None:
+        """Asks the authorizer about a CONNECT; changes nothing for anyone until `activate`."""
+        client_id = session.client_id or ""
+        event = self._event(session)
+        decided = await self._decide(client_id, event)
+        if decided is None:
+            return None
+        authority, response = decided
         if not authority.may(CONNECT, client_id):
             log.info("connection refused: iot:Connect denied", extra={"client_id": client_id})
-            return False
+            return None
         if session.will_flag and not authority.may(PUBLISH, session.will_topic or ""):
             log.info("connection refused: will topic denied", extra={"client_id": client_id})
-            return False
-        self._versions[client_id] = self._versions.get(client_id, 0) + 1
-        principal = str(response.get("principalId", ""))
-        self._connections[id(session)] = _Connection(
-            authority, principal, str(uuid.uuid4()), self._versions[client_id]
+            return None
+        return Connection(
+            client_id,
+            authority,
+            str(response.get("principalId", "")),
+            str(uuid.uuid4()),
+            0,
+            event,
+            _seconds(response, "disconnectAfterInSeconds"),
+            _seconds(response, "refreshAfterInSeconds"),
         )
-        return True
+
+    def current(self, client_id: str) -> Connection | None:
+        return self._active.get(client_id)
+
+    def activate(
+        self, connection: Connection, handler: Any, close: Callable[[Connection, str], None]
+    ) -> None:
+        """The connection is the client id's now; `close(connection, reason)` ends it when its
+        authorization lapses (disconnectAfterInSeconds, or a refresh the authorizer refuses)."""
+        previous = self._active.get(connection.client_id)
+        if previous is not None:
+            previous.cancel_timers()
+        self._versions[connection.client_id] = self._versions.get(connection.client_id, 0) + 1
+        connection.version = self._versions[connection.client_id]
+        connection.handler, connection.online = handler, True
+        self._active[connection.client_id] = connection
+        loop = asyncio.get_running_loop()
+        if connection.disconnect_after is not None:
+            connection.timers.append(
+                loop.call_later(connection.disconnect_after, close, connection, "CUSTOMAUTH_TTL_EXPIRATION")
+            )
+        if connection.refresh_after is not None:
+            connection.timers.append(
+                loop.call_later(connection.refresh_after, self._refresh_soon, connection, close)
+            )
+
+    def _refresh_soon(self, connection: Connection, close: Callable[[Connection, str], None]) -> None:
+        task = asyncio.get_running_loop().create_task(self._refresh(connection, close))
+        connection.timers.append(_TaskHandle(task))
+
+    async def _refresh(self, connection: Connection, close: Callable[[Connection, str], None]) -> None:
+        """IoT Core asks the authorizer again at refreshAfterInSeconds; a refusal ends the connection."""
+        if self._active.get(connection.client_id) is not connection or not connection.online:
+            return
+        decided = await self._decide(connection.client_id, connection.event)
+        if decided is None:
+            close(connection, "AUTH_ERROR")
+            return
+        connection.authority, response = decided
+        refresh = _seconds(response, "refreshAfterInSeconds")
+        if refresh is not None:
+            loop = asyncio.get_running_loop()
+            connection.timers.append(loop.call_later(refresh, self._refresh_soon, connection, close))
 
     def may(self, session: Any, action: str, topic: str) -> bool:
-        connection = self._connections.get(id(session))
+        connection = self._active.get(getattr(session, "client_id", None) or "")
         return connection is not None and connection.authority.may(action, topic)
 
     def publish_refused(self, session: Any, topic: str, reason: str) -> None:
@@ -125,30 +222,51 @@ class Gate:
         self.bus.publish(inbox(client_id), encode(error.to_wire()))
 
     def connected(self, session: Any) -> None:
-        connection = self._connections.get(id(session))
+        connection = self._active.get(session.client_id)
         if connection is None:
             return
-        client_id = session.client_id
         event = lifecycle.connected(
-            client_id,
+            connection.client_id,
             self.now_ms(),
             connection.session_id,
             connection.principal,
             str(session.remote_address or ""),
             connection.version,
         )
-        self.bus.publish(lifecycle.topic("connected", client_id), json.dumps(event).encode())
+        self.bus.publish(lifecycle.topic("connected", connection.client_id), json.dumps(event).encode())
 
-    def disconnected(self, session: Any, clean: bool) -> None:
-        connection = self._connections.pop(id(session), None)
-        if connection is None:
+    def disconnected(self, session: Any, handler: Any, clean: bool, persistent: bool) -> None:
+        """The connection of `handler` has ended; a newer connection of the same client id is not
+        touched. A persistent session keeps its authority, offline, for what it may still receive."""
+        connection = self._active.get(session.client_id)
+        if connection is None or connection.handler is not handler or not connection.online:
             return
-        client_id = session.client_id
+        connection.online = False
+        connection.closed.set()
+        connection.cancel_timers()
+        if not persistent:
+            del self._active[connection.client_id]
+        reason = connection.reason or ("CLIENT_INITIATED_DISCONNECT" if clean else "CONNECTION_LOST")
         event = lifecycle.disconnected(
-            client_id, self.now_ms(), connection.session_id, connection.principal, connection.version, clean
+            connection.client_id,
+            self.now_ms(),
+            connection.session_id,
+            connection.principal,
+            connection.version,
+            clean and not connection.reason,
+            reason,
         )
-        self.bus.publish(lifecycle.topic("disconnected", client_id), json.dumps(event).encode())
+        self.bus.publish(lifecycle.topic("disconnected", connection.client_id), json.dumps(event).encode())
 
-    def accepted(self, client_id: str, topic: str, payload: bytes) -> None:
-        """A client's publish the policy allowed: the rules see it."""
-        self.rules(topic, payload, client_id)
+    def forget(self, client_id: str) -> None:
+        """The client's kept session is gone (a clean session replaced it, or it expired)."""
+        connection = self._active.get(client_id)
+        if connection is not None and not connection.online:
+            del self._active[client_id]
+
+    def accepted(self, client_id: str, topic: str, payload: bytes) -> list[Future[Any]]:
+        """A client's publish the policy allowed: the rules see it. Returns the writes that make it
+        durable (the store and stream actions), which a QoS 1 PUBACK waits for."""
+        durable: list[Future[Any]] = []
+        self.rules(topic, payload, client_id, durable)
+        return durable

@@ -20,7 +20,7 @@ def connected(
 
 
 def disconnected(
-    client_id: str, when: int, session_id: str, principal: str, version: int, clean: bool
+    client_id: str, when: int, session_id: str, principal: str, version: int, clean: bool, reason: str
 ) -> dict[str, Any]:
     return {
         "clientId": client_id,
@@ -29,7 +29,7 @@ def disconnected(
         "sessionIdentifier": session_id,
         "principalIdentifier": principal,
         "clientInitiatedDisconnect": clean,
-        "disconnectReason": "CLIENT_INITIATED_DISCONNECT" if clean else "CONNECTION_LOST",
+        "disconnectReason": reason,
         "versionNumber": version,
     }
 

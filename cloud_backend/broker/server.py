@@ -1,46 +1,64 @@
-"""The embedded broker: amqtt on TCP and WebSocket (`/mqtt` only), with what IoT Core adds.
+"""The embedded broker: amqtt on TCP and WebSocket (`/mqtt` only), with what IoT Core adds and what
+MQTT 3.1.1 requires where amqtt falls short.
 
-amqtt refuses every client publish to a `$` topic and closes the connection; IoT Core accepts the
-device shadow API there. This subclass takes `$` publishes first: a shadow request the client's policy
-allows goes to the shadow service, anything else is dropped (the client stays connected). It also
-drops messages over IoT Core's 128 KB limit, and notes whether a disconnect was the client's own, for
-the lifecycle event, and asks the gate directly whether a client may subscribe, publish or receive.
-Besides amqtt's documented plugin hooks only these four methods are used; the amqtt version is pinned
-in pyproject.toml for that reason.
+Connections (`_initialize_client_session`, `_handle_client_session`). Nothing changes for an existing
+connection until the new one has authenticated: amqtt deletes or takes over the old session as soon as
+it reads a CONNECT. Once authenticated, a second connection with the same client id replaces the
+first (MQTT-3.1.4-2, IoT Core): the older one is closed with a `disconnected` event whose reason is
+DUPLICATE_CLIENTID, and the new one gets the session (its subscriptions and queued messages when
+clean session is false). A connection that sends anything but a valid CONNECT first, or no whole
+CONNECT within `CONNECT_SECONDS`, is closed. The
+authorizer's disconnectAfterInSeconds and refreshAfterInSeconds are honoured (`gate`).
+
+Messages (`_handle_message_delivery`, `_run_broadcast`). amqtt refuses every client publish to a `$`
+topic and closes the connection; IoT Core accepts the device shadow API there, so a shadow request the
+client's policy allows goes to the shadow service. Messages over IoT Core's 128 KB are dropped. A QoS 1
+publish is acknowledged once the rules' writes have committed (`protocol`). A subscriber gets a
+message at the lower of the published QoS and its subscription's; a persistent session that is away
+keeps what it gets at QoS 1 (up to `MAX_QUEUED`) for `SESSION_EXPIRY_SECONDS`; a connection that
+stops reading gets at most `protocol.MAX_PENDING` messages in flight, the rest dropped and counted.
+
+These overrides use amqtt's internals, which is why its version is pinned in pyproject.toml.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import ssl
 from collections.abc import Callable
+from concurrent.futures import Future
 from http import HTTPStatus
 from typing import Any
 
 import websockets
-from amqtt.broker import Broker
+from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action, ListenerType
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
+from amqtt.mqtt.constants import QOS_0
 from amqtt.mqtt.disconnect import DisconnectPacket
+from amqtt.utils import gen_client_id
 
-from cloud_backend.broker.gate import MAX_MESSAGE_BYTES, Gate
+from cloud_backend.broker.gate import MAX_MESSAGE_BYTES, Connection, Gate
 from cloud_backend.broker.policy import PUBLISH, RECEIVE, SUBSCRIBE
+from cloud_backend.broker.protocol import MAX_PENDING, ConnectFirst, EdgeProtocolHandler
 from cloud_backend.broker.shadow_service import ShadowService, parse_topic
 
+log = logging.getLogger("edgeway.broker")
 WS_PATH = "/mqtt"
+SESSION_EXPIRY_SECONDS = 3600  # IoT Core's default for a persistent session
+MAX_QUEUED = 10_000  # messages a persistent session that is away keeps
+TAKEOVER_SECONDS = 10.0
+CONNECT_SECONDS = 10.0  # a connection that sends no whole CONNECT in this time is closed
 _ACTIONS = {Action.PUBLISH: PUBLISH, Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE}
 
 
-def broker_config(gate: Gate, mqtt_port: int, ws_port: int, host: str = "127.0.0.1") -> dict[str, Any]:
+def broker_config(mqtt_port: int, ws_port: int, host: str = "127.0.0.1") -> dict[str, Any]:
     listeners: dict[str, Any] = {"default": {"type": "tcp", "bind": f"{host}:{mqtt_port}"}}
     if ws_port:
         listeners["ws"] = {"type": "ws", "bind": f"{host}:{ws_port}"}
-    return {
-        "listeners": listeners,
-        "plugins": {
-            "cloud_backend.broker.plugins.TokenAuthPlugin": {"gate": gate},
-            "cloud_backend.broker.plugins.BackendEventsPlugin": {"gate": gate},
-        },
-    }
+    return {"listeners": listeners, "plugins": {}, "session_expiry_interval": SESSION_EXPIRY_SECONDS}
 
 
 def _only_mqtt_path(connection: Any, request: Any) -> Any:
@@ -53,6 +71,7 @@ class IotBroker(Broker):  # type: ignore[misc]
     def __init__(self, config: dict[str, Any], gate: Gate, shadows: ShadowService, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.gate, self.shadows = gate, shadows
+        self._deliveries: set[asyncio.Future[Any]] = set()
 
     async def _create_server_instance(
         self,
@@ -75,27 +94,166 @@ class IotBroker(Broker):  # type: ignore[misc]
             process_request=_only_mqtt_path,
         )
 
+    # -- connections -------------------------------------------------------------------------
+
+    async def _initialize_client_session(
+        self, reader: Any, writer: Any, remote_address: str, remote_port: int
+    ) -> tuple[EdgeProtocolHandler, Any]:
+        """Reads the CONNECT; touches no existing session (that waits for authentication)."""
+        try:
+            handler, session = await asyncio.wait_for(
+                EdgeProtocolHandler.init_from_connect(ConnectFirst(reader), writer, self.plugins_manager),
+                CONNECT_SECONDS,
+            )
+        except (AMQTTError, MQTTError, NoDataError, TimeoutError) as exc:
+            log.info(
+                "connection closed: the first packet is not a valid CONNECT",
+                extra={"address": f"{remote_address}:{remote_port}", "error": str(exc)[:200]},
+            )
+            with contextlib.suppress(Exception):
+                await writer.close()
+            raise AMQTTError(str(exc)) from exc
+        if not session.client_id:
+            session.client_id = gen_client_id()
+        session.parent = 0
+        return handler, session
+
+    async def _handle_client_session(
+        self, reader: Any, writer: Any, client_session: Any, handler: Any, server: Any, listener_name: str
+    ) -> None:
+        connection = await self.gate.authenticate(client_session)
+        if connection is None:
+            handler.attach(client_session, reader, writer)
+            await handler.mqtt_connack_authorize(False)
+            await writer.close()
+            return
+        client_id = client_session.client_id
+        await self._end_previous(client_id)
+        session = self._session_for(client_session)
+        if session.transitions.is_connected():  # the old connection did not end in time
+            session.transitions.disconnect()
+        session.transitions.connect()
+        handler.attach(session, reader, writer)
+        self._sessions[client_id] = (session, handler)
+        self.gate.activate(connection, handler, self._close)
+        await handler.mqtt_connack_authorize(True)
+        self.gate.connected(session)
+        await handler.start()
+        await self._publish_session_retained_messages(session)
+        for topic in self._subscriptions:
+            await self._publish_retained_messages_for_subscription((topic, QOS_0), session)
+        await self._client_message_loop(session, handler)
+
+    async def _end_previous(self, client_id: str) -> None:
+        """MQTT-3.1.4-2: the older connection of a client id goes when a newer one authenticates."""
+        previous = self.gate.current(client_id)
+        if previous is None or not previous.online:
+            return
+        previous.reason = "DUPLICATE_CLIENTID"
+        await previous.handler.handle_connection_closed()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(previous.closed.wait(), TAKEOVER_SECONDS)
+
+    def _session_for(self, incoming: Any) -> Any:
+        """The new connection's own session, or (clean session false) the one the client id kept."""
+        kept = self._sessions.get(incoming.client_id)
+        if incoming.clean_session or kept is None:
+            if kept is not None:
+                self._forget_session(incoming.client_id)
+            return incoming
+        session = kept[0]
+        for name in ("will_flag", "will_message", "will_topic", "will_qos", "will_retain", "keep_alive"):
+            setattr(session, name, getattr(incoming, name))
+        session.username, session.password = incoming.username, incoming.password
+        session.remote_address, session.remote_port = incoming.remote_address, incoming.remote_port
+        session.parent = 1
+        return session
+
+    def _forget_session(self, client_id: str) -> None:
+        session = self._sessions.pop(client_id, (None, None))[0]
+        if session is not None:
+            for topic in list(self._subscriptions):
+                self._del_subscription(topic, session)
+                if not self._subscriptions[topic]:
+                    del self._subscriptions[topic]
+            session.clear_queues()
+        self.gate.forget(client_id)
+
+    async def _cleanup_session(self, client_id: str) -> None:
+        await super()._cleanup_session(client_id)
+        self.gate.forget(client_id)  # an expired persistent session: its authority goes with it
+
+    def _close(self, connection: Connection, reason: str) -> None:
+        """Ends a live connection for the broker's own reason (its authorization lapsed)."""
+        if self.gate.current(connection.client_id) is not connection or not connection.online:
+            return
+        connection.reason = reason
+        log.info(
+            "connection closed by the broker", extra={"client_id": connection.client_id, "reason": reason}
+        )
+        task = asyncio.get_running_loop().create_task(connection.handler.handle_connection_closed())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _handle_disconnect(self, client_session: Any, handler: Any, disconnect_waiter: Any) -> None:
+        clean = isinstance(disconnect_waiter.result(), DisconnectPacket)
+        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
+        self.gate.disconnected(client_session, handler, clean, persistent=not client_session.clean_session)
+        if handler.dropped or handler.unacknowledged:
+            log.info(
+                "deliveries lost to a slow or silent client",
+                extra={
+                    "client_id": client_session.client_id,
+                    "dropped": handler.dropped,
+                    "unacknowledged": handler.unacknowledged,
+                },
+            )
+
+    # -- messages ------------------------------------------------------------------------------
+
     async def _topic_filtering(self, session: Any, topic: str, action: Action) -> bool:
-        """Every subscribe, publish and delivery, straight to the gate. amqtt's own path gathers a task
-        per plugin per delivery; with 50 subscribers that was most of a fan-out's cost."""
-        allowed = self.gate.may(session, _ACTIONS[action], topic)
-        if not allowed and action == Action.PUBLISH:
-            self.gate.publish_refused(session, topic, "not allowed to publish")
-        return allowed
+        """Subscribe decisions, straight to the gate (amqtt's own path gathers a task per plugin)."""
+        return self.gate.may(session, _ACTIONS[action], topic)
 
     async def _handle_message_delivery(self, client_session: Any, handler: Any, wait_deliver: Any) -> bool:
         message = wait_deliver.result()
-        if message is not None and message.topic and message.data is not None:
-            if len(message.data) > MAX_MESSAGE_BYTES:
-                self.gate.publish_refused(
-                    client_session, message.topic, f"message over {MAX_MESSAGE_BYTES} bytes"
-                )
+        accepted = handler.accepted(message) if isinstance(handler, EdgeProtocolHandler) else None
+        durable: list[Future[Any]] = []
+        try:
+            if message is None:
                 return True
-            if message.topic.startswith("$"):
-                self._reserved(client_session, message.topic, bytes(message.data))
-                return True
-        result: bool = await super()._handle_message_delivery(client_session, handler, wait_deliver)
-        return result
+            topic = message.topic
+            if not topic or "#" in topic or "+" in topic:  # MQTT-4.7.3-1, MQTT-3.3.2-2: close
+                return False
+            data = bytes(message.data or b"")
+            if len(data) > MAX_MESSAGE_BYTES:
+                self.gate.publish_refused(client_session, topic, f"message over {MAX_MESSAGE_BYTES} bytes")
+            elif topic.startswith("$"):
+                self._reserved(client_session, topic, data)
+            elif not self.gate.may(client_session, PUBLISH, topic):
+                self.gate.publish_refused(client_session, topic, "not allowed to publish")
+            else:
+                await self._broadcast_message(client_session, topic, data, message.qos or QOS_0)
+                if message.publish_packet is not None and message.publish_packet.retain_flag:
+                    await self.retain_message(client_session, topic, data, message.qos)
+                durable = self.gate.accepted(client_session.client_id, topic, data)
+            return True
+        finally:
+            if accepted is not None:
+                self._acknowledge_when_kept(accepted, durable)
+
+    def _acknowledge_when_kept(self, accepted: asyncio.Future[bool], durable: list[Future[Any]]) -> None:
+        if not durable:
+            if not accepted.done():
+                accepted.set_result(True)
+            return
+        waiting = asyncio.gather(*(asyncio.wrap_future(f) for f in durable), return_exceptions=True)
+
+        def kept(_: Any) -> None:
+            if not accepted.done():
+                accepted.set_result(True)
+
+        waiting.add_done_callback(kept)
 
     def _reserved(self, session: Any, topic: str, payload: bytes) -> None:
         request = parse_topic(topic)
@@ -106,9 +264,62 @@ class IotBroker(Broker):  # type: ignore[misc]
         else:
             self.shadows.handle(request, payload)
 
-    async def _handle_disconnect(self, client_session: Any, handler: Any, disconnect_waiter: Any) -> None:
-        client_session.edgeway_clean = isinstance(disconnect_waiter.result(), DisconnectPacket)
-        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
+    async def _run_broadcast(self, running_tasks: Any) -> None:
+        broadcast = await self._broadcast_queue.get()
+        topic, data = broadcast["topic"], broadcast["data"]
+        published = broadcast.get("qos") or QOS_0
+        for topic_filter, subscriptions in list(self._subscriptions.items()):
+            if not self._matches(topic, topic_filter):
+                continue
+            for target, granted in subscriptions:
+                qos = min(published, granted)  # MQTT-3.8.4: the lower of the two
+                if not self.gate.may(target, RECEIVE, topic):
+                    continue
+                if target.transitions.state != "connected":
+                    if not target.clean_session and qos > QOS_0:
+                        self._queue_for_later(target, topic, data, qos)
+                    continue
+                handler = self._get_handler(target)
+                if handler is not None:
+                    self._deliver(handler, topic, data, qos)
+
+    def _queue_for_later(self, session: Any, topic: str, data: bytes, qos: int) -> None:
+        if session.retained_messages.qsize() >= MAX_QUEUED:
+            log.info("message dropped: the session's queue is full", extra={"client_id": session.client_id})
+            return
+        session.retained_messages.put_nowait(RetainedApplicationMessage(None, topic, data, qos))
+
+    def _deliver(self, handler: Any, topic: str, data: bytes, qos: int) -> None:
+        if handler.pending >= MAX_PENDING:
+            handler.dropped += 1
+            if handler.dropped in (1, 10, 100) or handler.dropped % 1000 == 0:
+                log.info(
+                    "deliveries dropped: the client is not reading",
+                    extra={"client_id": handler.session.client_id, "dropped": handler.dropped},
+                )
+            return
+        handler.pending += 1
+        task = asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False))
+        self._deliveries.add(task)
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            self._deliveries.discard(finished)
+            handler.pending -= 1
+            if not finished.cancelled() and finished.exception() is not None:
+                handler.unacknowledged += 1  # no PUBACK in time, or the connection went
+
+        task.add_done_callback(done)
+
+    async def _publish_session_retained_messages(self, session: Any) -> None:
+        """What a persistent session kept while away, in order, as ordinary (not retained) messages."""
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        while not session.retained_messages.empty():
+            kept = session.retained_messages.get_nowait()
+            while handler.pending >= MAX_PENDING:
+                await asyncio.sleep(0.01)
+            self._deliver(handler, kept.topic, bytes(kept.data), kept.qos or QOS_0)
 
 
 class LoopBus:
@@ -120,12 +331,12 @@ class LoopBus:
         self.rules: Callable[[str, bytes, str], Any] | None = None
         self._pending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
-    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
-        self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id)
+    def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
+        self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id, qos)
 
-    def _publish_now(self, topic: str, payload: bytes, client_id: str) -> None:
+    def _publish_now(self, topic: str, payload: bytes, client_id: str, qos: int) -> None:
         if self.broker is not None:
-            task = self.loop.create_task(self.broker.internal_message_broadcast(topic, payload))
+            task = self.loop.create_task(self.broker.internal_message_broadcast(topic, payload, qos))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
         if self.rules is not None:

@@ -44,27 +44,29 @@ class LocalActionRunner:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._log_lock = threading.Lock()
 
-    def run(self, call: ActionCall, failed: Failed) -> None:
+    def run(self, call: ActionCall, failed: Failed) -> Future[Any] | None:
         action = call.action
         if isinstance(action, Republish):
-            self.bus.publish(call.target, call.payload())
+            self.bus.publish(call.target, call.payload(), qos=action.qos)
         elif isinstance(action, InvokeLambda):
             self._watch(self.lambdas.submit(action.function, call.output), call, failed)
         elif isinstance(action, PutItem):
-            self._watch(self._writer.submit(self._put_item, action.table, call.output), call, failed)
+            return self._watch(self._writer.submit(self._put_item, action.table, call.output), call, failed)
         elif isinstance(action, PutRecord):
-            self._watch(self._writer.submit(self._put_record, action.stream, call), call, failed)
+            return self._watch(self._writer.submit(self._put_record, action.stream, call), call, failed)
         elif isinstance(action, LogError):
             self._watch(self._writer.submit(self._log_error, action.log_group, call.output), call, failed)
+        return None
 
     @staticmethod
-    def _watch(future: Future[Any], call: ActionCall, failed: Failed) -> None:
+    def _watch(future: Future[Any], call: ActionCall, failed: Failed) -> Future[Any]:
         def done(finished: Future[Any]) -> None:
             error = finished.exception()
             if error is not None:
                 failed(call, str(error))
 
         future.add_done_callback(done)
+        return future
 
     def _put_item(self, table: str, item: dict[str, Any]) -> None:
         store = self.tables.get(table)

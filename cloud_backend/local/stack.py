@@ -154,7 +154,7 @@ class LocalCloud:
         gate = Gate(authorize, bus, engine.process)
         shadows = ShadowService(shadow_store, lambda topic, doc: bus.publish(topic, encode(doc)), gate.now_ms)
         self.broker = IotBroker(
-            broker_config(gate, settings.mqtt_port, settings.ws_port, settings.host), gate, shadows
+            broker_config(settings.mqtt_port, settings.ws_port, settings.host), gate, shadows
         )
         bus.broker = self.broker
         await self.broker.start()

@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,8 +40,9 @@ class ActionCall:
 
 
 class ActionRunner(Protocol):
-    def run(self, call: ActionCall, failed: Callable[[ActionCall, str], None]) -> None:
-        """Run `call`; on failure, call `failed(call, error message)` (from any thread)."""
+    def run(self, call: ActionCall, failed: Callable[[ActionCall, str], None]) -> Future[Any] | None:
+        """Run `call`; on failure, call `failed(call, error message)` (from any thread). Returns the
+        future of a durable write (a table or a stream), else None."""
 
 
 def _now_ms() -> int:
@@ -60,8 +62,11 @@ class RulesEngine:
         self._now_ms = now_ms
         self._new_uuid = new_uuid
 
-    def process(self, topic: str, payload: bytes, client_id: str = "") -> int:
-        """Runs the matching rules; returns how many produced output."""
+    def process(
+        self, topic: str, payload: bytes, client_id: str = "", durable: list[Future[Any]] | None = None
+    ) -> int:
+        """Runs the matching rules; returns how many produced output. `durable` collects the writes
+        that keep the message (table and stream actions), for an acknowledgement that waits on them."""
         message = Message(topic, payload, client_id)
         now = self._now_ms()
         environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
@@ -74,7 +79,11 @@ class RulesEngine:
                 continue
             fired += 1
             for action in rule.actions:
-                self._runner.run(self._call(rule, action, message, output, environment), self._failed)
+                pending = self._runner.run(
+                    self._call(rule, action, message, output, environment), self._failed
+                )
+                if pending is not None and durable is not None:
+                    durable.append(pending)
         return fired
 
     @staticmethod

@@ -129,7 +129,7 @@ class Bus:
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes]] = []
 
-    def publish(self, topic: str, payload: bytes, client_id: str = "") -> None:
+    def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
         self.published.append((topic, payload))
 
 

@@ -1,0 +1,103 @@
+"""The broker's per-connection MQTT handling where IoT Core and MQTT 3.1.1 ask more of it than amqtt's
+`BrokerProtocolHandler` does.
+
+- A QoS 1 PUBLISH is acknowledged only once the broker has accepted it: the rules have run and the
+  writes that keep it (the store and stream actions) have committed. A PUBACK is a promise that the
+  message is not lost; amqtt sends it on receipt. PUBACKs still go in the order the PUBLISHes came.
+- A SUBSCRIBE with fixed-header flags other than 0010 or a requested QoS above 2 is a protocol
+  violation (MQTT-3.8.1-1, MQTT-3-8.3-4): the connection is closed, not answered with a return code.
+- What the broker sends a connection is bounded (`MAX_PENDING` deliveries not yet written or
+  acknowledged); beyond that, messages for it are dropped and counted, as IoT Core bounds in-flight
+  messages, so a client that stops reading cannot grow the broker's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from amqtt.adapters import ReaderAdapter
+from amqtt.errors import AMQTTError, NoDataError
+from amqtt.mqtt.constants import QOS_1
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.mqtt.puback import PubackPacket
+from amqtt.mqtt.subscribe import SubscribePacket
+from amqtt.session import INCOMING, IncomingApplicationMessage, OutgoingApplicationMessage
+
+log = logging.getLogger("edgeway.broker")
+MAX_PENDING = 100  # IoT Core: at most 100 in-flight messages per connection
+SUBSCRIBE_FLAGS = 0x02
+
+
+class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accepting: dict[int, asyncio.Future[bool]] = {}  # id(message) -> accepted (True) or not
+        self.pending = 0  # deliveries not yet written, or (QoS 1) not yet acknowledged
+        self.dropped = 0  # deliveries refused because `pending` was at MAX_PENDING
+        self.unacknowledged = 0  # QoS 1 deliveries the client never acknowledged
+
+    async def _handle_qos1_message_flow(
+        self, app_message: OutgoingApplicationMessage | IncomingApplicationMessage
+    ) -> None:
+        if app_message.direction != INCOMING:
+            await super()._handle_qos1_message_flow(app_message)
+            return
+        if app_message.qos != QOS_1 or app_message.packet_id is None or self.session is None:
+            raise AMQTTError(f"not a QoS 1 message from a session: {app_message!r}")
+        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.accepting[id(app_message)] = accepted
+        await self.session.delivered_message_queue.put(app_message)
+        if not await accepted:
+            return  # not taken (the connection is closing): the client sends it again
+        puback = PubackPacket.build(app_message.packet_id)
+        await self._send_packet(puback)
+        app_message.puback_packet = puback
+
+    def accepted(self, message: Any) -> asyncio.Future[bool] | None:
+        """The future a QoS 1 message's PUBACK waits on (None for QoS 0)."""
+        return self.accepting.pop(id(message), None)
+
+    async def handle_subscribe(self, subscribe: SubscribePacket) -> None:
+        flags = subscribe.fixed_header.flags if subscribe.fixed_header is not None else None
+        topics = subscribe.payload.topics if subscribe.payload is not None else []
+        if flags != SUBSCRIBE_FLAGS or any(qos not in (0, 1, 2) for _, qos in topics):
+            client_id = self.session.client_id if self.session else ""
+            log.info(
+                "connection closed: malformed SUBSCRIBE",
+                extra={"client_id": client_id, "flags": flags, "qos": [q for _, q in topics]},
+            )
+            await self.handle_connection_closed()
+            return
+        await super().handle_subscribe(subscribe)
+
+    async def stop(self) -> None:
+        for accepted in self.accepting.values():
+            if not accepted.done():
+                accepted.set_result(False)
+        self.accepting.clear()
+        await super().stop()
+
+
+CONNECT_FIRST_BYTE = 0x10  # packet type 1, flags 0000 (MQTT-2.2.2-2)
+
+
+class ConnectFirst(ReaderAdapter):  # type: ignore[misc]
+    """A reader that refuses a connection whose first byte is not a CONNECT's: amqtt would parse any
+    packet (or an HTTP request) as a CONNECT and wait for bytes that never come."""
+
+    def __init__(self, reader: ReaderAdapter) -> None:
+        self._reader = reader
+        self._first = True
+
+    async def read(self, n: int = -1) -> bytes:
+        data: bytes = await self._reader.read(n)
+        if self._first and data:
+            self._first = False
+            if data[0] != CONNECT_FIRST_BYTE:
+                raise NoDataError(f"the first packet is not a CONNECT (first byte 0x{data[0]:02x})")
+        return data
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()

@@ -1,0 +1,269 @@
+"""The stand-in's broker behaves as IoT Core and MQTT 3.1.1 do where clients meet it: authentication
+before anything changes for an existing connection, one connection per client id, persistent sessions
+that keep QoS 1 messages, authorizations that lapse, bounded memory for a client that stops reading,
+the lower of the two QoS, and protocol violations closed. Real paho clients on loopback, the real
+broker and gate in this process (`tests.fakes.iot_broker`)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.fakes.iot_broker import InProcessBroker
+from tests.waiting import wait_for
+
+NOT_AUTHORIZED = 135  # paho's reason code for CONNACK return code 5
+
+
+@pytest.fixture
+def broker(tmp_path):
+    running = InProcessBroker(tmp_path)
+    yield running
+    running.close()
+
+
+class Client:
+    def __init__(self, broker: InProcessBroker, client_id: str, password: str = "good", clean: bool = True):
+        self.client_id = client_id
+        self.messages: list[tuple[str, bytes, int]] = []
+        self.connack: int | None = None
+        self.disconnects = 0
+        self._lock = threading.Lock()
+        self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
+        self.paho.username_pw_set("u", password)
+        self.paho.on_connect = self._connected
+        self.paho.on_disconnect = self._disconnected
+        self.paho.on_message = self._message
+        self.port = broker.port
+
+    def _connected(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.connack = reason.value
+
+    def _disconnected(self, *args: Any) -> None:
+        self.disconnects += 1
+
+    def _message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((message.topic, message.payload, message.qos))
+
+    def connect(self, expect: int = 0, reconnect: bool = False) -> Client:
+        self.connack = None
+        if not reconnect:
+            self.paho.reconnect_delay_set(60, 120)  # a test reconnects by hand
+        self.paho.connect("127.0.0.1", self.port, keepalive=30)
+        self.paho.loop_start()
+        wait_for(lambda: self.connack is not None, 15, f"{self.client_id}: CONNACK")
+        assert self.connack == expect, f"{self.client_id}: CONNACK {self.connack}"
+        return self
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        done = threading.Event()
+        self.paho.on_subscribe = lambda *a: done.set()
+        self.paho.subscribe(topic, qos)
+        assert done.wait(10), f"{self.client_id}: no SUBACK"
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self.paho.publish(topic, payload, qos).wait_for_publish(10)
+
+    def on(self, topic: str) -> list[tuple[bytes, int]]:
+        with self._lock:
+            return [(p, q) for t, p, q in self.messages if t == topic]
+
+    def stop(self) -> None:
+        self.paho.disconnect()
+        self.paho.loop_stop()
+
+
+def heard(listener: Client, topic: str, payload: bytes) -> bool:
+    return any(p == payload for p, _ in listener.on(topic))
+
+
+def test_a_refused_connect_with_a_victims_client_id_changes_nothing_for_the_victim(broker):
+    victim = Client(broker, "victim").connect()
+    victim.subscribe("news")
+    sender = Client(broker, "sender").connect()
+    Client(broker, "victim", password="not-a-token").connect(expect=NOT_AUTHORIZED)
+    sender.publish("news", b"still here")
+    wait_for(lambda: heard(victim, "news", b"still here"), 10, "the victim to keep its subscription")
+    assert victim.disconnects == 0 and victim.paho.is_connected()
+    assert broker.bus.events("disconnected", "victim") == []
+    persistent = Client(broker, "kept", clean=False).connect()
+    persistent.subscribe("news")
+    Client(broker, "kept", password="wrong", clean=False).connect(expect=NOT_AUTHORIZED)
+    sender.publish("news", b"and here")
+    wait_for(lambda: heard(persistent, "news", b"and here"), 10, "the persistent victim to stay connected")
+    assert persistent.disconnects == 0
+    for client in (victim, sender, persistent):
+        client.stop()
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_a_second_connection_with_the_same_client_id_replaces_the_first(broker, clean):
+    first = Client(broker, "twin", clean=clean).connect()
+    first.subscribe("t")
+    second = Client(broker, "twin", clean=clean).connect()
+    wait_for(lambda: first.disconnects > 0, 10, "the first connection to be closed")
+    (event,) = wait_for(lambda: broker.bus.events("disconnected", "twin"), 10, "a disconnected event")
+    assert event["disconnectReason"] == "DUPLICATE_CLIENTID" and event["clientInitiatedDisconnect"] is False
+    connected = broker.bus.events("connected", "twin")
+    assert len(connected) == 2 and connected[1]["versionNumber"] > connected[0]["versionNumber"]
+    second.subscribe("t")  # the new connection works: its subscription is granted and served
+    sender = Client(broker, "sender").connect()
+    sender.publish("t", b"to the new one")
+    wait_for(lambda: heard(second, "t", b"to the new one"), 10, "the new connection to get the message")
+    for client in (first, second, sender):
+        client.stop()
+
+
+def test_a_persistent_session_gets_what_was_published_at_qos_1_while_it_was_away(broker):
+    away = Client(broker, "away", clean=False).connect()
+    away.subscribe("alerts", qos=1)
+    away.stop()
+    wait_for(lambda: broker.bus.events("disconnected", "away"), 10, "the session to go away")
+    sender = Client(broker, "sender").connect()
+    for n in range(5):
+        sender.publish("alerts", f"while away {n}".encode(), qos=1)
+    sender.publish("alerts", b"qos 0 is not kept", qos=0)
+    wait_for(lambda: any(p == b"qos 0 is not kept" for _, p, _ in broker.rules.seen), 10, "the QoS 0 message")
+    back = Client(broker, "away", clean=False).connect()
+    wait_for(lambda: len(back.on("alerts")) >= 5, 10, "the kept messages")
+    assert [p for p, _ in back.on("alerts")] == [f"while away {n}".encode() for n in range(5)]
+    assert {q for _, q in back.on("alerts")} == {1}
+    for client in (sender, back):
+        client.stop()
+
+
+def test_a_connection_ends_when_its_authorization_lapses(broker):
+    broker.authorizer.disconnect_after = 1
+    client = Client(broker, "short").connect()
+    wait_for(lambda: client.disconnects > 0, 15, "the broker to end the connection")
+    (event,) = broker.bus.events("disconnected", "short")
+    assert event["disconnectReason"] == "CUSTOMAUTH_TTL_EXPIRATION"
+    client.stop()
+    broker.authorizer.disconnect_after = None
+    broker.authorizer.refresh_after = 0.5
+    refreshed = Client(broker, "refreshed", password="good-until-revoked").connect()
+    calls = broker.authorizer.calls
+    wait_for(lambda: broker.authorizer.calls > calls, 10, "the authorizer to be asked again")
+    assert refreshed.paho.is_connected()  # still valid: still connected
+    broker.authorizer.revoked.add("good-until-revoked")
+    wait_for(lambda: refreshed.disconnects > 0, 15, "a refused refresh to end the connection")
+    assert broker.bus.events("disconnected", "refreshed")[-1]["disconnectReason"] == "AUTH_ERROR"
+    refreshed.stop()
+
+
+def test_a_qos_1_publish_is_acknowledged_only_once_the_rules_writes_are_kept(broker):
+    broker.rules.held = True
+    sender = Client(broker, "sender").connect()
+    info = sender.paho.publish("chat/out", b'{"text": "keep me"}', qos=1)
+    wait_for(lambda: broker.rules.waiting, 10, "the rules to get the message")
+    assert not info.is_published(), "PUBACK came before the message was stored"
+    broker.rules.release()
+    info.wait_for_publish(10)
+    assert info.is_published()
+    sender.stop()
+
+
+def test_a_subscriber_gets_the_lower_of_the_published_and_the_granted_qos(broker):
+    listener = Client(broker, "listener").connect()
+    listener.subscribe("q", qos=1)
+    sender = Client(broker, "sender").connect()
+    sender.publish("q", b"zero", qos=0)
+    sender.publish("q", b"one", qos=1)
+    wait_for(lambda: len(listener.on("q")) == 2, 10, "both messages")
+    assert dict(listener.on("q")) == {b"zero": 0, b"one": 1}
+    broker.bus.publish("q", b"from the backend")  # the republish rule's Qos 0
+    wait_for(lambda: len(listener.on("q")) == 3, 10, "the backend's message")
+    assert dict(listener.on("q"))[b"from the backend"] == 0
+    for client in (listener, sender):
+        client.stop()
+
+
+def test_a_client_that_stops_reading_gets_a_bounded_number_of_messages_in_flight(broker):
+    silent = socket.create_connection(("127.0.0.1", broker.port))
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    silent.sendall(connect_packet("silent") + subscribe_packet(1, "flood", 1))
+    silent.settimeout(10)
+    assert silent.recv(4)[:1] == b"\x20"  # CONNACK; from here on it reads nothing
+    wait_for(lambda: broker.gate.current("silent") is not None, 10, "the silent client to be connected")
+    handler = broker.gate.current("silent").handler
+    wait_for(lambda: broker.broker._subscriptions.get("flood"), 10, "the subscription")
+    sender = Client(broker, "sender").connect()
+    payload = b"x" * 8000
+    for _ in range(2000):
+        sender.paho.publish("flood", payload, qos=0)
+    wait_for(lambda: handler.dropped > 0, 30, "deliveries to the silent client to be dropped")
+    assert handler.pending <= 100
+    listener_ok = Client(broker, "listener").connect()  # everyone else is still served
+    listener_ok.subscribe("other")
+    sender.publish("other", b"fine")
+    wait_for(lambda: heard(listener_ok, "other", b"fine"), 10, "others to be served")
+    silent.close()
+    for client in (sender, listener_ok):
+        client.stop()
+
+
+def connect_packet(client_id: str, password: bytes = b"good") -> bytes:
+    body = b"\x00\x04MQTT\x04\xc2\x00\x3c"  # MQTT 3.1.1, username+password+clean, keep-alive 60
+    for field in (client_id.encode(), b"u", password):
+        body += len(field).to_bytes(2, "big") + field
+    return b"\x10" + remaining_length(len(body)) + body
+
+
+def subscribe_packet(packet_id: int, topic: str, qos: int, flags: int = 0x02) -> bytes:
+    body = packet_id.to_bytes(2, "big") + len(topic).to_bytes(2, "big") + topic.encode() + bytes([qos])
+    return bytes([0x80 | flags]) + remaining_length(len(body)) + body
+
+
+def remaining_length(n: int) -> bytes:
+    out = b""
+    while True:
+        byte, n = n % 128, n // 128
+        out += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def closed_by_peer(sock: socket.socket, timeout: float = 10) -> bool:
+    """True once the broker has closed the connection (EOF or reset), reading whatever comes first."""
+    sock.settimeout(0.5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(4096) == b"":
+                return True
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["garbage", "publish before connect", "subscribe qos 3", "subscribe with wrong flags"],
+)
+def test_protocol_violations_close_the_connection(broker, what):
+    sock = socket.create_connection(("127.0.0.1", broker.port))
+    if what == "garbage":
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    elif what == "publish before connect":
+        sock.sendall(b"\x30\x07\x00\x01tdata")
+    else:
+        sock.sendall(connect_packet(f"violator-{len(what)}"))
+        sock.settimeout(10)
+        assert sock.recv(4)[:1] == b"\x20"
+        if what == "subscribe qos 3":
+            sock.sendall(subscribe_packet(1, "t", 3))
+        else:
+            sock.sendall(subscribe_packet(1, "t", 1, flags=0x00))
+    assert closed_by_peer(sock), f"{what}: the connection was left open"
+    sock.close()
+    still = Client(broker, "bystander").connect()  # the broker serves everyone else
+    still.stop()

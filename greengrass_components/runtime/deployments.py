@@ -222,7 +222,15 @@ class DeploymentManager:
             n
             for n in target
             if n in current
-            and (target[n].fingerprint != current[n].fingerprint or self._board.state(n) == State.BROKEN)
+            and (
+                target[n].restart_fingerprint != current[n].restart_fingerprint
+                or self._board.state(n) == State.BROKEN
+            )
+        ]
+        reconfigured = [
+            n
+            for n in target
+            if n in current and n not in changed and target[n].fingerprint != current[n].fingerprint
         ]
         added = [n for n in target if n not in current]
         removed = [n for n in current if n not in target]
@@ -230,23 +238,36 @@ class DeploymentManager:
             install_artifacts(target[name], self._paths, request.artifact_dir)
         recipe_paths = {r.name: self._store_recipe(r) for r in ordered}
 
-        log(self._log, logging.INFO, "deployment-plan", added=added, changed=changed, removed=removed)
+        log(
+            self._log,
+            logging.INFO,
+            "deployment-plan",
+            added=added,
+            changed=changed,
+            reconfigured=reconfigured,
+            removed=removed,
+        )
         if self.hooks is not None:
-            for name in changed:
+            for name in [*changed, *reconfigured]:
                 if dict(target[name].configuration) != dict(running[name] or {}):
                     rejected = await self.hooks.validate_configuration(
                         name, target[name].configuration, deployment_id
                     )
                     if rejected:
                         raise DeploymentError(rejected)
-            if changed or removed:
+            if changed or removed or reconfigured:  # as the nucleus: before any update it applies
                 await self.hooks.before_components_update(deployment_id)
         await self._supervisor.stop([*removed, *changed], uninstall=removed)
-        self._set_configurations([target[n] for n in [*added, *changed]], forget=removed)
+        self._set_configurations([target[n] for n in [*added, *changed, *reconfigured]], forget=removed)
+        for name in reconfigured:  # running on: the configuration update event tells it
+            self._supervisor.replace_plan(target[name])
         self._store.clear_broken([*added, *changed, *removed])
         self._supervisor.start(p for p in plans if p.name in added or p.name in changed)
         failure = await self._wait_ready([*added, *changed])
         if failure:
+            for name in reconfigured:
+                self._supervisor.replace_plan(current[name])
+            self._set_configurations([current[n] for n in reconfigured], forget=[])
             await self._roll_back(current, added, changed, removed)
             return f"{failure}; rolled back to the previous deployment"
         self._roots = roots

@@ -33,6 +33,21 @@ class ComponentPlan:
     component_type: str = "aws.greengrass.generic"
 
     @property
+    def restart_fingerprint(self) -> str:
+        """Equal restart fingerprints mean a redeployment need not restart the component: as in the
+        nucleus, only a change of version, lifecycle (interpolated, Setenv included) or dependencies
+        does; a change of configuration alone is delivered as a configuration update."""
+        return json.dumps(
+            {
+                "version": self.version,
+                "lifecycle": asdict(self.lifecycle),
+                "dependencies": [asdict(d) for d in self.dependencies],
+            },
+            sort_keys=True,
+            default=str,
+        )
+
+    @property
     def fingerprint(self) -> str:
         """Equal fingerprints mean a redeployment need not touch the component."""
         return json.dumps(

@@ -67,6 +67,10 @@ class Supervisor:
             self.runners[plan.name] = runner
             runner.start()
 
+    def replace_plan(self, plan: ComponentPlan) -> None:
+        """A running component's plan, changed only in its configuration: it keeps running."""
+        self.runners[plan.name].plan = plan
+
     async def stop(self, names: Iterable[str], uninstall: Iterable[str] = ()) -> None:
         """Stop these components, each only after its dependents among them have stopped.
 

@@ -305,3 +305,27 @@ Uninstall: echo bye >> {out}
     core.wait_state("test.Leaving", "RUNNING")
     assert core.deploy(remove=["test.Leaving"])["status"] == "SUCCEEDED"
     assert out.read_text() == "bye\n"
+
+
+def test_a_configuration_only_change_is_delivered_as_an_update_without_a_restart(tmp_path, start_core):
+    """The nucleus restarts a component only when its version, lifecycle, Setenv or dependencies
+    change; a deployment that changes only its configuration sends a configuration update event."""
+    from tests.ipc_components import Probe
+
+    probe = Probe(
+        tmp_path,
+        "test.Listening",
+        [
+            {"op": "subscribe_to_configuration_update", "args": {"key_path": []}},
+        ],
+        config={"Level": "info", "Rate": 1},
+    )
+    core = start_core("--recipes", str(tmp_path / "recipes"), "--artifacts", str(tmp_path / "artifacts"))
+    probe.step(0)
+    pids = core.wait_state("test.Listening", "RUNNING")["pids"]
+    answer = core.deploy(update_config={"test.Listening": {"MERGE": {"Level": "debug"}}})
+    assert answer["status"] == "SUCCEEDED", answer
+    (event,) = probe.wait_events(0, 1)
+    assert event["configurationUpdateEvent"]["keyPath"] == ["Level"]
+    assert core.components()["test.Listening"]["pids"] == pids, "a configuration-only change restarted it"
+    assert core.states_logged("test.Listening").count("STARTING") == 1

@@ -204,28 +204,43 @@ class Decoder:
         self._buffer = bytearray()
         self._max = max_message_size
 
+    def allow(self, max_message_size: int) -> None:
+        """Messages up to this size from now on (the server allows large ones once a client is known)."""
+        self._max = max_message_size
+
     def feed(self, data: bytes) -> list[Message]:
-        self._buffer += data
+        """Every whole message the buffer now holds."""
+        self.push(data)
         messages = []
-        while len(self._buffer) >= PRELUDE_SIZE:
-            total, headers_length, prelude_crc = _PRELUDE_FULL.unpack_from(self._buffer, 0)
-            if zlib.crc32(self._buffer[:8]) != prelude_crc:
-                raise FramingError("prelude CRC mismatch")
-            if total < MIN_MESSAGE_SIZE:
-                raise FramingError(f"message length {total} is shorter than the minimum {MIN_MESSAGE_SIZE}")
-            if total > self._max:
-                raise FramingError(f"message of {total} bytes exceeds {self._max}")
-            if headers_length > MAX_HEADERS_SIZE:
-                raise FramingError(f"headers of {headers_length} bytes exceed {MAX_HEADERS_SIZE}")
-            if headers_length > total - MIN_MESSAGE_SIZE:
-                raise FramingError("headers length runs past the message")
-            if len(self._buffer) < total:
-                break
-            whole = bytes(self._buffer[:total])
-            del self._buffer[:total]
-            (message_crc,) = _U32.unpack_from(whole, total - 4)
-            if zlib.crc32(memoryview(whole)[: total - 4]) != message_crc:
-                raise FramingError("message CRC mismatch")
-            headers = decode_headers(whole[PRELUDE_SIZE : PRELUDE_SIZE + headers_length])
-            messages.append(Message(headers, whole[PRELUDE_SIZE + headers_length : total - 4]))
+        while (message := self.next()) is not None:
+            messages.append(message)
         return messages
+
+    def push(self, data: bytes) -> None:
+        self._buffer += data
+
+    def next(self) -> Message | None:
+        """The next whole message, or None until more bytes come; checked against the size allowed
+        now, so a message after the one that changes it (CONNECT) gets the new limit."""
+        if len(self._buffer) < PRELUDE_SIZE:
+            return None
+        total, headers_length, prelude_crc = _PRELUDE_FULL.unpack_from(self._buffer, 0)
+        if zlib.crc32(self._buffer[:8]) != prelude_crc:
+            raise FramingError("prelude CRC mismatch")
+        if total < MIN_MESSAGE_SIZE:
+            raise FramingError(f"message length {total} is shorter than the minimum {MIN_MESSAGE_SIZE}")
+        if total > self._max:
+            raise FramingError(f"message of {total} bytes exceeds {self._max}")
+        if headers_length > MAX_HEADERS_SIZE:
+            raise FramingError(f"headers of {headers_length} bytes exceed {MAX_HEADERS_SIZE}")
+        if headers_length > total - MIN_MESSAGE_SIZE:
+            raise FramingError("headers length runs past the message")
+        if len(self._buffer) < total:
+            return None
+        whole = bytes(self._buffer[:total])
+        del self._buffer[:total]
+        (message_crc,) = _U32.unpack_from(whole, total - 4)
+        if zlib.crc32(memoryview(whole)[: total - 4]) != message_crc:
+            raise FramingError("message CRC mismatch")
+        headers = decode_headers(whole[PRELUDE_SIZE : PRELUDE_SIZE + headers_length])
+        return Message(headers, whole[PRELUDE_SIZE + headers_length : total - 4])

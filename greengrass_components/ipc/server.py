@@ -28,7 +28,7 @@ from typing import Any
 
 from greengrass_components.runtime.logs import log
 
-from .codec import Decoder, FramingError, HeaderType, Message, encode
+from .codec import MAX_MESSAGE_SIZE, Decoder, FramingError, HeaderType, Message, encode
 from .errors import IpcError, ServiceError
 from .rpc import (
     OPERATION,
@@ -50,6 +50,35 @@ Handler = Callable[["CallContext", dict[str, Any]], "dict[str, Any] | Awaitable[
 Authenticate = Callable[[str], str | None]
 READ_SIZE = 256 * 1024
 REJECTED_GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class IpcLimits:
+    """Before a client has authenticated it may send one small CONNECT: no more than
+    `max_connect_message` bytes are buffered for it, it must come within `connect_seconds`, and at
+    most `max_unauthenticated` such connections are open at once (`max_connections` in all); beyond
+    that a new connection is closed at once."""
+
+    max_connect_message: int = 64 * 1024
+    connect_seconds: float = 10.0
+    max_unauthenticated: int = 32
+    max_connections: int = 1024
+
+
+def parse_json_object(payload: bytes | None) -> dict[str, Any]:
+    """A JSON object from a payload; ValueError, with why, for anything else. Deep nesting, numbers
+    past Python's digit limit and bytes that are not UTF-8 are all ValueErrors here."""
+    try:
+        value = json.loads(payload or b"{}")
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"it is not UTF-8: {exc.reason}") from None
+    except ValueError as exc:  # JSONDecodeError, and int digit limits
+        raise ValueError(str(exc)[:200]) from None
+    if not isinstance(value, dict):
+        raise ValueError("the request must be a JSON object")
+    return value
 
 
 @dataclass(frozen=True)
@@ -229,10 +258,12 @@ class Connection:
             reason = f"client version {version.value if version else None!r} is not {PROTOCOL_VERSION}"
         else:
             try:
-                token = json.loads(message.payload or b"{}").get("authToken")
-            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                token = parse_json_object(message.payload).get("authToken")
+            except ValueError:
                 token = None
-            component = self._authenticate(token) if isinstance(token, str) and token else None
+            component = (
+                self._authenticate(token) if isinstance(token, str) and 0 < len(token) <= 4096 else None
+            )
             reason = "" if component else "Unrecognized client connecting to GGC over IPC"
         if component is None:
             log(self._log, logging.WARNING, "ipc-connect-rejected", reason=reason)
@@ -274,10 +305,8 @@ class Connection:
         stream = Stream(self, stream_id, operation)
         self.streams[stream_id] = stream
         try:
-            request = json.loads(message.payload or b"{}")
-            if not isinstance(request, dict):
-                raise ValueError("the request must be a JSON object")
-        except (ValueError, UnicodeDecodeError) as exc:
+            request = parse_json_object(message.payload)
+        except ValueError as exc:
             stream.fail(ServiceError(f"{operation.name}: request is not valid JSON: {exc}"))
             return
         assert self.component is not None
@@ -341,7 +370,9 @@ class IpcServer:
         operations: Mapping[str, Operation],
         authenticate: Authenticate,
         logger: logging.Logger,
+        limits: IpcLimits = IpcLimits(),
     ) -> None:
+        self._limits = limits
         self._path = socket_path
         self._operations = operations
         self._authenticate = authenticate
@@ -349,6 +380,17 @@ class IpcServer:
         self._server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
+
+    def _handle_safely(self, connection: Connection, message: Message) -> None:
+        """A message the connection could not handle is that connection's protocol error, logged in
+        the core's log; the server and everyone else go on."""
+        try:
+            connection.handle(message)
+        except Exception as exc:
+            self._log.error(
+                "ipc-message-crashed", exc_info=exc, extra={"fields": {"component": connection.component}}
+            )
+            connection.protocol_error(f"the server could not handle this message: {type(exc).__name__}")
 
     async def start(self) -> None:
         self._path.unlink(missing_ok=True)
@@ -369,27 +411,54 @@ class IpcServer:
             await self._server.wait_closed()
         self._path.unlink(missing_ok=True)
 
+    def _refused(self) -> str | None:
+        limits = self._limits
+        if len(self.connections) >= limits.max_connections:
+            return f"{limits.max_connections} connections are open"
+        waiting = sum(1 for c in self.connections if c.component is None)
+        if waiting >= limits.max_unauthenticated:
+            return f"{limits.max_unauthenticated} connections have not sent CONNECT yet"
+        return None
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        refused = self._refused()
+        if refused is not None:
+            log(self._log, logging.WARNING, "ipc-connection-refused", reason=refused)
+            writer.close()
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await writer.wait_closed()
+            return
         connection = Connection(writer, self._operations, self._authenticate, self._log)
         self.connections.add(connection)
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
-        decoder = Decoder()
+        decoder = Decoder(self._limits.max_connect_message)
+        connect_by = asyncio.get_running_loop().time() + self._limits.connect_seconds
         try:
             while connection.open:
-                data = await reader.read(READ_SIZE)
+                if connection.component is None:
+                    left = connect_by - asyncio.get_running_loop().time()
+                    try:
+                        data = await asyncio.wait_for(reader.read(READ_SIZE), max(left, 0.0))
+                    except TimeoutError:
+                        connection.protocol_error(
+                            f"no CONNECT within {self._limits.connect_seconds:g} seconds"
+                        )
+                        break
+                else:
+                    data = await reader.read(READ_SIZE)
                 if not data:
                     break
+                decoder.push(data)
                 try:
-                    messages = decoder.feed(data)
+                    while connection.open and (message := decoder.next()) is not None:
+                        self._handle_safely(connection, message)
+                        if connection.component is not None:
+                            decoder.allow(MAX_MESSAGE_SIZE)
                 except FramingError as exc:
                     connection.protocol_error(str(exc))
                     break
-                for message in messages:
-                    connection.handle(message)
-                    if not connection.open:
-                        break
                 await connection.drain()
             if connection.rejected:
                 with contextlib.suppress(TimeoutError, ConnectionError):
@@ -399,6 +468,7 @@ class IpcServer:
         except asyncio.CancelledError:
             pass
         finally:
+            await connection.drain()
             connection.close()
             self.connections.discard(connection)
             if task is not None:

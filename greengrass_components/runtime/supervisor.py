@@ -44,7 +44,8 @@ class Supervisor:
 
     def component_for_token(self, token: str) -> str | None:
         for name, known in self.tokens.items():
-            if secrets.compare_digest(known, token):
+            # bytes: compare_digest refuses a str with characters beyond ASCII
+            if secrets.compare_digest(known.encode(), token.encode("utf-8", "surrogatepass")):
                 return name
         return None
 

@@ -19,7 +19,7 @@ from greengrass_components.ipc.authorization import PUBSUB, Authorizer
 from greengrass_components.ipc.codec import Decoder, Header, HeaderType, Message, encode
 from greengrass_components.ipc.operations import operation_table
 from greengrass_components.ipc.rpc import MessageFlag, MessageType, rpc_message
-from greengrass_components.ipc.server import IpcServer
+from greengrass_components.ipc.server import IpcLimits, IpcServer
 from greengrass_components.ipc.services import pubsub as pubsub_service
 
 TOKEN = "fuzz-token"
@@ -28,9 +28,11 @@ TOKEN = "fuzz-token"
 class RunningServer:
     """The real IPC server on its own event loop thread, with the pubsub service."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: IpcLimits | None = None) -> None:
         self.path = path
         self.loop = asyncio.new_event_loop()
+        self.unhandled: list[dict] = []  # what reached the loop's exception handler: must stay empty
+        self.loop.set_exception_handler(lambda loop, context: self.unhandled.append(context))
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.pubsub = pubsub_service.LocalPubSub()
@@ -41,6 +43,7 @@ class RunningServer:
             operation_table(pubsub_service.operations(self.pubsub, authorizer)),
             lambda token: "test.Client" if token == TOKEN else None,
             logging.getLogger("edgeway.tests.ipc"),
+            limits or IpcLimits(),
         )
         asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
 
@@ -133,9 +136,91 @@ def test_an_oversize_message_is_refused_from_its_prelude(server, sdk_client):
     import zlib
 
     prelude = struct.pack(">II", 32 * 1024 * 1024, 0)
-    answer = exchange(server.path, prelude + struct.pack(">I", zlib.crc32(prelude)))
-    assert json.loads(answer[0].payload)["message"] == "message of 33554432 bytes exceeds 16777216"
+    answer = exchange(server.path, connect_frame() + prelude + struct.pack(">I", zlib.crc32(prelude)))
+    assert json.loads(answer[1].payload)["message"] == "message of 33554432 bytes exceeds 16777216"
     round_trip(sdk_client)
+
+
+def test_before_connect_only_a_small_message_is_buffered(server, sdk_client):
+    import struct
+    import zlib
+
+    prelude = struct.pack(">II", 1024 * 1024, 0)
+    answer = exchange(server.path, prelude + struct.pack(">I", zlib.crc32(prelude)))
+    assert json.loads(answer[0].payload)["message"] == "message of 1048576 bytes exceeds 65536"
+    round_trip(sdk_client)
+
+
+def connect_with_payload(payload: bytes) -> bytes:
+    return encode(
+        rpc_message(MessageType.CONNECT, headers=(Header.string(":version", "0.1.0"),), payload=payload)
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"authToken": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # nested 5,000 deep
+        b'{"authToken": ' + b"7" * 5000 + b"}",  # past Python's digit limit
+        json.dumps({"authToken": "jeton-\u00fc\u00df-\ud800"}).encode(),  # not ASCII, a lone surrogate
+        b'{"authToken": "' + b"x" * 60000 + b'"}',
+        b"\xff\xfe not utf-8",
+    ],
+    ids=["deep", "huge-int", "non-ascii", "long", "not-utf8"],
+)
+def test_a_hostile_connect_payload_is_refused_with_an_ack_and_nothing_unhandled(server, sdk_client, payload):
+    answer = exchange(server.path, connect_with_payload(payload))
+    assert kinds(answer) == [MessageType.CONNECT_ACK]
+    assert not int(answer[0].header(":message-flags").value) & MessageFlag.CONNECTION_ACCEPTED  # type: ignore[union-attr]
+    assert server.unhandled == []
+    round_trip(sdk_client)
+
+
+def test_a_deeply_nested_request_on_an_authenticated_stream_gets_an_error_shape(server, sdk_client):
+    deep = (
+        b'{"topic": "t", "publishMessage": {"jsonMessage": {"message": ' + b"[" * 5000 + b"]" * 5000 + b"}}}"
+    )
+    request = encode(
+        rpc_message(
+            MessageType.APPLICATION_MESSAGE,
+            stream_id=1,
+            headers=(Header.string("operation", "aws.greengrass#PublishToTopic"),),
+            payload=deep,
+        )
+    )
+    answer = exchange(server.path, connect_frame() + request)
+    assert kinds(answer) == [MessageType.CONNECT_ACK, MessageType.APPLICATION_ERROR]
+    assert "nested too deeply" in json.loads(answer[1].payload)["message"]
+    assert server.unhandled == []
+    round_trip(sdk_client)
+
+
+def test_silent_and_excess_connections_before_connect_are_closed(tmp_path):
+    limited = RunningServer(tmp_path / "limited.sock", IpcLimits(connect_seconds=0.5, max_unauthenticated=3))
+    try:
+        silent = []
+        for _ in range(3):
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(str(limited.path))
+            silent.append(sock)
+        extra = socket.socket(socket.AF_UNIX)
+        extra.connect(str(limited.path))
+        extra.settimeout(5)
+        assert extra.recv(1) == b"", "a fourth connection before CONNECT should be closed at once"
+        for sock in silent:  # each gets a protocol error once its half second is up, then EOF
+            sock.settimeout(10)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            (message,) = Decoder().feed(answer)
+            assert json.loads(message.payload)["message"] == "no CONNECT within 0.5 seconds"
+            sock.close()
+        extra.close()
+        # with the silent ones gone, a client connects again
+        assert kinds(exchange(limited.path, connect_frame())) == [MessageType.CONNECT_ACK]
+        assert limited.unhandled == []
+    finally:
+        limited.close()
 
 
 def test_protocol_misuse_is_answered(server, sdk_client):
@@ -222,3 +307,4 @@ def hostile_bytes(draw):
 def test_hostile_frames_never_break_the_server(server, sdk_client, data):
     exchange(server.path, data, timeout=1.0)
     round_trip(sdk_client)
+    assert server.unhandled == []

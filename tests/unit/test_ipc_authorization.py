@@ -60,3 +60,24 @@ def test_policies_allow_and_deny_with_the_nucleus_text():
     )
     assert not auth.allowed("com.Nothing", PUBSUB, "aws.greengrass#PublishToTopic", "sensors/a/temperature")
     assert not auth.allowed("com.Unknown", SHADOW_MANAGER, "aws.greengrass#GetThingShadow", "x")
+
+
+def test_a_token_with_characters_beyond_ascii_is_refused_not_a_crash(tmp_path):
+    import logging
+
+    from greengrass_components.runtime.core_paths import CorePaths
+    from greengrass_components.runtime.process_registry import ProcessRegistry
+    from greengrass_components.runtime.state_board import StateBoard
+    from greengrass_components.runtime.supervisor import Supervisor
+
+    supervisor = Supervisor(
+        CorePaths(tmp_path),
+        StateBoard(),
+        lambda plan, token: {},
+        logging.getLogger("test"),
+        registry=ProcessRegistry(tmp_path / "groups.json"),
+    )
+    supervisor.tokens["test.Known"] = "s3cret-token"
+    assert supervisor.component_for_token("s3cret-token") == "test.Known"
+    assert supervisor.component_for_token("jeton-\u00fc\u00df") is None
+    assert supervisor.component_for_token("\ud800") is None  # a lone surrogate, as JSON may carry

@@ -111,8 +111,12 @@ def test_a_second_connection_with_the_same_client_id_replaces_the_first(broker, 
     wait_for(lambda: first.disconnects > 0, 10, "the first connection to be closed")
     (event,) = wait_for(lambda: broker.bus.events("disconnected", "twin"), 10, "a disconnected event")
     assert event["disconnectReason"] == "DUPLICATE_CLIENTID" and event["clientInitiatedDisconnect"] is False
-    connected = broker.bus.events("connected", "twin")
-    assert len(connected) == 2 and connected[1]["versionNumber"] > connected[0]["versionNumber"]
+    connected = wait_for(
+        lambda: len(broker.bus.events("connected", "twin")) == 2 and broker.bus.events("connected", "twin"),
+        10,
+        "the second connected event",
+    )
+    assert connected[1]["versionNumber"] > connected[0]["versionNumber"]
     second.subscribe("t")  # the new connection works: its subscription is granted and served
     sender = Client(broker, "sender").connect()
     sender.publish("t", b"to the new one")

@@ -368,6 +368,13 @@ def test_hard_dependency_restart_restarts_dependents_but_not_soft(tmp_path, star
     assert core.components()["test.Soft"]["pids"] == before["test.Soft"]
 
 
+def unique_markers(count: int) -> list[str]:
+    """Sleep lengths no other test run on this machine uses (the tests find processes by them)."""
+    import secrets
+
+    return [f"100{n}.{secrets.randbelow(10**9):09d}" for n in range(count)]
+
+
 def _processes_with(marker: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -385,26 +392,27 @@ def _processes_with(marker: str) -> list[int]:
 
 def test_no_process_outlives_the_core(tmp_path, start_core):
     recipes = tmp_path / "recipes"
+    m = unique_markers(4)
     # A daemon left behind by Startup, a Run with a child, and a Run that ignores SIGTERM.
     write_recipe(
         recipes,
         recipe(
             "test.Daemon",
-            """
-Startup: sleep 1001.5 > /dev/null 2>&1 &
+            f"""
+Startup: sleep {m[0]} > /dev/null 2>&1 &
 Shutdown:
   Script: "true"
   Timeout: 2
 """,
         ),
     )
-    write_recipe(recipes, recipe("test.Parent", "Run: sleep 1002.5 & sleep 1003.5; wait"))
+    write_recipe(recipes, recipe("test.Parent", f"Run: sleep {m[1]} & sleep {m[2]}; wait"))
     write_recipe(
         recipes,
         recipe(
             "test.Stubborn",
-            """
-Run: trap '' TERM; sleep 1004.5 & wait; sleep 1004.5
+            f"""
+Run: trap '' TERM; sleep {m[3]} & wait; sleep {m[3]}
 Shutdown:
   Script: "true"
   Timeout: 1
@@ -414,10 +422,10 @@ Shutdown:
     core = start_core("--recipes", str(recipes))
     for name in ("test.Daemon", "test.Parent", "test.Stubborn"):
         core.wait_state(name, "RUNNING")
-    for marker in ("1001.5", "1002.5", "1003.5", "1004.5"):
+    for marker in m:
         wait_for(lambda m=marker: _processes_with(m), what=f"sleep {marker} to run")
     assert core.stop() == 0
-    for marker in ("1001.5", "1002.5", "1003.5", "1004.5"):
+    for marker in m:
         assert _processes_with(marker) == [], f"sleep {marker} outlived the core"
 
 
@@ -425,10 +433,11 @@ def test_a_core_killed_with_sigkill_leaves_no_process_and_a_restart_runs_each_co
     tmp_path, start_core
 ):
     recipes = tmp_path / "recipes"
-    write_recipe(recipes, recipe("test.Daemon", "Startup: sleep 1011.5 > /dev/null 2>&1 &"))
-    write_recipe(recipes, recipe("test.Parent", "Run: sleep 1012.5 & sleep 1013.5; wait"))
-    write_recipe(recipes, recipe("test.Stubborn", "Run: trap '' TERM; sleep 1014.5 & wait; sleep 1014.5"))
-    markers = ("1011.5", "1012.5", "1013.5", "1014.5")
+    markers = unique_markers(4)
+    write_recipe(recipes, recipe("test.Daemon", f"Startup: sleep {markers[0]} > /dev/null 2>&1 &"))
+    write_recipe(recipes, recipe("test.Parent", f"Run: sleep {markers[1]} & sleep {markers[2]}; wait"))
+    stubborn = f"Run: trap '' TERM; sleep {markers[3]} & wait; sleep {markers[3]}"
+    write_recipe(recipes, recipe("test.Stubborn", stubborn))
     names = ("test.Daemon", "test.Parent", "test.Stubborn")
     core = start_core("--recipes", str(recipes))
     for name in names:
@@ -453,19 +462,20 @@ def test_a_core_killed_with_sigkill_leaves_no_process_and_a_restart_runs_each_co
 def test_leftover_groups_of_a_killed_core_are_stopped_before_a_restart_starts_anything(tmp_path, start_core):
     """Even with the reaper gone too (both killed), the next core stops what the last one left."""
     recipes = tmp_path / "recipes"
-    write_recipe(recipes, recipe("test.Parent", "Run: sleep 1021.5 & sleep 1022.5; wait"))
+    first, second = unique_markers(2)
+    write_recipe(recipes, recipe("test.Parent", f"Run: sleep {first} & sleep {second}; wait"))
     core = start_core("--recipes", str(recipes))
     core.wait_state("test.Parent", "RUNNING")
-    wait_for(lambda: _processes_with("1022.5"), what="the component to run")
+    wait_for(lambda: _processes_with(second), what="the component to run")
     reapers = [p for p in _processes_with("runtime.reaper") if str(core.root) in _cmdline(p)]
     assert len(reapers) == 1
     os.kill(reapers[0], signal.SIGKILL)
     core.stop(signal.SIGKILL)
-    assert _processes_with("1022.5"), "with no reaper, the component should still be running here"
+    assert _processes_with(second), "with no reaper, the component should still be running here"
     again = start_core(root=core.root)
     again.wait_state("test.Parent", "RUNNING")
-    wait_for(lambda: len(_sleeps("1022.5")) == 1, 30, "the component to run again")
-    assert len(_sleeps("1021.5")) == 1 and len(_sleeps("1022.5")) == 1, "the component runs twice"
+    wait_for(lambda: len(_sleeps(second)) == 1, 30, "the component to run again")
+    assert len(_sleeps(first)) == 1 and len(_sleeps(second)) == 1, "the component runs twice"
     assert "leftover-processes-stopped" in again.log_text()
 
 

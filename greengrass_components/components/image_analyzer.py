@@ -49,9 +49,9 @@ class ImageAnalyzer:
         self.counts = {"frames": 0, "refused": 0}
 
     def run(self, stop: threading.Event) -> None:
-        next_at = time.monotonic()
         summary_at = time.monotonic() + self.window.span_ms / 1000
         for frame_name, frame in self.source.frames(stop):
+            started = time.monotonic()  # a frame is never taken sooner than the limit after the last
             if isinstance(frame, FrameError):
                 self._refuse(frame_name, str(frame))
             else:
@@ -59,8 +59,7 @@ class ImageAnalyzer:
             if time.monotonic() >= summary_at:
                 summary_at += self.window.span_ms / 1000
                 self.log.info("vision-counts", extra=dict(self.counts))
-            next_at = max(next_at + self.min_interval, time.monotonic() - self.min_interval)
-            stop.wait(max(0.0, next_at - time.monotonic()))
+            stop.wait(max(0.0, started + self.min_interval - time.monotonic()))
 
     def _analyse(self, frame_name: str, frame: Any) -> None:
         ts = int(time.time() * 1000)

@@ -56,11 +56,11 @@ def stage_edge_components(state_dir: Path, recipe_dir: Path) -> tuple[Path, Path
 
 
 def local_function_config(state_dir: Path, cloud: CloudSettings) -> Path:
-    """What packaging embeds for local use: the stand-in's MQTT WebSocket and session API in the CSP's
-    connect-src."""
+    """What packaging embeds for local use: the stand-in's MQTT WebSocket in the CSP's connect-src (the
+    session API is on the page's own origin, through the local CloudFront)."""
     folder = state_dir / "edge" / "function-config"
     folder.mkdir(parents=True, exist_ok=True)
-    sources = [f"ws://{cloud.host}:{cloud.ws_port}", f"http://{cloud.host}:{cloud.http_port}"]
+    sources = [f"ws://{cloud.host}:{cloud.ws_port}"]
     (folder / "security_headers.json").write_text(json.dumps({"connectSrc": sources}, indent=2))
     return folder
 
@@ -141,7 +141,7 @@ def up(
     )
     edge_settings = EdgeSettings(
         port=http_port,
-        origins={"WebOrigin": str(packaged_web())},
+        origins={"WebOrigin": str(packaged_web()), "ApiOrigin": f"http://127.0.0.1:{cloud_http_port}"},
         function_config=local_function_config(state_dir, cloud_settings),
         stage_dir=state_dir / "edge" / "functions",
     )

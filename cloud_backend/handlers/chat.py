@@ -30,7 +30,7 @@ def handle(backend: backends.Backend, event: dict[str, Any]) -> dict[str, Any]:
         payload = base64.b64decode(str(event.get("payload", "")), validate=True)
     except (binascii.Error, ValueError):
         payload = b"\xff"  # the rule always base64-encodes; anything else is reported as not JSON
-    parsed = parse(payload, backend.rooms)
+    parsed = parse(payload)
     problem: InputError | None
     if isinstance(parsed, InputError):
         problem = parsed

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from cloud_backend.handlers import chat_replies as send
 from cloud_backend.handlers.backend import Backend
-from cloud_backend.handlers.chat_messages import Command, InputError, unknown_room
+from cloud_backend.handlers.chat_messages import Command, InputError, is_room, not_a_room
 from cloud_backend.store.records import Presence
 
 NICK = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -24,8 +24,8 @@ def _presence(backend: Backend, client_id: str, user: str | None) -> Presence:
 
 
 def join(backend: Backend, client_id: str, room: str, user: str | None) -> InputError | None:
-    if room not in backend.rooms:
-        return unknown_room(room, backend.rooms, "room")
+    if not is_room(room):
+        return not_a_room(room, "room")
     presence = _presence(backend, client_id, user)
     if presence.nick == client_id and user:
         presence = replace(presence, nick=user)
@@ -56,7 +56,8 @@ def _join(backend: Backend, client_id: str, command: Command) -> InputError | No
 
 def _rooms(backend: Backend, client_id: str, command: Command) -> InputError | None:
     online = backend.presence.online()
-    counts = {room: sum(1 for p in online if p.room == room) for room in backend.rooms}
+    rooms = [*backend.rooms, *sorted({p.room for p in online if p.room} - set(backend.rooms))]
+    counts = {room: sum(1 for p in online if p.room == room) for room in rooms}
     send.reply(backend, client_id, "rooms", rooms=[{"room": r, "online": n} for r, n in counts.items()])
     return None
 
@@ -66,8 +67,8 @@ def _current_room(backend: Backend, client_id: str, named: str | None) -> str | 
     room = named or _presence(backend, client_id, None).room
     if not room:
         return InputError("join a room first, or name one", "text")
-    if room not in backend.rooms:
-        return unknown_room(room, backend.rooms, "text")
+    if not is_room(room):
+        return not_a_room(room, "text")
     return room
 
 

@@ -1,4 +1,5 @@
-"""The stand-in's HTTP side: `POST /api/session` signs a person in, `GET /.well-known/jwks.json` gives
+"""The stand-in's HTTP side: `POST /api/session` signs a person in, `POST /api/session/renew` gives a
+signed-in person a fresh token for the same client id, `GET /.well-known/jwks.json` gives
 the public key, `GET /healthz` says it is up. Requests are parsed and checked here, once; errors are
 JSON bodies that say what was wrong."""
 
@@ -11,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from cloud_backend.handlers.chat_commands import NICK
+from cloud_backend.handlers.tokens import JwksKeys, TokenError, verify
 from cloud_backend.local.identity import Identity, new_client_id
 
 log = logging.getLogger("edgeway.session")
@@ -40,6 +42,29 @@ def make_app(identity: Identity, mqtt_url: str) -> web.Application:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def renew(request: web.Request) -> web.Response:
+        """A fresh token for the same client id and nick, for a client whose token still holds."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _error(401, "send the current token as Authorization: Bearer <token>")
+        try:
+            claims = verify(token, JwksKeys(identity.jwks()), identity.issuer, identity.now())
+        except TokenError as exc:
+            return _error(401, str(exc))
+        if claims.role != "user":
+            return _error(403, "only a browser session is renewed here")
+        fresh = identity.issue(claims.client_id, claims.role, claims.nick)
+        log.info("session renewed", extra={"client_id": claims.client_id})
+        return web.json_response(
+            {
+                "token": fresh,
+                "clientId": claims.client_id,
+                "mqttUrl": mqtt_url,
+                "expiresIn": identity.token_seconds,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
     async def jwks(request: web.Request) -> web.Response:
         return web.json_response(identity.jwks(), headers={"Cache-Control": "max-age=300"})
 
@@ -48,6 +73,7 @@ def make_app(identity: Identity, mqtt_url: str) -> web.Application:
 
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/api/session", session)
+    app.router.add_post("/api/session/renew", renew)
     app.router.add_get("/.well-known/jwks.json", jwks)
     app.router.add_get("/healthz", health)
     return app

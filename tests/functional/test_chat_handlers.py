@@ -120,11 +120,11 @@ def test_nick_who_rooms_and_history_commands(backend):
             "text",
         ),
         (
-            {"type": "message", "room": "attic", "text": "hi", "id": "a", "user": "ada"},
-            "unknown room 'attic'",
+            {"type": "message", "room": "Attic!", "text": "hi", "id": "a", "user": "ada"},
+            "'Attic!' is not a room name",
             "room",
         ),
-        ({"type": "join", "room": "attic"}, "unknown room 'attic'", "room"),
+        ({"type": "join", "room": "Attic!"}, "'Attic!' is not a room name", "room"),
         ({"type": "command", "text": "/dance"}, "unknown command /dance", "text"),
         ({"type": "command", "text": "dance"}, "a command starts with /", "text"),
         (

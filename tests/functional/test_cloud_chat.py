@@ -104,8 +104,8 @@ BAD = [
      "text must be 1 to 1000 characters"),
     (json.dumps({"type": "message", "room": "lobby", "text": 7, "id": "z2", "user": "ada"}).encode(),
      "text must be a string"),
-    (json.dumps({"type": "message", "room": "attic", "text": "hi", "id": "z3", "user": "ada"}).encode(),
-     "unknown room 'attic'"),
+    (json.dumps({"type": "message", "room": "Attic!", "text": "hi", "id": "z3", "user": "ada"}).encode(),
+     "'Attic!' is not a room name"),
     (json.dumps({"type": "command", "text": "/dance"}).encode(), "unknown command /dance"),
 ]  # fmt: skip
 

@@ -1,0 +1,67 @@
+// The chat contract of the backend (topics and documents), with no DOM: what the page sends on
+// `chat/out` and how it reads what comes back on its inbox, the rooms and the dashboard feeds.
+
+export const OUT = "chat/out";
+export const inbox = (clientId) => `chat/in/${clientId}`;
+export const ROOMS_FILTER = "chat/pub/+";
+export const DASH_FILTER = "dash/#";
+
+const newId = () => crypto.randomUUID();
+
+export const message = (room, text, user) => ({ type: "message", room, text, id: newId(), user });
+export const join = (room, user) => ({ type: "join", room, user, id: newId() });
+export const command = (text, room, user) => ({ type: "command", text, room, user, id: newId() });
+
+/** What a line typed in the composer means: a command (starting with /) or a message. */
+export function fromComposer(line, room, user) {
+  const text = line.trim();
+  if (!text) return null;
+  if (text.startsWith("/join ")) return join(text.slice(6).trim(), user);
+  return text.startsWith("/") ? command(text, room, user) : message(room, text, user);
+}
+
+function parseJson(text) {
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+const str = (value) => (typeof value === "string" ? value : "");
+const num = (value) => (typeof value === "number" && Number.isFinite(value) ? value : null);
+
+function chatMessage(doc) {
+  return { id: str(doc.id), room: str(doc.room), user: str(doc.user), text: str(doc.text), ts: num(doc.ts) ?? Date.now(), clientId: str(doc.clientId) };
+}
+
+/** A message from the broker as one of the events the store understands, or null. Pure. */
+export function parse(topic, text, myClientId) {
+  const doc = parseJson(text);
+  if (doc === null) return null;
+  if (topic === inbox(myClientId)) {
+    if (doc.type === "history") return { kind: "history", room: str(doc.room), messages: (Array.isArray(doc.messages) ? doc.messages : []).map(chatMessage) };
+    if (doc.type === "error") return { kind: "error", error: str(doc.error), field: str(doc.field), id: str(doc.id) };
+    if (doc.type === "reply") return { kind: "reply", command: str(doc.command), reply: doc };
+    return null;
+  }
+  if (topic.startsWith("chat/pub/")) {
+    const room = topic.slice("chat/pub/".length);
+    if (doc.type === "message") return { kind: "message", message: { ...chatMessage(doc), room } };
+    if (doc.type === "system") return { kind: "system", room, text: str(doc.text), ts: num(doc.ts) ?? Date.now() };
+    return null;
+  }
+  const dash = topic.split("/");
+  if (dash[0] === "dash" && dash.length === 3) {
+    const thing = dash[2];
+    if (dash[1] === "devices") return { kind: "device", thing, online: doc.online === true, since: num(doc.since) ?? Date.now() };
+    if (dash[1] === "telemetry") return { kind: "telemetry", thing, sensor: str(doc.sensor), value: num(doc.last), alerting: doc.alerting === true };
+    if (dash[1] === "vision") {
+      const labels = doc.labels !== null && typeof doc.labels === "object" ? doc.labels : {};
+      const counts = Object.entries(labels).filter(([, n]) => typeof n === "number" && n > 0).map(([label, n]) => [String(label), n]);
+      return { kind: "vision", thing, frames: num(doc.frames) ?? 0, faces: num(doc.faces) ?? 0, labels: counts, ts: num(doc.ts) ?? Date.now() };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,139 @@
+"""The chat in real Chromium against the stand-in through the local CloudFront: people chat in a room,
+a newcomer gets the history, presence follows, every command answers, hostile text stays text, and a
+page that loses the stand-in shows it, recovers by itself and loses nothing it had accepted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.web_stack import CHROMIUM, CHROMIUM_ARGS, Page, WebStack, require_chromium
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    running = WebStack(tmp_path)
+    yield running
+    running.close()
+
+
+def message_texts(page: Page) -> list[str]:
+    return page.texts("#messages li.message .text")
+
+
+def test_two_people_chat_a_third_gets_the_history_and_presence_follows(stack, browser, tmp_path):
+    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
+    ada.sign_in("ada")
+    bob.sign_in("bob")
+    ada.say("hello from ada")
+    wait_for(lambda: "hello from ada" in message_texts(bob), 10, "bob to see ada's message")
+    bob.say("hi ada")
+    wait_for(lambda: "hi ada" in message_texts(ada), 10, "ada to see bob's reply")
+    wait_for(
+        lambda: ada.page.locator("#messages li[data-status=sent]").count() == 1, 10, "ada's message sent"
+    )
+    wait_for(lambda: {"ada", "bob"} <= set(ada.texts("#presence li")), 10, "ada to see both here")
+    cat = Page(browser, stack.url)
+    cat.sign_in("cat")
+    wait_for(lambda: message_texts(cat)[:2] == ["hello from ada", "hi ada"], 10, "cat to get the history")
+    wait_for(lambda: "cat" in ada.texts("#presence li"), 10, "ada to see cat arrive")
+    cat.close()
+    wait_for(lambda: "cat" not in ada.texts("#presence li"), 10, "ada to see cat go")
+    ada.page.screenshot(path=str(tmp_path / "chat.png"))
+    for page in (ada, bob):
+        assert page.csp_violations() == []
+        assert all(
+            url.startswith(stack.url.rstrip("/")) or url.startswith("ws://127.0.0.1") for url in page.requests
+        )
+        page.close()
+
+
+def test_every_command_answers_and_errors_are_shown(stack, browser):
+    ada = Page(browser, stack.url)
+    ada.sign_in("ada")
+    ada.say("/rooms")
+    wait_for(
+        lambda: any(t.startswith("rooms: ") and "lobby" in t for t in ada.texts("#notices li")), 10, "/rooms"
+    )
+    ada.say("/who")
+    wait_for(
+        lambda: any(t.startswith("in lobby: ") and "ada" in t for t in ada.texts("#notices li")), 10, "/who"
+    )
+    ada.say("/nick ada2")
+    wait_for(lambda: ada.page.inner_text("#me") == "ada2", 10, "/nick")
+    ada.say("/join field")
+    wait_for(lambda: ada.page.inner_text("#room-title") == "field", 10, "/join")
+    ada.say("/history 5")
+    ada.say("/dance")
+    wait_for(
+        lambda: any("unknown command /dance" in t for t in ada.texts("#notices li.error")), 10, "the error"
+    )
+    ada.say("x" * 1000 + "y")  # over the limit: the composer refuses it, maxlength 1000
+    assert ada.csp_violations() == []
+    ada.close()
+
+
+XSS = [
+    "<script>window.__xss = 1</script>",
+    '<img src=x onerror="window.__xss=2">',
+    '"><svg/onload=window.__xss=3>',
+    "javascript:window.__xss=4",
+    "<iframe src=javascript:window.__xss=5></iframe>",
+    "{{constructor.constructor('window.__xss=6')()}}",
+]
+
+
+def test_hostile_text_in_nicks_and_messages_is_inert(stack, browser):
+    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
+    ada.sign_in("ada")
+    bob.sign_in("bob")
+    for vector in XSS:
+        ada.say(vector)
+    wait_for(lambda: len(message_texts(bob)) >= len(XSS), 15, "every vector to arrive")
+    assert message_texts(bob)[-len(XSS) :] == XSS  # shown as the text it is
+    assert bob.page.evaluate("window.__xss") is None and ada.page.evaluate("window.__xss") is None
+    assert bob.page.locator("#messages script, #messages img, #messages svg, #messages iframe").count() == 0
+    assert ada.csp_violations() == [] and bob.csp_violations() == []
+    ada.close()
+    bob.close()
+
+
+def test_the_page_survives_the_stand_in_restarting_and_loses_nothing_it_accepted(stack, browser):
+    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
+    ada.sign_in("ada")
+    bob.sign_in("bob")
+    ada.say("before")
+    wait_for(lambda: "before" in message_texts(bob), 10, "the first message")
+    stack.cloud.stop()
+    wait_for(
+        lambda: ada.page.get_attribute("#link-state", "data-state") == "reconnecting", 15, "reconnecting"
+    )
+    assert "reconnecting" in ada.page.inner_text("#link-state")
+    ada.say("while away")  # accepted by the page: pending until the stand-in is back
+    wait_for(lambda: ada.page.locator("#messages li[data-status=pending]").count() == 1, 5, "pending")
+    stack.restart_cloud()
+    wait_for(lambda: ada.page.get_attribute("#link-state", "data-state") == "online", 45, "ada back online")
+    wait_for(lambda: bob.page.get_attribute("#link-state", "data-state") == "online", 45, "bob back online")
+    wait_for(
+        lambda: ada.page.locator("#messages li[data-status=sent]").count() == 2, 20, "the pending one sent"
+    )
+    ada.say("after")
+    wait_for(lambda: "after" in message_texts(bob), 15, "bob to get messages again")
+    wait_for(lambda: "while away" in message_texts(bob), 15, "bob to get what was sent while away")
+    texts = message_texts(ada)
+    assert texts.count("before") == 1 and texts.count("while away") == 1 and texts.count("after") == 1
+    ada.close()
+    bob.close()

@@ -1,0 +1,76 @@
+"""The dashboard in real Chromium: a device coming online, its telemetry drawn on a chart, an alert
+when it crosses a threshold, and a tag cloud of what its camera saw, all from a real device client
+publishing on `chat/stream` to the stand-in."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.e2e.test_web_chat import browser, stack  # noqa: F401 - the fixtures
+from tests.e2e.web_stack import Page
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+class Device:
+    def __init__(self, cloud, thing: str) -> None:
+        self.thing = thing
+        self.paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=thing)
+        self.paho.username_pw_set("edgeway", cloud.device_token(thing))
+        self.paho.connect("127.0.0.1", cloud.mqtt_port)
+        self.paho.loop_start()
+        wait_for(self.paho.is_connected, 15, f"{thing} to connect")
+        self.sent = 0
+
+    def send(self, readings=(), vision=()) -> None:
+        self.sent += 1
+        body = {"thing": self.thing, "readings": list(readings), "vision": list(vision)}
+        self.paho.publish("chat/stream", json.dumps(body), qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.paho.disconnect()
+        self.paho.loop_stop()
+
+
+def reading(value: float, n: int) -> dict:
+    return {"sensor": "temperature", "value": value, "ts": int(time.time() * 1000), "id": f"r-{n}"}
+
+
+def test_the_dashboard_shows_a_device_its_telemetry_alerts_and_vision(stack, browser, tmp_path):  # noqa: F811
+    page = Page(browser, stack.url)
+    page.sign_in("operator")
+    page.page.click("#tab-dashboard")
+    device = Device(stack.cloud, "gw-7")
+    wait_for(lambda: "gw-7" in page.page.inner_text("#devices"), 15, "the device to show up")
+    assert "online" in page.page.inner_text("#devices li[data-thing=gw-7]")
+    chart = "#charts figure[data-series='gw-7/temperature']"
+    device.send([reading(21.5, 1)])
+    wait_for(lambda: page.page.locator(chart).count() == 1, 15, "a chart for gw-7 temperature")
+    points = int(page.page.get_attribute(chart, "data-points") or 0)
+    sent_at = time.monotonic()
+    device.send([reading(22.0, 2)])
+    wait_for(lambda: int(page.page.get_attribute(chart, "data-points") or 0) > points, 15, "the next point")
+    latency = time.monotonic() - sent_at
+    print(f"reading to chart: {latency:.3f} s")
+    device.send([reading(35.0, 3)])  # over the template's temperature>30
+    wait_for(lambda: "temperature" in page.page.inner_text("#alerts"), 15, "the alert")
+    assert "(alert)" in page.page.inner_text(chart)
+    device.send(
+        vision=[
+            {"labels": {"person": 3, "bicycle": 1}, "faces": 2, "ts": int(time.time() * 1000), "id": "v-1"}
+        ]
+    )
+    wait_for(lambda: "person 3" in page.page.inner_text("#vision"), 15, "the tag cloud")
+    assert page.page.get_attribute("#vision li.tag:has-text('person')", "data-weight") == "4"
+    page.page.screenshot(path=str(tmp_path / "dashboard.png"))
+    device.close()
+    wait_for(
+        lambda: "offline" in page.page.inner_text("#devices li[data-thing=gw-7]"), 15, "the device offline"
+    )
+    assert page.csp_violations() == []
+    page.close()

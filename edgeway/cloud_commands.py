@@ -54,13 +54,24 @@ async def serve(cloud_site: LocalCloud) -> None:
     default=DEFAULT_TEMPLATE,
     help="The SAM template [default: cloud_backend/template.yaml].",
 )
-def run(data_dir: Path, mqtt_port: int, ws_port: int, http_port: int, template: Path) -> None:
+@click.option(
+    "--token-seconds",
+    type=click.IntRange(5, 86400),
+    default=3600,
+    show_default=True,
+    envvar="EDGEWAY_TOKEN_SECONDS",
+    show_envvar=True,
+    help="How long a session token from POST /api/session holds (the page renews it before then).",
+)
+def run(
+    data_dir: Path, mqtt_port: int, ws_port: int, http_port: int, template: Path, token_seconds: int
+) -> None:
     """Run the broker, rules, handlers, stores and stream on loopback until Ctrl-C."""
     json_logs()
     # The broker's loop shares the GIL with the handler and store threads; a shorter switch interval
     # keeps a busy thread from holding a delivery back for the default 5 ms.
     sys.setswitchinterval(0.0005)
-    settings = CloudSettings(data_dir, mqtt_port, ws_port, http_port, template)
+    settings = CloudSettings(data_dir, mqtt_port, ws_port, http_port, template, token_seconds=token_seconds)
     try:
         asyncio.run(serve(LocalCloud(settings)))
     except (TemplateError, RuleLoadError) as exc:

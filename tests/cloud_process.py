@@ -26,6 +26,7 @@ class CloudProcess:
     ws_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     template: Path | None = None
+    token_seconds: int | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,6 +45,8 @@ class CloudProcess:
         ]  # fmt: skip
         if self.template is not None:
             command += ["--template", str(self.template)]
+        if self.token_seconds is not None:
+            command += ["--token-seconds", str(self.token_seconds)]
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

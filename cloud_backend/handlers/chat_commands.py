@@ -13,6 +13,7 @@ from cloud_backend.handlers.chat_messages import Command, InputError, is_room, n
 from cloud_backend.store.records import Presence
 
 NICK = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+CURSOR = re.compile(r"^[0-9]{1,16}#[0-9a-f-]{1,40}$")  # a message's sort key
 MAX_HISTORY = 50
 
 
@@ -82,13 +83,18 @@ def _who(backend: Backend, client_id: str, command: Command) -> InputError | Non
 
 
 def _history(backend: Backend, client_id: str, command: Command) -> InputError | None:
-    count = command.argument or str(MAX_HISTORY)
+    """/history [N [CURSOR]]: the last N messages, or the N before the cursor a page gave."""
+    count, _, cursor = command.argument.partition(" ")
+    count = count or str(MAX_HISTORY)
     if not count.isdigit() or not 1 <= int(count) <= MAX_HISTORY:
         return InputError(f"/history takes a number from 1 to {MAX_HISTORY}", "text")
+    cursor = cursor.strip()
+    if cursor and not CURSOR.match(cursor):
+        return InputError("/history's cursor is the one a history page gave", "text")
     room = _current_room(backend, client_id, command.room)
     if isinstance(room, InputError):
         return room
-    send.history(backend, client_id, room, int(count))
+    send.history(backend, client_id, room, int(count), cursor or None)
     return None
 
 

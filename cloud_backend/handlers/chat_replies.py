@@ -32,9 +32,10 @@ def system(backend: Backend, room: str, text: str) -> None:
     )
 
 
-def history(backend: Backend, client_id: str, room: str, limit: int) -> None:
-    messages: list[ChatMessage] = backend.messages.recent(room, limit)
-    backend.publisher.publish(
-        inbox(client_id),
-        {"type": "history", "room": room, "messages": [m.to_wire() for m in messages]},
-    )
+def history(backend: Backend, client_id: str, room: str, limit: int, before: str | None = None) -> None:
+    """A page of the room's messages, oldest first; `cursor` asks for the page before it."""
+    messages: list[ChatMessage] = backend.messages.recent(room, limit, before)
+    page: dict[str, object] = {"type": "history", "room": room, "messages": [m.to_wire() for m in messages]}
+    if len(messages) == limit:
+        page["cursor"] = messages[0].sk  # there may be older ones
+    backend.publisher.publish(inbox(client_id), page)

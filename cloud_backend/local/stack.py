@@ -53,6 +53,7 @@ class CloudSettings:
     template: Path = DEFAULT_TEMPLATE
     host: str = "127.0.0.1"
     parameters: dict[str, str] = field(default_factory=dict)
+    token_seconds: int = 3600
 
 
 class BusPublisher(Publisher):
@@ -114,7 +115,7 @@ class LocalCloud:
             template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
             "Globals",
         )
-        identity = Identity(load_or_create_key(data))
+        identity = Identity(load_or_create_key(data), token_seconds=settings.token_seconds)
         db = SqliteDatabase(data / "backend.sqlite3")
         stream_log = StreamLog(data / "stream.sqlite3", "TelemetryStream")
         shadow_store = ShadowStore(data / "shadows.sqlite3")

@@ -91,12 +91,16 @@ class DynamoDBMessageStore(MessageStore):
     def put(self, message: ChatMessage) -> None:
         self._table.put(message.to_item())
 
-    def recent(self, room: str, limit: int) -> list[ChatMessage]:
+    def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:
+        condition, names, values = "#k = :k", {"#k": "room"}, {":k": {"S": room}}
+        if before is not None:
+            condition += " AND #s < :s"
+            names["#s"], values[":s"] = "sk", {"S": before}
         response = self._table.call(
             "query",
-            KeyConditionExpression="#k = :k",
-            ExpressionAttributeNames={"#k": "room"},
-            ExpressionAttributeValues={":k": {"S": room}},
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             ScanIndexForward=False,
             Limit=limit,
         )

@@ -18,8 +18,9 @@ class MessageStore(ABC):
     def put(self, message: ChatMessage) -> None: ...
 
     @abstractmethod
-    def recent(self, room: str, limit: int) -> list[ChatMessage]:
-        """The room's last `limit` messages, oldest first."""
+    def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:
+        """The room's last `limit` messages, oldest first; with `before` (a sort key), the last
+        `limit` older than it: the next page back."""
 
 
 class PresenceStore(ABC):

@@ -76,10 +76,11 @@ class SqliteMessageStore(MessageStore):
                 (message.room, message.sk, json.dumps(message.to_item())),
             )
 
-    def recent(self, room: str, limit: int) -> list[ChatMessage]:
+    def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:
         with self._db.cursor("read messages") as db:
             rows = db.execute(
-                "SELECT item FROM messages WHERE room = ? ORDER BY sk DESC LIMIT ?", (room, limit)
+                "SELECT item FROM messages WHERE room = ? AND sk < ? ORDER BY sk DESC LIMIT ?",
+                (room, before if before is not None else "\uffff", limit),
             ).fetchall()
         return [ChatMessage.from_item(json.loads(row[0])) for row in reversed(rows)]
 

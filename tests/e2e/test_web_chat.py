@@ -54,7 +54,7 @@ def test_two_people_chat_a_third_gets_the_history_and_presence_follows(stack, br
     wait_for(lambda: "cat" not in ada.texts("#presence li"), 10, "ada to see cat go")
     ada.page.screenshot(path=str(tmp_path / "chat.png"))
     for page in (ada, bob):
-        assert page.csp_violations() == []
+        assert page.csp_violations() == [] and page.errors() == []
         assert all(
             url.startswith(stack.url.rstrip("/")) or url.startswith("ws://127.0.0.1") for url in page.requests
         )
@@ -137,3 +137,68 @@ def test_the_page_survives_the_stand_in_restarting_and_loses_nothing_it_accepted
     assert texts.count("before") == 1 and texts.count("while away") == 1 and texts.count("after") == 1
     ada.close()
     bob.close()
+
+
+def test_a_room_is_made_by_joining_it_others_see_it_unread_and_older_pages_load(stack, browser):
+    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
+    ada.sign_in("ada")
+    bob.sign_in("bob")
+    ada.say("/join kitchen")
+    wait_for(lambda: ada.page.inner_text("#room-title") == "kitchen", 10, "ada in the new room")
+    ada.say("in the kitchen")
+    room = "#rooms button[data-room=kitchen]"
+    wait_for(lambda: bob.page.locator(room).count() == 1, 10, "bob to see the new room")
+    wait_for(lambda: bob.page.inner_text(f"{room} .badge") == "1", 10, "one unread there")
+    bob.page.focus(room)
+    bob.page.keyboard.press("Enter")  # keyboard only
+    wait_for(lambda: "in the kitchen" in message_texts(bob), 10, "bob to read it")
+    assert bob.page.locator(f"{room} .badge").count() == 0
+    for n in range(60):
+        ada.say(f"line {n:02d}")
+    wait_for(lambda: len(message_texts(bob)) == 61, 30, "all 60 lines at bob")
+    cat = Page(browser, stack.url)
+    cat.sign_in("cat")
+    cat.say("/join kitchen")
+    wait_for(lambda: len(message_texts(cat)) == 50, 10, "the last 50 on join")
+    assert message_texts(cat)[0] == "line 10" and cat.page.is_visible("#load-older")
+    cat.page.click("#load-older")
+    wait_for(lambda: len(message_texts(cat)) == 61, 10, "the older page")
+    assert message_texts(cat)[:2] == ["in the kitchen", "line 00"]
+    wait_for(lambda: not cat.page.is_visible("#load-older"), 10, "nothing older left")
+    for page in (ada, bob, cat):
+        page.close()
+
+
+def test_the_layout_works_at_375_px_wide(stack, browser, tmp_path):
+    page = Page(browser, stack.url)
+    page.page.set_viewport_size({"width": 375, "height": 800})
+    page.sign_in("ada")
+    page.say("small screens too")
+    wait_for(lambda: "small screens too" in message_texts(page), 10, "the message")
+    width = page.page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the page scrolls sideways: {width} px"
+    assert page.page.is_visible("#composer-input") and page.page.is_visible("#rooms")
+    page.page.screenshot(path=str(tmp_path / "chat-375.png"))
+    page.close()
+
+
+def test_the_token_is_renewed_before_it_expires_and_the_session_goes_on(tmp_path, browser):
+    """Tokens that hold 10 s: the page renews at 8 s, keeps its client id, and after the first token
+    has expired it still reconnects when the stand-in restarts (the old token would be refused)."""
+    stack = WebStack(tmp_path, token_seconds=10)
+    try:
+        ada, bob = Page(browser, stack.url), Page(browser, stack.url)
+        ada.sign_in("ada")
+        bob.sign_in("bob")
+        wait_for(lambda: ada.pump() or len(ada.sessions) >= 3, 30, "two renewals after the sign-in")
+        assert len({s["clientId"] for s in ada.sessions}) == 1, "a renewal changed the client id"
+        assert len({s["token"] for s in ada.sessions}) == len(ada.sessions)
+        assert ada.page.get_attribute("#link-state", "data-state") == "online"
+        stack.restart_cloud()
+        wait_for(lambda: ada.page.get_attribute("#link-state", "data-state") == "online", 45, "ada back")
+        ada.say("still me")
+        wait_for(lambda: "still me" in message_texts(bob), 20, "bob to get it")
+        ada.close()
+        bob.close()
+    finally:
+        stack.close()

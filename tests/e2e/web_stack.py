@@ -24,6 +24,8 @@ def require_chromium() -> None:
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -36,9 +38,9 @@ CHROMIUM_ARGS = [
 
 
 class WebStack:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, token_seconds: int | None = None) -> None:
         self.folder = folder
-        self.cloud = CloudProcess(folder / "cloud").start()
+        self.cloud = CloudProcess(folder / "cloud", token_seconds=token_seconds).start()
         config = folder / "function-config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "security_headers.json").write_text(
@@ -56,7 +58,11 @@ class WebStack:
     def restart_cloud(self) -> None:
         self.cloud.stop()
         self.cloud = CloudProcess(
-            self.cloud.data_dir, self.cloud.mqtt_port, self.cloud.ws_port, self.cloud.http_port
+            self.cloud.data_dir,
+            self.cloud.mqtt_port,
+            self.cloud.ws_port,
+            self.cloud.http_port,
+            token_seconds=self.cloud.token_seconds,
         ).start()
 
     def close(self) -> None:
@@ -74,7 +80,18 @@ class Page:
         self.requests: list[str] = []
         self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
+        self.sessions: list[dict[str, Any]] = []  # what /api/session and its renewals answered
+        self.page.on("response", self._response)
         self.page.goto(url)
+
+    def pump(self) -> None:
+        """Playwright hands events (requests, responses, console lines) to Python only while Python
+        calls it: a wait on what they record calls it each round."""
+        self.page.evaluate("0")
+
+    def _response(self, response: Any) -> None:
+        if "/api/session" in response.url and response.ok:
+            self.sessions.append(response.json())
 
     def sign_in(self, nick: str) -> None:
         self.page.fill("#nick", nick)
@@ -89,7 +106,12 @@ class Page:
         return [t.strip() for t in self.page.locator(selector).all_inner_texts()]
 
     def csp_violations(self) -> list[str]:
+        self.pump()
         return [m for m in self.console if "Content Security Policy" in m or "Refused to" in m]
+
+    def errors(self) -> list[str]:
+        self.pump()
+        return [m for m in self.console if m.startswith("error:")]
 
     def close(self) -> None:
         self.context.close()

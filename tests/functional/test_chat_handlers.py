@@ -269,3 +269,29 @@ def test_vision_results_become_a_tag_cloud(backend):
     assert published(backend).to("dash/vision/cam-1") == [
         {"thing": "cam-1", "frames": 2, "faces": 1, "labels": {"person": 3, "car": 1}, "ts": 9}
     ]
+
+
+def test_history_pages_back_with_the_cursor_each_page_gives(backend):
+    for i in range(7):
+        sk = f"{2000 + i}#0000000{i}-0000-4000-8000-000000000000"
+        backend.messages.put(ChatMessage("lobby", sk, f"p{i}", "ada", f"page {i}", 2000 + i))
+    send(backend, "c-1", {"type": "command", "text": "/history 3", "room": "lobby"})
+    first = published(backend).to("chat/in/c-1")[-1]
+    assert [m["id"] for m in first["messages"]] == ["p4", "p5", "p6"] and "cursor" in first
+    send(backend, "c-1", {"type": "command", "text": f"/history 3 {first['cursor']}", "room": "lobby"})
+    second = published(backend).to("chat/in/c-1")[-1]
+    assert [m["id"] for m in second["messages"]] == ["p1", "p2", "p3"] and "cursor" in second
+    send(backend, "c-1", {"type": "command", "text": f"/history 3 {second['cursor']}", "room": "lobby"})
+    last = published(backend).to("chat/in/c-1")[-1]
+    assert [m["id"] for m in last["messages"]] == ["p0"] and "cursor" not in last
+    send(backend, "c-1", {"type": "command", "text": "/history 3 nonsense", "room": "lobby"})
+    assert "cursor is the one a history page gave" in published(backend).to("chat/in/c-1")[-1]["error"]
+
+
+def test_a_room_is_any_name_of_the_pattern_and_rooms_lists_it_while_people_are_there(backend):
+    send(backend, "user-1", {"type": "join", "room": "kitchen-2", "user": "ada"})
+    assert published(backend).to("chat/in/user-1")[-1]["type"] == "history"
+    assert published(backend).to("chat/pub/kitchen-2")[-1]["text"] == "ada joined"
+    send(backend, "user-1", {"type": "command", "text": "/rooms"})
+    rooms = published(backend).to("chat/in/user-1")[-1]["rooms"]
+    assert {"room": "kitchen-2", "online": 1} in rooms and rooms[0]["room"] == "lobby"

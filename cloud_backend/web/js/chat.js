@@ -11,6 +11,7 @@ const newId = () => crypto.randomUUID();
 export const message = (room, text, user) => ({ type: "message", room, text, id: newId(), user });
 export const join = (room, user) => ({ type: "join", room, user, id: newId() });
 export const command = (text, room, user) => ({ type: "command", text, room, user, id: newId() });
+export const older = (room, cursor, user) => command(`/history 50 ${cursor}`, room, user);
 
 /** What a line typed in the composer means: a command (starting with /) or a message. */
 export function fromComposer(line, room, user) {
@@ -41,7 +42,10 @@ export function parse(topic, text, myClientId) {
   const doc = parseJson(text);
   if (doc === null) return null;
   if (topic === inbox(myClientId)) {
-    if (doc.type === "history") return { kind: "history", room: str(doc.room), messages: (Array.isArray(doc.messages) ? doc.messages : []).map(chatMessage) };
+    if (doc.type === "history") {
+      const messages = (Array.isArray(doc.messages) ? doc.messages : []).map(chatMessage);
+      return { kind: "history", room: str(doc.room), messages, cursor: str(doc.cursor) || null };
+    }
     if (doc.type === "error") return { kind: "error", error: str(doc.error), field: str(doc.field), id: str(doc.id) };
     if (doc.type === "reply") return { kind: "reply", command: str(doc.command), reply: doc };
     return null;

@@ -13,6 +13,8 @@ export class ChatView {
     this.presence = root.querySelector("#presence");
     this.notices = root.querySelector("#notices");
     this.title = root.querySelector("#room-title");
+    this.older = root.querySelector("#load-older");
+    this.older.addEventListener("click", () => actions.loadOlder());
     this.rendered = new Map(); // message id -> li, for the current room
     this.renderedRoom = null;
     root.querySelector("#composer").addEventListener("submit", (event) => {
@@ -44,6 +46,7 @@ export class ChatView {
 
   drawMessages() {
     const room = this.store.room(this.store.current);
+    this.older.hidden = room.complete || room.cursor === null;
     if (this.renderedRoom !== this.store.current) {
       this.messages.replaceChildren();
       this.rendered.clear();

@@ -8,7 +8,7 @@ import { DashView } from "./dash_view.js";
 import { Link } from "./link.js";
 import { Store } from "./store.js";
 
-const RENEW_BEFORE_S = 300; // renew the token this long before it expires
+const RENEW_AT = 0.8; // renew the token when this much of its life has gone
 
 const store = new Store();
 const $ = (selector) => document.querySelector(selector);
@@ -31,7 +31,7 @@ function showState({ state, retryIn }) {
 }
 
 function scheduleRenewal(expiresIn) {
-  const seconds = Math.max(30, expiresIn - RENEW_BEFORE_S);
+  const seconds = Math.max(2, expiresIn * RENEW_AT);
   setTimeout(async () => {
     try {
       const fresh = await post("/api/session/renew", {}, link.token);
@@ -40,7 +40,7 @@ function scheduleRenewal(expiresIn) {
       scheduleRenewal(fresh.expiresIn);
     } catch (error) {
       store.apply({ kind: "error", error: `could not renew the session: ${error.message}`, field: "", id: "" });
-      setTimeout(() => scheduleRenewal(RENEW_BEFORE_S + 60), 60000);
+      setTimeout(() => scheduleRenewal(expiresIn), 5000);
     }
   }, seconds * 1000);
 }
@@ -68,6 +68,10 @@ const actions = {
     store.changed("all");
   },
   retry(id) { link.retrySend(id); },
+  loadOlder() {
+    const room = store.room(store.current);
+    if (room.cursor) send(chat.older(store.current, room.cursor, store.me.nick));
+  },
 };
 
 async function signIn(nick) {

@@ -24,7 +24,8 @@ export class Store {
   changed(what) { for (const listener of this.listeners) listener(what); }
 
   room(name) {
-    if (!this.rooms.has(name)) this.rooms.set(name, { messages: new Map(), unread: 0, users: [] });
+    // cursor: where the oldest page we have ends (for "load older"); complete: nothing older exists
+    if (!this.rooms.has(name)) this.rooms.set(name, { messages: new Map(), unread: 0, users: [], cursor: null, complete: false });
     return this.rooms.get(name);
   }
 
@@ -33,7 +34,7 @@ export class Store {
     if (!message.id || room.messages.has(message.id)) return false; // seen in history and live: once
     room.messages.set(message.id, message);
     if (room.messages.size > MAX_MESSAGES) room.messages.delete(room.messages.keys().next().value);
-    if (message.room !== this.current && message.user !== this.me?.nick) room.unread += 1;
+    if (!message.system && message.room !== this.current && message.user !== this.me?.nick) room.unread += 1;
     return true;
   }
 
@@ -45,6 +46,8 @@ export class Store {
         const byId = new Map();
         for (const m of all.sort((a, b) => a.ts - b.ts)) if (m.id && !byId.has(m.id)) byId.set(m.id, m);
         room.messages = byId;
+        if (event.cursor === null) room.complete = true;
+        else if (room.cursor === null || event.cursor < room.cursor) room.cursor = event.cursor;
         this.changed("messages");
         break;
       }

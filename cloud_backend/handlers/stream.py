@@ -69,16 +69,18 @@ def _vision(backend: backends.Backend, batch: Batch) -> int:
         labels: Counter[str] = Counter()
         for result in results:
             labels.update(result.labels)
-        backend.publisher.publish(
-            f"dash/vision/{thing}",
-            {
-                "thing": thing,
-                "frames": len(results),
-                "faces": sum(r.faces for r in results),
-                "labels": dict(labels.most_common()),
-                "ts": max(r.ts for r in results),
-            },
-        )
+        summary: dict[str, Any] = {
+            "thing": thing,
+            "frames": len(results),
+            "faces": sum(r.faces for r in results),
+            "labels": dict(labels.most_common()),
+            "ts": max(r.ts for r in results),
+        }
+        pictured = [r for r in results if r.thumbnail is not None]
+        if pictured:
+            latest = max(pictured, key=lambda r: r.ts)
+            summary["thumbnail"], summary["thumbnailTs"] = latest.thumbnail, latest.ts
+        backend.publisher.publish(f"dash/vision/{thing}", summary)
     return len(by_thing)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,19 @@ class VisionResult:
     faces: int
     ts: int
     id: str | None = None
+    thumbnail: str | None = None  # base64 JPEG, at most MAX_THUMBNAIL characters
+
+
+MAX_THUMBNAIL = 48 * 1024
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def _thumbnail(value: Any) -> str | None:
+    """A JPEG thumbnail as base64, or None: anything else (too big, not base64, not a JPEG) is left out
+    so that only an image ever reaches a browser."""
+    if not isinstance(value, str) or len(value) > MAX_THUMBNAIL or not value.startswith("/9j/"):
+        return None
+    return value if _BASE64.fullmatch(value) else None
 
 
 @dataclass
@@ -81,6 +95,7 @@ def _vision(thing: str, item: Any, default_ts: int, where: str) -> VisionResult:
         int(faces) if _number(faces) else 0,
         int(ts) if _number(ts) else default_ts,
         _record_id(item),
+        _thumbnail(item.get("thumbnail")),
     )
 
 

@@ -4,7 +4,8 @@ vision handler; results, thumbnails and label counts on local topics.
     python3 -m greengrass_components.components.image_analyzer
 
 Per frame: `{"thing", "source", "records": [result]}` on the results topic (the result without its
-thumbnail, so it stays small for the uplink), `{"thing", "source", "frame", "ts", "jpeg"}` on the
+thumbnail, so it stays small for the uplink, except one every `ThumbnailToCloudSeconds`: the
+dashboard's latest frame), `{"thing", "source", "frame", "ts", "jpeg"}` on the
 thumbnails topic, and every `LabelWindowSeconds` the window's label counts (the tag cloud). A frame
 that cannot be read is logged, counted and reported on the errors topic; the loop goes on.
 """
@@ -38,6 +39,10 @@ class ImageAnalyzer:
             raise ComponentConfigError(str(exc)) from exc
         self.min_interval = 1.0 / number(config, "MaxFramesPerSecond", 2, minimum=0.001)
         self.window = LabelWindow(number(config, "LabelWindowSeconds", 60, minimum=1))
+        # A result carries its thumbnail to the cloud (the dashboard's latest frame) at most this often;
+        # 0 never. Thumbnails stay on the local topic for every frame.
+        self.thumbnail_every = number(config, "ThumbnailToCloudSeconds", 10, minimum=0)
+        self._thumbnail_sent = float("-inf")
         self.topics = {
             "results": text(config, "ResultsTopic", local_topics.VISION),
             "thumbnails": text(config, "ThumbnailsTopic", local_topics.THUMBNAILS),
@@ -71,6 +76,10 @@ class ImageAnalyzer:
         self.counts["frames"] += 1
         jpeg = result.pop("thumbnail", None)
         result["frame"] = frame_name
+        now = time.monotonic()
+        if jpeg is not None and self.thumbnail_every and now - self._thumbnail_sent >= self.thumbnail_every:
+            result["thumbnail"] = jpeg
+            self._thumbnail_sent = now
         result["window"] = self.window.add(ts, result["labels"])
         self.link.publish_records(self.topics["results"], self.thing, self.source_name, [result])
         if jpeg is not None:

@@ -4,11 +4,14 @@ publishing on `chat/stream` to the stand-in."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
+import cv2
 import paho.mqtt.client as mqtt
 import pytest
+from skimage import data
 
 from tests.e2e.test_web_chat import browser, stack  # noqa: F401 - the fixtures
 from tests.e2e.web_stack import Page
@@ -60,12 +63,13 @@ def test_the_dashboard_shows_a_device_its_telemetry_alerts_and_vision(stack, bro
     device.send([reading(35.0, 3)])  # over the template's temperature>30
     wait_for(lambda: "temperature" in page.page.inner_text("#alerts"), 15, "the alert")
     assert "(alert)" in page.page.inner_text(chart)
-    device.send(
-        vision=[
-            {"labels": {"person": 3, "bicycle": 1}, "faces": 2, "ts": int(time.time() * 1000), "id": "v-1"}
-        ]
-    )
+    thumbnail = base64.b64encode(cv2.imencode(".jpg", data.astronaut()[:160, :160])[1].tobytes()).decode()
+    seen = {"labels": {"person": 3, "bicycle": 1}, "faces": 2, "ts": int(time.time() * 1000), "id": "v-1"}
+    device.send(vision=[seen | {"thumbnail": thumbnail}])
     wait_for(lambda: "person 3" in page.page.inner_text("#vision"), 15, "the tag cloud")
+    image = "#vision section[data-thing=gw-7] img.thumbnail"
+    natural = f"document.querySelector('{image}')?.naturalWidth"
+    wait_for(lambda: page.page.evaluate(natural) == 160, 10, "the latest picture")
     assert page.page.get_attribute("#vision li.tag:has-text('person')", "data-weight") == "4"
     page.page.screenshot(path=str(tmp_path / "dashboard.png"))
     device.close()

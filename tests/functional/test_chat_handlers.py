@@ -295,3 +295,26 @@ def test_a_room_is_any_name_of_the_pattern_and_rooms_lists_it_while_people_are_t
     send(backend, "user-1", {"type": "command", "text": "/rooms"})
     rooms = published(backend).to("chat/in/user-1")[-1]["rooms"]
     assert {"room": "kitchen-2", "online": 1} in rooms and rooms[0]["room"] == "lobby"
+
+
+def test_the_latest_thumbnail_reaches_the_dashboard_and_nothing_but_a_jpeg_does(backend):
+    import cv2
+    import numpy as np
+
+    _, encoded = cv2.imencode(".jpg", np.full((8, 8, 3), 128, dtype=np.uint8))
+    jpeg = base64.b64encode(encoded.tobytes()).decode()
+    stream.handle(
+        backend,
+        kinesis(
+            {"thing": "cam-1", "vision": [{"labels": {"person": 1}, "ts": 5, "thumbnail": jpeg}]},
+            {
+                "thing": "cam-2",
+                "vision": [{"labels": {"cup": 1}, "ts": 6, "thumbnail": "<script>x</script>"}],
+            },
+            {"thing": "cam-3", "vision": [{"labels": {"cup": 1}, "ts": 7, "thumbnail": "iVBORw0KGgo="}]},
+        ),
+    )
+    (cam1,) = published(backend).to("dash/vision/cam-1")
+    assert cam1["thumbnail"] == jpeg and cam1["thumbnailTs"] == 5
+    assert "thumbnail" not in published(backend).to("dash/vision/cam-2")[0]
+    assert "thumbnail" not in published(backend).to("dash/vision/cam-3")[0]  # a PNG is not a JPEG

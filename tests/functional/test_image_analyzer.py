@@ -34,13 +34,15 @@ def test_each_new_image_in_the_folder_is_analysed_once_and_a_corrupt_one_is_coun
     )
     results = listener.wait("edgeway/vision", lambda r: len(r) >= 1)
     assert (results[0]["frame"], results[0]["faces"]) == ("1-astronaut.jpg", 1)
-    assert results[0]["labels"]["face"] == 1 and "thumbnail" not in results[0]
+    assert results[0]["labels"]["face"] == 1
     thumb = listener.wait("edgeway/vision/thumbnails", lambda r: len(r) >= 1)[0]
     assert max(decode_image(base64.b64decode(thumb["jpeg"])).shape[:2]) == 160
+    assert results[0]["thumbnail"] == thumb["jpeg"]  # the first one goes to the cloud's dashboard too
 
     (folder / "2-broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
     (folder / "3-chelsea.png").write_bytes(cv2.imencode(".png", data.chelsea())[1].tobytes())
-    listener.wait("edgeway/vision", lambda r: len(r) >= 2, what="the picture after the broken one")
+    after = listener.wait("edgeway/vision", lambda r: len(r) >= 2, what="the picture after the broken one")
+    assert "thumbnail" not in after[1]  # within ThumbnailToCloudSeconds of the first: local only
     errors = listener.wait("edgeway/errors", lambda r: len(r) >= 1)
     assert "2-broken.jpg" in errors[0]["where"] and "not a readable image" in errors[0]["error"]
     assert "frame-refused" in core.log_text(ANALYZER)

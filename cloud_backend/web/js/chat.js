@@ -64,7 +64,8 @@ export function parse(topic, text, myClientId) {
     if (dash[1] === "vision") {
       const labels = doc.labels !== null && typeof doc.labels === "object" ? doc.labels : {};
       const counts = Object.entries(labels).filter(([, n]) => typeof n === "number" && n > 0).map(([label, n]) => [String(label), n]);
-      return { kind: "vision", thing, frames: num(doc.frames) ?? 0, faces: num(doc.faces) ?? 0, labels: counts, ts: num(doc.ts) ?? Date.now() };
+      const thumbnail = typeof doc.thumbnail === "string" && /^\/9j\/[A-Za-z0-9+/]+={0,2}$/.test(doc.thumbnail) ? doc.thumbnail : null;
+      return { kind: "vision", thing, frames: num(doc.frames) ?? 0, faces: num(doc.faces) ?? 0, labels: counts, ts: num(doc.ts) ?? Date.now(), thumbnail };
     }
   }
   return null;

@@ -68,8 +68,10 @@ export class DashView {
     const panels = [...this.store.vision.entries()].map(([thing, v]) => {
       const most = Math.max(1, ...v.labels.map(([, n]) => n));
       const tags = v.labels.map(([label, n]) => el("li", { class: "tag", style: undefined, dataset: { weight: String(Math.ceil((n / most) * 4)) } }, `${label} ${n}`));
+      // a JPEG (checked to be base64 of one) as a data: URL: an image, never markup
+      const picture = v.thumbnail ? el("img", { class: "thumbnail", src: `data:image/jpeg;base64,${v.thumbnail}`, alt: `the latest frame from ${thing}`, width: 160 }) : null;
       return el("section", { class: "vision", dataset: { thing } },
-        el("h3", {}, thing), el("p", {}, `${v.frames} frames, ${v.faces} faces, ${time(v.ts)}`), el("ul", { class: "tags" }, tags));
+        el("h3", {}, thing), picture, el("p", {}, `${v.frames} frames, ${v.faces} faces, ${time(v.ts)}`), el("ul", { class: "tags" }, tags));
     });
     replaceChildren(this.vision, panels);
   }

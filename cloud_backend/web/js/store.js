@@ -96,10 +96,13 @@ export class Store {
         this.changed("telemetry");
         break;
       }
-      case "vision":
-        this.vision.set(event.thing, event);
+      case "vision": {
+        const before = this.vision.get(event.thing);
+        const thumbnail = event.thumbnail ?? before?.thumbnail ?? null; // the latest picture stays
+        this.vision.set(event.thing, { ...event, thumbnail });
         this.changed("vision");
         break;
+      }
       default:
         break;
     }

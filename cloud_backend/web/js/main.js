@@ -57,7 +57,13 @@ const actions = {
     const doc = chat.fromComposer(line, store.current, store.me.nick);
     if (!doc) return false;
     if (doc.type === "join") actions.switchRoom(doc.room, doc);
-    else send(doc);
+    else {
+      if (doc.type === "command") {
+        const name = doc.text.slice(1).split(" ")[0].toLowerCase();
+        store.asked.set(name, (store.asked.get(name) ?? 0) + 1);
+      }
+      send(doc);
+    }
     return true;
   },
   switchRoom(room, doc = null) {

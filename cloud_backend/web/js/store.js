@@ -14,6 +14,7 @@ export class Store {
     this.current = "lobby";
     this.outbox = new Map(); // id -> {doc, status: pending|sent|failed, error}
     this.notices = []; // {text, kind} replies and errors, newest last
+    this.asked = new Map(); // command name -> how many the person typed and are not answered yet
     this.devices = new Map(); // thing -> {online, since, lastSeen}
     this.series = new Map(); // "thing/sensor" -> Series
     this.vision = new Map(); // thing -> {labels, frames, faces, ts}
@@ -77,8 +78,11 @@ export class Store {
           this.me.nick = event.reply.nick;
           this.changed("me");
         }
-        this.notices.push({ kind: "reply", text: describeReply(event.reply) });
-        this.changed("notices");
+        if (this.asked.get(event.command)) { // a reply to what the person typed, not to the page's own
+          this.asked.set(event.command, this.asked.get(event.command) - 1);
+          this.notices.push({ kind: "reply", text: describeReply(event.reply) });
+          this.changed("notices");
+        }
         break;
       case "device": {
         const device = this.devices.get(event.thing) ?? {};

@@ -30,14 +30,19 @@ def stack(tmp_path):
     running.close()
 
 
+def signed_in(stack: WebStack, browser, *nicks: str) -> list[Page]:
+    pages = [Page(browser, stack.url) for _ in nicks]
+    for page, nick in zip(pages, nicks, strict=True):
+        page.sign_in(nick)
+    return pages
+
+
 def message_texts(page: Page) -> list[str]:
     return page.texts("#messages li.message .text")
 
 
 def test_two_people_chat_a_third_gets_the_history_and_presence_follows(stack, browser, tmp_path):
-    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
-    ada.sign_in("ada")
-    bob.sign_in("bob")
+    ada, bob = signed_in(stack, browser, "ada", "bob")
     ada.say("hello from ada")
     wait_for(lambda: "hello from ada" in message_texts(bob), 10, "bob to see ada's message")
     bob.say("hi ada")
@@ -62,8 +67,7 @@ def test_two_people_chat_a_third_gets_the_history_and_presence_follows(stack, br
 
 
 def test_every_command_answers_and_errors_are_shown(stack, browser):
-    ada = Page(browser, stack.url)
-    ada.sign_in("ada")
+    (ada,) = signed_in(stack, browser, "ada")
     ada.say("/rooms")
     wait_for(
         lambda: any(t.startswith("rooms: ") and "lobby" in t for t in ada.texts("#notices li")), 10, "/rooms"
@@ -97,9 +101,7 @@ XSS = [
 
 
 def test_hostile_text_in_nicks_and_messages_is_inert(stack, browser):
-    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
-    ada.sign_in("ada")
-    bob.sign_in("bob")
+    ada, bob = signed_in(stack, browser, "ada", "bob")
     for vector in XSS:
         ada.say(vector)
     wait_for(lambda: len(message_texts(bob)) >= len(XSS), 15, "every vector to arrive")
@@ -112,9 +114,7 @@ def test_hostile_text_in_nicks_and_messages_is_inert(stack, browser):
 
 
 def test_the_page_survives_the_stand_in_restarting_and_loses_nothing_it_accepted(stack, browser):
-    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
-    ada.sign_in("ada")
-    bob.sign_in("bob")
+    ada, bob = signed_in(stack, browser, "ada", "bob")
     ada.say("before")
     wait_for(lambda: "before" in message_texts(bob), 10, "the first message")
     stack.cloud.stop()
@@ -140,9 +140,7 @@ def test_the_page_survives_the_stand_in_restarting_and_loses_nothing_it_accepted
 
 
 def test_a_room_is_made_by_joining_it_others_see_it_unread_and_older_pages_load(stack, browser):
-    ada, bob = Page(browser, stack.url), Page(browser, stack.url)
-    ada.sign_in("ada")
-    bob.sign_in("bob")
+    ada, bob = signed_in(stack, browser, "ada", "bob")
     ada.say("/join kitchen")
     wait_for(lambda: ada.page.inner_text("#room-title") == "kitchen", 10, "ada in the new room")
     ada.say("in the kitchen")

@@ -6,15 +6,12 @@ labelled `Error from cloudfront`."""
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 
 import pytest
-import requests
 
-from cloudfront_edge.emulator.local import EdgeSettings
-from tests.edge_support import Issuer
 from tests.fakes.edge import RunningEdge
+from tests.functional.test_edge_emulator import get
 
 POLICY_HEADERS = (
     "Strict-Transport-Security",
@@ -26,30 +23,12 @@ POLICY_HEADERS = (
 )
 
 
-@pytest.fixture
-def site(tmp_path):
-    web = tmp_path / "web"
-    web.mkdir()
-    (web / "index.html").write_text("<!doctype html><title>edgeway</title><h1>edgeway</h1>")
-    issuer = Issuer()
-    config = tmp_path / "function-config"
-    config.mkdir()
-    (config / "auth.json").write_text(json.dumps(issuer.auth_config()))
-    running = RunningEdge(EdgeSettings(port=0, origins={"WebOrigin": str(web)}, function_config=config))
-    yield running
-    running.close()
-
-
 def raw_request(edge: RunningEdge, text: bytes) -> tuple[int, dict[str, str]]:
     with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as sock:
         sock.sendall(text)
         response = http.client.HTTPResponse(sock)
         response.begin()
         return response.status, {k.lower(): v for k, v in response.getheaders()}
-
-
-def get(edge, path, **kwargs):
-    return requests.get(edge.url + path, timeout=10, allow_redirects=False, **kwargs)
 
 
 @pytest.mark.parametrize(

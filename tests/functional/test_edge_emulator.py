@@ -11,7 +11,6 @@ import requests
 
 from cloudfront_edge.emulator.local import EdgeSettings
 from cloudfront_edge.emulator.triggers import Trigger
-from tests.edge_support import Issuer
 from tests.fakes.edge import RunningEdge, TestOrigin
 
 TEST_FUNCTIONS = Path(__file__).parents[1] / "edge_test_functions"
@@ -147,24 +146,6 @@ def test_an_unreachable_origin_is_a_502_and_the_emulator_keeps_serving(tmp_path)
 
 
 # -- the project's distribution and functions ---------------------------------------------------
-
-
-@pytest.fixture
-def site(tmp_path):
-    web = tmp_path / "web"
-    web.mkdir()
-    (web / "index.html").write_text("<!doctype html><title>edgeway</title><h1>edgeway</h1>")
-    (web / "dash").mkdir()
-    (web / "dash" / "index.html").write_text("<!doctype html><title>dash</title>")
-    issuer = Issuer()
-    config = tmp_path / "function-config"
-    config.mkdir()
-    (config / "auth.json").write_text(json.dumps(issuer.auth_config()))
-    (config / "security_headers.json").write_text(json.dumps({"connectSrc": ["ws://127.0.0.1:8083"]}))
-    running = RunningEdge(EdgeSettings(port=0, origins={"WebOrigin": str(web)}, function_config=config))
-    running.issuer = issuer
-    yield running
-    running.close()
 
 
 def test_spa_route_and_query_normalisation_share_one_cache_entry(site):

@@ -108,9 +108,27 @@ def test_hostile_text_in_nicks_and_messages_is_inert(stack, browser):
     assert message_texts(bob)[-len(XSS) :] == XSS  # shown as the text it is
     assert bob.page.evaluate("window.__xss") is None and ada.page.evaluate("window.__xss") is None
     assert bob.page.locator("#messages script, #messages img, #messages svg, #messages iframe").count() == 0
+    for vector in XSS[:3]:  # as a room name: refused by the rule, the refusal shown as text
+        ada.say(f"/join {vector}")
+    wait_for(lambda: len(ada.texts("#notices li.error")) >= 3, 10, "the refusals")
+    assert all("is not a room name" in t for t in ada.texts("#notices li.error")[-3:])
+    assert ada.page.evaluate("window.__xss") is None
+    assert ada.page.locator("#notices script, #notices img, #notices svg, #rooms img").count() == 0
     assert ada.csp_violations() == [] and bob.csp_violations() == []
     ada.close()
     bob.close()
+
+
+def test_a_hostile_nick_is_refused_and_the_refusal_is_text(stack, browser):
+    page = Page(browser, stack.url)
+    page.page.evaluate("document.querySelector('#nick').removeAttribute('pattern')")  # past the form's check
+    page.page.fill("#nick", XSS[1][:32])
+    page.page.press("#nick", "Enter")
+    wait_for(lambda: page.page.inner_text("#sign-in-error") != "", 10, "the refusal")
+    assert "nick must be" in page.page.inner_text("#sign-in-error")
+    assert page.page.evaluate("window.__xss") is None and page.page.locator("#sign-in img").count() == 0
+    assert page.csp_violations() == []
+    page.close()
 
 
 def test_the_page_survives_the_stand_in_restarting_and_loses_nothing_it_accepted(stack, browser):

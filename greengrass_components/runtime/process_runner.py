@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .logs import log
 
@@ -68,6 +70,27 @@ async def stop_group(pgid: int, grace: float) -> None:
         await asyncio.sleep(0.02)
 
 
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+_LEVELS["CRITICAL"] = logging.CRITICAL
+
+
+def _structured(text: str) -> tuple[int, str, dict[str, Any]] | None:
+    """(level, event, fields) of a JSON log line with a known `level` and an `event`, else None."""
+    if not text.startswith("{"):
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    level, event = _LEVELS.get(str(document.get("level", "")).upper()), document.get("event")
+    if level is None or not isinstance(event, str):
+        return None
+    fields = {k: v for k, v in document.items() if k not in ("ts", "level", "event", "logger")}
+    return level, event, fields
+
+
 class ScriptProcess:
     """One running lifecycle script."""
 
@@ -111,13 +134,13 @@ class ScriptProcess:
                 line = await stream.read(65536)
             if not line:
                 return
-            log(
-                self._logger,
-                level,
-                name,
-                script=self.step,
-                message=line.decode(errors="replace").rstrip("\n"),
-            )
+            text = line.decode(errors="replace").rstrip("\n")
+            structured = _structured(text)
+            if structured is not None:  # a JSON log line of the component's own: its level and fields
+                own_level, event, fields = structured
+                log(self._logger, own_level, event, script=self.step, **fields)
+            else:
+                log(self._logger, level, name, script=self.step, message=text)
 
     async def wait(self, timeout: float | None = None) -> int | None:
         """The exit code, or None if the script is still running after `timeout` seconds."""

@@ -540,7 +540,11 @@ def _cmdline(pid: int) -> str:
 
 def test_component_logs_and_core_log_are_written(tmp_path, start_core):
     recipes = tmp_path / "recipes"
-    write_recipe(recipes, recipe("test.Talker", "Run: echo to-stdout; echo to-stderr >&2"))
+    structured = '{"ts": "t", "level": "INFO", "logger": "x", "event": "component-ready", "port": 8}'
+    write_recipe(
+        recipes,
+        recipe("test.Talker", f"Run: >-\n  echo to-stdout; echo to-stderr >&2; echo '{structured}' >&2"),
+    )
     core = start_core("--recipes", str(recipes))
     core.wait_state("test.Talker", "FINISHED")
     entries = [json.loads(line) for line in core.log_text("test.Talker").splitlines()]
@@ -548,4 +552,6 @@ def test_component_logs_and_core_log_are_written(tmp_path, start_core):
         e for e in entries if e["event"] == "stdout"
     ).items()
     assert next(e for e in entries if e["event"] == "stderr")["level"] == "WARNING"
+    ready = next(e for e in entries if e["event"] == "component-ready")  # its own level and fields
+    assert ready["level"] == "INFO" and ready["port"] == 8 and ready["script"] == "Run"
     assert '"component": "test.Talker"' in core.log_text()

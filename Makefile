@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(RUNSTAMP)
 
 up: $(RUNSTAMP)
-	$(BIN)/edgeway up
+	$(BIN)/edgeway up $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

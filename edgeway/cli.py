@@ -8,6 +8,7 @@ from edgeway.cloud_commands import cloud
 from edgeway.components_commands import components
 from edgeway.core_commands import core
 from edgeway.edge_commands import edge
+from edgeway.status_command import status
 from edgeway.up_command import up
 
 
@@ -24,6 +25,7 @@ cli.add_command(cloud)
 cli.add_command(components)
 cli.add_command(core)
 cli.add_command(edge)
+cli.add_command(status)
 cli.add_command(up)
 
 

@@ -24,7 +24,7 @@ _tables = Console(width=100_000)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    view = Table(title=title, show_lines=False)
+    view = Table(title=title, show_lines=False, show_header=any(columns))
     for column in columns:
         view.add_column(column, no_wrap=True, overflow="ignore")
     for row in rows:

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
+import os
 import shutil
-import sys
+import socket
+import time
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
+from edgeway.console_logs import FORMATS, attach, console_handler
+from edgeway.output import errors, table
 from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
+from edgeway.stack_info import StackInfo
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
 from greengrass_components.publish.artifact import stage_artifacts
 from greengrass_components.runtime.core import Core, CoreSettings
@@ -65,22 +70,86 @@ def local_function_config(state_dir: Path, cloud: CloudSettings) -> Path:
     return folder
 
 
-async def run_stack(
-    cloud_settings: CloudSettings, core_settings: CoreSettings, edge_settings: EdgeSettings
-) -> int:
-    cloud = LocalCloud(cloud_settings)
-    await cloud.start()
-    edge = LocalEdge(edge_settings)
-    try:
-        await edge.start()
-        click.echo(f"web app through the local CloudFront: {edge.url}/", err=True)
-        click.echo(f"MQTT: tcp 127.0.0.1:{cloud_settings.mqtt_port}, WebSocket {cloud.mqtt_url}", err=True)
+PORTS = (  # (what, the flag, the environment variable) of each port, for a message that says what to do
+    ("http_port", "--http-port", "EDGEWAY_HTTP_PORT"),
+    ("mqtt_port", "--mqtt-port", "EDGEWAY_MQTT_PORT"),
+    ("ws_port", "--ws-port", "EDGEWAY_WS_PORT"),
+    ("cloud_http_port", "--cloud-http-port", "EDGEWAY_CLOUD_HTTP_PORT"),
+)
+
+
+def taken_port(ports: dict[str, int]) -> str | None:
+    """What to tell a person when one of the ports is in use (None when all are free)."""
+    for name, flag, env in PORTS:
+        port = ports[name]
+        if port == 0:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                return (
+                    f"port {port} is taken ({exc.strerror}): choose another with {flag} PORT "
+                    f"or {env}=PORT (with make: make up ARGS='{flag} PORT')"
+                )
+    return None
+
+
+class Stack:
+    """The running local stack: the stand-in, the local CloudFront and the core, and whether each
+    answers; the health `/healthz` serves and the ready table come from here."""
+
+    def __init__(self, info: StackInfo, cloud: CloudSettings, core: CoreSettings, edge: EdgeSettings) -> None:
+        self.info = info
+        self.core = Core(core)  # first: it sets up the `edgeway` logger, which the console joins
+        self.cloud = LocalCloud(cloud, health=self.health)
+        self.edge = LocalEdge(edge)
+        self.edge_up = False
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        components = {c["name"]: c["state"] for c in self.core.supervisor.snapshot()}
+        bad = {name: state for name, state in components.items() if state in ("BROKEN", "ERRORED")}
+        services = {"cloud": "up", "edge": "up" if self.edge_up else "down", "core": "up"}
+        waiting = not self.core.ready.is_set()
+        ok = not bad and self.edge_up and not waiting and not self.core.ready_failure
+        document: dict[str, Any] = {"services": services, "components": components}
+        if waiting:
+            document["waiting"] = "the core's components are starting"
+        if self.core.ready_failure:
+            document["failure"] = self.core.ready_failure
+        return ok, document
+
+    async def run(self, started: float, command: str | None) -> int:
+        await self.cloud.start()
         try:
-            return await Core(core_settings).run()
+            await self.edge.start()
+            self.edge_up = True
+            try:
+                core = asyncio.create_task(self.core.run())
+                ready = asyncio.create_task(self.core.ready.wait())
+                await asyncio.wait([core, ready], return_when=asyncio.FIRST_COMPLETED)
+                code = await self._when_ready(started, command) if self.core.ready.is_set() else None
+                if code is not None:
+                    self.core.request_stop()
+                core_code = await core
+                return core_code if code is None else code
+            finally:
+                self.edge_up = False
+                await self.edge.stop()
         finally:
-            await edge.stop()
-    finally:
-        await cloud.stop()
+            await self.cloud.stop()
+
+    async def _when_ready(self, started: float, command: str | None) -> int | None:
+        if self.core.ready_failure:
+            click.echo(f"not ready: {self.core.ready_failure}", err=True)
+            return 1 if command is not None else None
+        self.info.save()
+        table("edgeway up", ["", ""], self.info.rows())
+        click.echo(f"ready in {time.monotonic() - started:.1f} s (Ctrl-C stops everything)")
+        if command is None:
+            return None
+        process = await asyncio.create_subprocess_shell(command)
+        return await process.wait()
 
 
 @click.command()
@@ -117,6 +186,21 @@ async def run_stack(
 @mqtt_port_option
 @ws_port_option
 @cloud_http_port_option("--cloud-http-port")
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    envvar="EDGEWAY_LOG_FORMAT",
+    help="text: lines for people; json: JSON lines; auto: text on a terminal [env EDGEWAY_LOG_FORMAT].",
+)
+@click.option(
+    "--exec",
+    "command",
+    default=None,
+    metavar="CMD",
+    help="Once the stack is ready, run CMD (a shell command), stop the stack and exit with its status.",
+)
 def up(
     state_dir: Path,
     thing_name: str,
@@ -125,9 +209,23 @@ def up(
     mqtt_port: int,
     ws_port: int,
     cloud_http_port: int,
+    log_format: str,
+    command: str | None,
 ) -> None:
-    """Run the local stack in the foreground until Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    """Run the local stack in the foreground until Ctrl-C: the cloud stand-in, the local CloudFront
+    with the web app, and a core running the edge components. A table of addresses is printed once
+    everything answers and every component is RUNNING."""
+    started = time.monotonic()
+    ports = {
+        "http_port": http_port,
+        "mqtt_port": mqtt_port,
+        "ws_port": ws_port,
+        "cloud_http_port": cloud_http_port,
+    }
+    taken = taken_port(ports)
+    if taken is not None:
+        errors.print(f"error: {taken}", markup=False, highlight=False)
+        raise SystemExit(2)
     cloud_settings = CloudSettings(state_dir / "cloud", mqtt_port, ws_port, cloud_http_port)
     recipes, artifacts = stage_edge_components(state_dir, recipe_dir or packaged_recipes())
     token = Identity(load_or_create_key(cloud_settings.data_dir)).issue(thing_name, "device", thing_name)
@@ -138,6 +236,7 @@ def up(
         thing_name=thing_name,
         iot_endpoint=IotEndpoint("127.0.0.1", mqtt_port, tls=False, password=token),
         reconnect_max_seconds=10.0,
+        log_to_stderr=False,
     )
     edge_settings = EdgeSettings(
         port=http_port,
@@ -145,7 +244,14 @@ def up(
         function_config=local_function_config(state_dir, cloud_settings),
         stage_dir=state_dir / "edge" / "functions",
     )
+    info = StackInfo(
+        str(state_dir.resolve()), thing_name, http_port, mqtt_port, ws_port, cloud_http_port, os.getpid()
+    )
+    stack = Stack(info, cloud_settings, core_settings, edge_settings)
+    attach(console_handler(log_format))
     try:
-        raise SystemExit(asyncio.run(run_stack(cloud_settings, core_settings, edge_settings)))
+        raise SystemExit(asyncio.run(stack.run(started, command)))
     except OSError as exc:
         raise click.ClickException(f"cannot start the local stack: {exc}") from exc
+    finally:
+        (state_dir / "stack.json").unlink(missing_ok=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,10 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def make_app(identity: Identity, mqtt_url: str) -> web.Application:
+Health = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+def make_app(identity: Identity, mqtt_url: str, health: Health | None = None) -> web.Application:
     async def session(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _error(413, f"the body is over {MAX_BODY} bytes")
@@ -68,12 +72,17 @@ def make_app(identity: Identity, mqtt_url: str) -> web.Application:
     async def jwks(request: web.Request) -> web.Response:
         return web.json_response(identity.jwks(), headers={"Cache-Control": "max-age=300"})
 
-    async def health(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+    async def healthz(request: web.Request) -> web.Response:
+        """200 when everything answers, 503 with what does not; `edgeway up` adds its core's
+        components and the local CloudFront to the stand-in's own answer."""
+        if health is None:
+            return web.json_response({"ok": True})
+        ok, document = health()
+        return web.json_response({"ok": ok, **document}, status=200 if ok else 503)
 
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/api/session", session)
     app.router.add_post("/api/session/renew", renew)
     app.router.add_get("/.well-known/jwks.json", jwks)
-    app.router.add_get("/healthz", health)
+    app.router.add_get("/healthz", healthz)
     return app

@@ -24,7 +24,7 @@ from cloud_backend.handlers import authorizer, backend
 from cloud_backend.handlers.publisher import Publisher, encode
 from cloud_backend.handlers.tokens import JwksKeys
 from cloud_backend.local.action_runner import LocalActionRunner
-from cloud_backend.local.http_api import make_app
+from cloud_backend.local.http_api import Health, make_app
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.lambda_host import LambdaHost, function_specs
 from cloud_backend.local.policies import role_policies
@@ -94,8 +94,9 @@ def _stream_consumers(
 
 
 class LocalCloud:
-    def __init__(self, settings: CloudSettings) -> None:
+    def __init__(self, settings: CloudSettings, health: Health | None = None) -> None:
         self.settings = settings
+        self._health = health
         self._closers: list[Any] = []
         self._pollers: list[StreamPoller] = []
         self.broker: IotBroker | None = None
@@ -166,7 +167,7 @@ class LocalCloud:
                 )
             poller = StreamPoller(stream_log, function, partial(lambdas.invoke, function), poller_settings)
             self._pollers.append(poller.start())
-        self._runner = web.AppRunner(make_app(identity, self.mqtt_url), access_log=None)
+        self._runner = web.AppRunner(make_app(identity, self.mqtt_url, self._health), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, settings.host, settings.http_port).start()
         log.info(

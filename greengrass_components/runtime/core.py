@@ -147,6 +147,8 @@ class Core:
             self.log,
         )
         self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the initial deployment has finished, well or not
+        self.ready_failure = ""  # why the initial deployment failed, if it did
         self._background: set[asyncio.Task[Any]] = set()
 
     def _remember_broken(self, change: StateChange) -> None:
@@ -277,11 +279,15 @@ class Core:
             if request is not None:
                 result = await self.deployments.deploy(request)
                 if result.status != "SUCCEEDED":
+                    self.ready_failure = result.reason
                     log(self.log, logging.ERROR, "initial-deployment-failed", reason=result.reason)
             log(self.log, logging.INFO, "core-ready", components=self.supervisor.snapshot())
+            self.ready.set()
             await self._stopping.wait()
         except CoreError as exc:
             log(self.log, logging.ERROR, "core-failed", error=str(exc))
+            self.ready_failure = str(exc)
+            self.ready.set()
             exit_code = 1
         finally:
             log(self.log, logging.INFO, "core-stopping")

@@ -73,3 +73,126 @@ def test_edgeway_up_runs_the_edge_components_and_their_data_reaches_the_cloud(tm
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0
+
+
+def up_command(tmp_path, *args: str, recipes=None) -> tuple[list[str], dict[str, str], dict[str, int]]:
+    ports = {"http": free_port(), "mqtt": free_port(), "ws": free_port(), "cloud": free_port()}
+    env = {
+        **os.environ,
+        "EDGEWAY_STATE_DIR": str(tmp_path / "state"),
+        "EDGEWAY_HTTP_PORT": str(ports["http"]),
+        "EDGEWAY_MQTT_PORT": str(ports["mqtt"]),
+        "EDGEWAY_WS_PORT": str(ports["ws"]),
+        "EDGEWAY_CLOUD_HTTP_PORT": str(ports["cloud"]),
+        "EDGEWAY_LOG_FORMAT": "json",
+    }
+    command = [sys.executable, "-m", "edgeway", "up", *args]
+    if recipes is not None:
+        command += ["--recipes", str(recipes)]
+    return command, env, ports
+
+
+def recipe_folder(tmp_path, **lifecycles: str):
+    from tests.core_process import write_recipe
+    from tests.functional.test_core_lifecycle import recipe
+
+    folder = tmp_path / "recipes"
+    for name, lifecycle in lifecycles.items():
+        write_recipe(folder, recipe(f"test.{name}", lifecycle))
+    return folder
+
+
+def test_the_ready_table_comes_only_once_every_component_runs_and_exec_returns_the_commands_status(tmp_path):
+    # A component that takes its time to start: the table must wait for it.
+    recipes = recipe_folder(tmp_path, Slow="Startup: sleep 2", Quick="Run: exec sleep 300")
+    check = f"{sys.executable} -m edgeway status; exit 7"
+    command, env, _ = up_command(tmp_path, "--exec", check, recipes=recipes)
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 7, done.stderr[-2000:]  # the command's own status
+    lines = done.stdout.splitlines()
+    ready_at = next(i for i, line in enumerate(lines) if line.startswith("ready in "))
+    assert any("web app (chat, dashboard)" in line for line in lines[:ready_at])
+    after = "\n".join(lines[ready_at:])
+    assert "test.Slow" in after and "healthy" in after and "not healthy" not in after  # status at that moment
+    assert "RUNNING" in after and "STARTING" not in after
+    assert not (tmp_path / "state" / "stack.json").exists()  # gone with the stack
+
+
+def test_healthz_turns_503_when_a_component_is_broken(tmp_path):
+    recipes = recipe_folder(tmp_path, Crashy="Run: sleep 0.5; exit 3")
+    command, env, ports = up_command(tmp_path, recipes=recipes)
+    up = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        url = f"http://127.0.0.1:{ports['cloud']}/healthz"
+
+        def broken() -> dict | None:
+            try:
+                answer = requests.get(url, timeout=5)
+            except requests.ConnectionError:
+                return None
+            body = answer.json()
+            return (
+                body
+                if answer.status_code == 503 and body["components"].get("test.Crashy") == "BROKEN"
+                else None
+            )
+
+        body = wait_for(broken, 60, "/healthz to report the broken component")
+        assert body["ok"] is False and body["services"]["cloud"] == "up"
+        status = subprocess.run(
+            [sys.executable, "-m", "edgeway", "status"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert status.returncode == 1 and "not healthy" in status.stdout and "BROKEN" in status.stdout
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(60) == 0
+
+
+def test_a_taken_port_names_the_flag_and_the_variable_and_exits_2(tmp_path):
+    import socket
+
+    command, env, ports = up_command(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["mqtt"]))
+        holder.listen()
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    message = " ".join(done.stderr.split())
+    assert (
+        f"port {ports['mqtt']} is taken" in message
+        and "--mqtt-port" in message
+        and "EDGEWAY_MQTT_PORT" in message
+    )
+
+
+def test_ctrl_c_with_every_component_running_stops_everything_promptly(tmp_path):
+    import time
+
+    command, env, _ = up_command(tmp_path)
+    up = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert up.stdout is not None
+    for line in up.stdout:
+        if line.startswith("ready in "):
+            break
+    pids = [
+        p
+        for c in control_request(
+            CorePaths((tmp_path / "state").resolve() / "core").control_socket, {"op": "list"}
+        )["components"]
+        for p in c["pids"]
+    ]
+    assert pids, "the components should be running"
+    started = time.monotonic()
+    up.send_signal(signal.SIGINT)
+    assert up.wait(30) == 0
+    took = time.monotonic() - started
+    up.stdout.close()
+    print(f"Ctrl-C to exit: {took:.2f} s")
+    assert took < 10, f"stopping took {took:.1f} s"  # bench/up.py measures it (goal: under 5 s)
+    from tests.functional.test_core_lifecycle import _cmdline
+
+    assert [pid for pid in pids if _cmdline(pid)] == [], "a component process outlived edgeway up"

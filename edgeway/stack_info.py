@@ -1,0 +1,54 @@
+"""What `edgeway up` is running and where: one record, written to `<state>/stack.json` when the stack
+is ready, printed as the ready table, and read back by `edgeway status`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    state_dir: str
+    thing: str
+    http_port: int
+    mqtt_port: int
+    ws_port: int
+    cloud_http_port: int
+    pid: int
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.cloud_http_port}/healthz"
+
+    def rows(self) -> list[tuple[str, str]]:
+        state = Path(self.state_dir)
+        return [
+            ("web app (chat, dashboard)", self.web),
+            ("MQTT over TCP", f"mqtt://127.0.0.1:{self.mqtt_port}"),
+            ("MQTT over WebSocket", f"ws://127.0.0.1:{self.ws_port}/mqtt"),
+            ("session API", f'{self.web}api/session (POST {{"nick": ...}})'),
+            ("health", self.health_url),
+            ("a device token", f"edgeway cloud token THING --data-dir {state / 'cloud'}"),
+            ("core", f"thing {self.thing}, edgeway core list --root {state / 'core'}"),
+            ("state", str(state)),
+            ("logs", str(state / "core" / "logs")),
+        ]
+
+    def save(self) -> None:
+        path = Path(self.state_dir) / "stack.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(self), indent=2))
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, state_dir: Path) -> StackInfo | None:
+        try:
+            return cls(**json.loads((state_dir / "stack.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            return None

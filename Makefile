@@ -7,16 +7,20 @@ RUNSTAMP := $(VENV)/.installed
 
 .PHONY: up test check lint typecheck bench clean
 
+# uv (from PyPI) installs the dependencies in seconds where pip takes minutes, and shows its progress.
 $(BIN)/python:
+	@echo "creating $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip uv
 
 $(RUNSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	@echo "installing edgeway and its dependencies into $(VENV)"
+	$(BIN)/uv pip install --python $(BIN)/python -e .
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "installing edgeway, its dependencies and the test tools into $(VENV)"
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[test]'
 	touch $@ $(RUNSTAMP)
 
 up: $(RUNSTAMP)

@@ -17,6 +17,7 @@ class StackInfo:
     ws_port: int
     cloud_http_port: int
     pid: int
+    console_token: str = ""
 
     @property
     def web(self) -> str:
@@ -30,6 +31,7 @@ class StackInfo:
         state = Path(self.state_dir)
         return [
             ("web app (chat, dashboard)", self.web),
+            ("operator console", f"{self.web}console.html#token={self.console_token}"),
             ("MQTT over TCP", f"mqtt://127.0.0.1:{self.mqtt_port}"),
             ("MQTT over WebSocket", f"ws://127.0.0.1:{self.ws_port}/mqtt"),
             ("session API", f'{self.web}api/session (POST {{"nick": ...}})'),
@@ -43,6 +45,7 @@ class StackInfo:
     def save(self) -> None:
         path = Path(self.state_dir) / "stack.json"
         temporary = path.with_suffix(".tmp")
+        temporary.touch(mode=0o600)  # it holds the console's token
         temporary.write_text(json.dumps(asdict(self), indent=2))
         temporary.replace(path)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import socket
 import time
@@ -16,9 +17,11 @@ from typing import Any
 
 import click
 
+from cloud_backend.broker.monitor import Monitor
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
+from edgeway.console_api import console_routes
 from edgeway.console_logs import FORMATS, attach, console_handler
 from edgeway.output import errors, table
 from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
@@ -102,7 +105,9 @@ class Stack:
     def __init__(self, info: StackInfo, cloud: CloudSettings, core: CoreSettings, edge: EdgeSettings) -> None:
         self.info = info
         self.core = Core(core)  # first: it sets up the `edgeway` logger, which the console joins
-        self.cloud = LocalCloud(cloud, health=self.health)
+        monitor = Monitor()
+        routes = console_routes(self.core, monitor, info.console_token)
+        self.cloud = LocalCloud(cloud, health=self.health, monitor=monitor, routes=routes)
         self.edge = LocalEdge(edge)
         self.edge_up = False
 
@@ -245,7 +250,14 @@ def up(
         stage_dir=state_dir / "edge" / "functions",
     )
     info = StackInfo(
-        str(state_dir.resolve()), thing_name, http_port, mqtt_port, ws_port, cloud_http_port, os.getpid()
+        str(state_dir.resolve()),
+        thing_name,
+        http_port,
+        mqtt_port,
+        ws_port,
+        cloud_http_port,
+        os.getpid(),
+        secrets.token_urlsafe(24),
     )
     stack = Stack(info, cloud_settings, core_settings, edge_settings)
     attach(console_handler(log_format))

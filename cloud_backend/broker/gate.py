@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cloud_backend.broker import lifecycle
+from cloud_backend.broker.monitor import Monitor
 from cloud_backend.broker.policy import CONNECT, PUBLISH, ClientAuthority, PolicyError, parse_policies
 from cloud_backend.handlers.chat_messages import InputError
 from cloud_backend.handlers.chat_replies import inbox
@@ -102,8 +103,10 @@ class Gate:
         region: str = "us-east-1",
         account: str = "000000000000",
         now_ms: Callable[[], int] = _now_ms,
+        monitor: Monitor | None = None,
     ) -> None:
         self._authorize, self.bus, self.rules = authorize, bus, rules
+        self.monitor = monitor
         self.region, self.account, self.now_ms = region, account, now_ms
         self._active: dict[str, Connection] = {}  # by client id: the one connection (or kept session)
         self._versions: dict[str, int] = {}
@@ -149,14 +152,21 @@ class Gate:
         event = self._event(session)
         decided = await self._decide(client_id, event)
         if decided is None:
+            self._watch(client_id, CONNECT, client_id, False, "the authorizer did not authenticate it")
             return None
         authority, response = decided
         if not authority.may(CONNECT, client_id):
             log.info("connection refused: iot:Connect denied", extra={"client_id": client_id})
+            self._watch(client_id, CONNECT, client_id, False, authority.explain(CONNECT, client_id))
             return None
         if session.will_flag and not authority.may(PUBLISH, session.will_topic or ""):
             log.info("connection refused: will topic denied", extra={"client_id": client_id})
+            will = session.will_topic or ""
+            self._watch(
+                client_id, CONNECT, client_id, False, f"will topic: {authority.explain(PUBLISH, will)}"
+            )
             return None
+        self._watch(client_id, CONNECT, client_id, True, "allowed")
         return Connection(
             client_id,
             authority,
@@ -214,6 +224,22 @@ class Gate:
     def may(self, session: Any, action: str, topic: str) -> bool:
         connection = self._active.get(getattr(session, "client_id", None) or "")
         return connection is not None and connection.authority.may(action, topic)
+
+    def decide(self, session: Any, action: str, topic: str) -> bool:
+        """`may`, and what was decided (and why, when denied) to the monitor, if there is one."""
+        allowed = self.may(session, action, topic)
+        if self.monitor is not None:
+            client_id = getattr(session, "client_id", None) or ""
+            connection = self._active.get(client_id)
+            reason = "allowed" if allowed else "not connected"
+            if not allowed and connection is not None:
+                reason = connection.authority.explain(action, topic)
+            self.monitor.record(client_id, action, topic, allowed, reason)
+        return allowed
+
+    def _watch(self, client_id: str, action: str, name: str, allowed: bool, reason: str) -> None:
+        if self.monitor is not None:
+            self.monitor.record(client_id, action, name, allowed, reason)
 
     def publish_refused(self, session: Any, topic: str, reason: str) -> None:
         client_id = getattr(session, "client_id", "") or ""

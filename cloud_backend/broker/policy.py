@@ -43,6 +43,7 @@ class Statement:
     allow: bool
     actions: tuple[str, ...]
     resources: tuple[str, ...]
+    where: str = ""  # "policy document 1 Statement[0]", for a decision a person reads
 
     def applies(self, action: str, resource: str, variables: Mapping[str, str]) -> bool:
         if not any(_pattern(a, True).match(action) for a in self.actions):
@@ -82,6 +83,16 @@ class Policy:
         applying = [s for s in self.statements if s.applies(action, resource, variables)]
         return bool(applying) and all(s.allow for s in applying)
 
+    def explain(self, action: str, resource: str, variables: Mapping[str, str]) -> str:
+        """Why `allows` decides as it does, naming the statement."""
+        applying = [s for s in self.statements if s.applies(action, resource, variables)]
+        denying = next((s for s in applying if not s.allow), None)
+        if denying is not None:
+            return f"denied by {denying.where} (Deny {', '.join(denying.actions)})"
+        if applying:
+            return f"allowed by {applying[0].where}"
+        return f"denied: no statement allows {action} on {resource}"
+
 
 def parse_policies(documents: Sequence[str | Mapping[str, Any]], region: str, account: str) -> Policy:
     statements: list[Statement] = []
@@ -101,6 +112,7 @@ def parse_policies(documents: Sequence[str | Mapping[str, Any]], region: str, ac
                     item["Effect"] == "Allow",
                     _listed(item.get("Action"), f"{here}.Action"),
                     _listed(item.get("Resource"), f"{here}.Resource"),
+                    here,
                 )
             )
     return Policy(tuple(statements), region, account)
@@ -117,6 +129,10 @@ class ClientAuthority:
             self.variables["iot:Connection.Thing.ThingName"] = thing
 
         self._decided: dict[tuple[str, str], bool] = {}
+
+    def explain(self, action: str, name: str) -> str:
+        kind = {CONNECT: "client", SUBSCRIBE: "topicfilter"}.get(action, "topic")
+        return self.policy.explain(action, self.policy.arn(kind, name), self.variables)
 
     def may(self, action: str, name: str) -> bool:
         decided = self._decided.get((action, name))

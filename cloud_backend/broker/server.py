@@ -213,7 +213,7 @@ class IotBroker(Broker):  # type: ignore[misc]
 
     async def _topic_filtering(self, session: Any, topic: str, action: Action) -> bool:
         """Subscribe decisions, straight to the gate (amqtt's own path gathers a task per plugin)."""
-        return self.gate.may(session, _ACTIONS[action], topic)
+        return self.gate.decide(session, _ACTIONS[action], topic)
 
     async def _handle_message_delivery(self, client_session: Any, handler: Any, wait_deliver: Any) -> bool:
         message = wait_deliver.result()
@@ -230,7 +230,7 @@ class IotBroker(Broker):  # type: ignore[misc]
                 self.gate.publish_refused(client_session, topic, f"message over {MAX_MESSAGE_BYTES} bytes")
             elif topic.startswith("$"):
                 self._reserved(client_session, topic, data)
-            elif not self.gate.may(client_session, PUBLISH, topic):
+            elif not self.gate.decide(client_session, PUBLISH, topic):
                 self.gate.publish_refused(client_session, topic, "not allowed to publish")
             else:
                 await self._broadcast_message(client_session, topic, data, message.qos or QOS_0)
@@ -259,7 +259,7 @@ class IotBroker(Broker):  # type: ignore[misc]
         request = parse_topic(topic)
         if request is None:
             self.gate.publish_refused(session, topic, "not a topic clients may publish to")
-        elif not self.gate.may(session, PUBLISH, topic):
+        elif not self.gate.decide(session, PUBLISH, topic):
             self.gate.publish_refused(session, topic, "not allowed to publish")
         else:
             self.shadows.handle(request, payload)

@@ -25,6 +25,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
+Routes = Callable[[web.Application], None]  # more routes, added by whoever composes the stand-in
 
 
 def make_app(identity: Identity, mqtt_url: str, health: Health | None = None) -> web.Application:

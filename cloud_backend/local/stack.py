@@ -18,13 +18,14 @@ from aiohttp import web
 
 from cloud_backend import cfn
 from cloud_backend.broker.gate import Gate
+from cloud_backend.broker.monitor import Monitor
 from cloud_backend.broker.server import IotBroker, LoopBus, broker_config
 from cloud_backend.broker.shadow_service import ShadowService
 from cloud_backend.handlers import authorizer, backend
 from cloud_backend.handlers.publisher import Publisher, encode
 from cloud_backend.handlers.tokens import JwksKeys
 from cloud_backend.local.action_runner import LocalActionRunner
-from cloud_backend.local.http_api import Health, make_app
+from cloud_backend.local.http_api import Health, Routes, make_app
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.lambda_host import LambdaHost, function_specs
 from cloud_backend.local.policies import role_policies
@@ -94,9 +95,15 @@ def _stream_consumers(
 
 
 class LocalCloud:
-    def __init__(self, settings: CloudSettings, health: Health | None = None) -> None:
+    def __init__(
+        self,
+        settings: CloudSettings,
+        health: Health | None = None,
+        monitor: Monitor | None = None,
+        routes: Routes | None = None,
+    ) -> None:
         self.settings = settings
-        self._health = health
+        self._health, self._monitor, self._routes = health, monitor, routes
         self._closers: list[Any] = []
         self._pollers: list[StreamPoller] = []
         self.broker: IotBroker | None = None
@@ -153,7 +160,7 @@ class LocalCloud:
             result: dict[str, Any] = await loop.run_in_executor(None, lambdas.invoke, auth_function, event)
             return result
 
-        gate = Gate(authorize, bus, engine.process)
+        gate = Gate(authorize, bus, engine.process, monitor=self._monitor)
         shadows = ShadowService(shadow_store, lambda topic, doc: bus.publish(topic, encode(doc)), gate.now_ms)
         self.broker = IotBroker(
             broker_config(settings.mqtt_port, settings.ws_port, settings.host), gate, shadows
@@ -167,7 +174,10 @@ class LocalCloud:
                 )
             poller = StreamPoller(stream_log, function, partial(lambdas.invoke, function), poller_settings)
             self._pollers.append(poller.start())
-        self._runner = web.AppRunner(make_app(identity, self.mqtt_url, self._health), access_log=None)
+        app = make_app(identity, self.mqtt_url, self._health)
+        if self._routes is not None:
+            self._routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, settings.host, settings.http_port).start()
         log.info(

@@ -48,6 +48,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/vision.py
 	$(BIN)/python bench/sensor_handler.py
 	$(BIN)/python bench/uplink.py
+	$(BIN)/python bench/up.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .edgeway .pytest_cache .mypy_cache .ruff_cache

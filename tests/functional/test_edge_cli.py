@@ -99,7 +99,7 @@ def test_serve_runs_the_distribution_until_sigterm(tmp_path):
 def test_serve_refuses_an_unknown_origin(tmp_path):
     result = CliRunner().invoke(cli, ["edge", "serve", "--port", "0", "--origin", f"Nope={tmp_path}"])
     assert result.exit_code == 1
-    assert "--origin Nope: the distribution has no such origin (it has WebOrigin)" in result.output
+    assert "--origin Nope: the distribution has no such origin (it has ApiOrigin, WebOrigin)" in result.output
 
 
 # -- a user's own functions -----------------------------------------------------------------------

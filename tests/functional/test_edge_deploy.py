@@ -62,7 +62,13 @@ def live_config(distribution_id: str = "E2EXAMPLE") -> dict:
             ],
         },
         "DefaultCacheBehavior": copy.deepcopy(behaviour),
-        "CacheBehaviors": {"Quantity": 1, "Items": [{**copy.deepcopy(behaviour), "PathPattern": "/dash/*"}]},
+        "CacheBehaviors": {
+            "Quantity": 3,
+            "Items": [
+                {**copy.deepcopy(behaviour), "PathPattern": pattern}
+                for pattern in ("/api/*", "/.well-known/*", "/dash/*")
+            ],
+        },
     }
 
 
@@ -202,7 +208,8 @@ def test_associations_use_numbered_versions_and_ifmatch_and_retry_once_on_a_chan
     assert by_event["viewer-request"] == result.versions["edgeway-enrich-request"]
     assert by_event["origin-request"] == result.versions["edgeway-enrich-origin"]
     assert by_event["viewer-response"] == result.versions["edgeway-security-headers"]
-    dash = config["CacheBehaviors"]["Items"][0]["LambdaFunctionAssociations"]
+    behaviours = {item["PathPattern"]: item for item in config["CacheBehaviors"]["Items"]}
+    dash = behaviours["/dash/*"]["LambdaFunctionAssociations"]
     assert {item["EventType"]: item["LambdaFunctionARN"] for item in dash["Items"]} == {
         "viewer-request": result.versions["edgeway-auth"],
         "viewer-response": result.versions["edgeway-security-headers"],

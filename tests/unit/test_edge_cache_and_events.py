@@ -78,7 +78,8 @@ def test_path_patterns(pattern, uri, matches):
 
 def test_project_distribution_is_read_from_its_template():
     distribution = load_distribution()
-    assert [b.path_pattern for b in distribution.behaviours] == ["/dash/*", "*"]
+    assert [b.path_pattern for b in distribution.behaviours] == ["/api/*", "/.well-known/*", "/dash/*", "*"]
+    assert distribution.behaviour_for("/api/session").origin_id == "ApiOrigin"
     assert distribution.behaviour_for("/dash/x").associations[Trigger.VIEWER_REQUEST].function == "auth"
     default = distribution.behaviour_for("/room/lobby")
     assert {t: a.function for t, a in default.associations.items()} == {

@@ -4,7 +4,6 @@ without the token."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 
@@ -80,4 +79,3 @@ def test_the_console_shows_components_restarts_one_and_shows_a_denied_publish(st
     page.page.screenshot(path=str(tmp_path / "console.png"))
     ada.close()
     page.close()
-    json.dumps(before)  # what the API answered is data

@@ -29,6 +29,7 @@ class Sender:
         self.client_id, self.nick = session["clientId"], nick
         self.acked: set[str] = set()
         self._ids: dict[int, str] = {}
+        self._early: set[int] = set()
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
@@ -42,9 +43,12 @@ class Sender:
         assert self.connected.wait(15)
 
     def _acked(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        # paho's thread, holding paho's own locks: take only ours, briefly (never the other way round)
         with self._lock:
             message_id = self._ids.pop(mid, None)
-            if message_id is not None:
+            if message_id is None:
+                self._early.add(mid)  # acknowledged before send() recorded it
+            else:
                 self.acked.add(message_id)
 
     def send(self, n: int) -> None:
@@ -56,9 +60,13 @@ class Sender:
             "id": message_id,
             "user": self.nick,
         }
+        info = self.paho.publish("chat/out", json.dumps(body).encode(), qos=1)  # not under our lock
         with self._lock:
-            info = self.paho.publish("chat/out", json.dumps(body).encode(), qos=1)
-            self._ids[info.mid] = message_id
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                self.acked.add(message_id)
+            else:
+                self._ids[info.mid] = message_id
 
     def stop(self) -> None:
         self.paho.loop_stop()

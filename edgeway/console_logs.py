@@ -50,6 +50,12 @@ def attach(handler: logging.Handler, level: int = logging.INFO) -> None:
     logger.propagate = False
     if handler not in logger.handlers:
         logger.addHandler(handler)
+    # Anything else that logs (asyncio, a library's warning) goes the same way, not as bare text.
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    if handler not in root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
     for name in QUIET:
         quiet = logging.getLogger(name)
         quiet.setLevel(logging.WARNING)

@@ -88,6 +88,8 @@ def taken_port(ports: dict[str, int]) -> str | None:
         if port == 0:
             continue
         with socket.socket() as probe:
+            # as the servers bind: a port only in TIME_WAIT from the last run is free to them
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:

@@ -214,4 +214,5 @@ def test_log_lines_are_for_people_in_text_format_and_json_otherwise(tmp_path):
     assert machine.returncode == 0
     entries = [json.loads(line) for line in machine.stderr.splitlines() if line.startswith("{")]
     assert any(e["event"] == "state-change" and e["component"] == "com.edgeway.Uplink" for e in entries)
-    assert all(not line.strip() or line.startswith("{") for line in machine.stderr.splitlines())
+    stray = [line for line in machine.stderr.splitlines() if line.strip() and not line.startswith("{")]
+    assert stray == []

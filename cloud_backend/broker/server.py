@@ -140,8 +140,8 @@ class IotBroker(Broker):  # type: ignore[misc]
         self.gate.connected(session)
         await handler.start()
         await self._publish_session_retained_messages(session)
-        for topic in self._subscriptions:
-            await self._publish_retained_messages_for_subscription((topic, QOS_0), session)
+        # Retained messages go to a client when it subscribes (MQTT-3.3.1-6), each checked against its
+        # iot:Receive; amqtt also sent, at every connect, those of every filter anyone subscribed to.
         await self._client_message_loop(session, handler)
 
     async def _end_previous(self, client_id: str) -> None:
@@ -309,6 +309,15 @@ class IotBroker(Broker):  # type: ignore[misc]
                 handler.unacknowledged += 1  # no PUBACK in time, or the connection went
 
         task.add_done_callback(done)
+
+    async def _publish_retained_messages_for_subscription(self, subscription: Any, session: Any) -> None:
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        topic_filter, granted = subscription
+        for topic, retained in list(self._retained_messages.items()):
+            if self._matches(topic, topic_filter) and self.gate.may(session, RECEIVE, topic):
+                self._deliver(handler, topic, bytes(retained.data), min(granted, retained.qos or QOS_0))
 
     async def _publish_session_retained_messages(self, session: Any) -> None:
         """What a persistent session kept while away, in order, as ordinary (not retained) messages."""

@@ -271,3 +271,21 @@ def test_protocol_violations_close_the_connection(broker, what):
     sock.close()
     still = Client(broker, "bystander").connect()  # the broker serves everyone else
     still.stop()
+
+
+def test_a_connecting_client_gets_no_retained_message_it_did_not_subscribe_to(broker):
+    watcher = Client(broker, "watcher").connect()
+    watcher.subscribe("secret/#")
+    owner = Client(broker, "owner").connect()
+    owner.paho.publish("secret/x", b"for watchers only", qos=1, retain=True).wait_for_publish(10)
+    wait_for(lambda: heard(watcher, "secret/x", b"for watchers only"), 10, "the retained message live")
+    newcomer = Client(broker, "newcomer").connect()
+    newcomer.subscribe("other")
+    owner.publish("other", b"marker")
+    wait_for(lambda: heard(newcomer, "other", b"marker"), 10, "the marker")
+    assert newcomer.on("secret/x") == []
+    late = Client(broker, "late").connect()
+    late.subscribe("secret/#")  # subscribing is what brings a retained message
+    wait_for(lambda: heard(late, "secret/x", b"for watchers only"), 10, "the retained message on subscribe")
+    for client in (watcher, owner, newcomer, late):
+        client.stop()

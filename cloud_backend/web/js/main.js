@@ -13,6 +13,7 @@ const RENEW_AT = 0.8; // renew the token when this much of its life has gone
 const store = new Store();
 const $ = (selector) => document.querySelector(selector);
 let link = null;
+const refusedJoin = new Map(); // join id -> {room, previous}, in case the server refuses the room
 
 async function post(path, body, token) {
   const headers = { "Content-Type": "application/json" };
@@ -67,9 +68,11 @@ const actions = {
     return true;
   },
   switchRoom(room, doc = null) {
+    const join = doc ?? chat.join(room, store.me.nick);
+    refusedJoin.set(join.id, { room, previous: store.current });
     store.current = room;
     store.room(room).unread = 0;
-    send(doc ?? chat.join(room, store.me.nick));
+    send(join);
     send(chat.command("/who", room, store.me.nick));
     store.changed("all");
   },
@@ -94,6 +97,14 @@ async function signIn(nick) {
       const event = chat.parse(topic, text, session.clientId);
       if (!event) return;
       store.apply(event);
+      if (event.kind === "error" && refusedJoin.has(event.id)) { // a room that is not one: back where we were
+        const { room, previous } = refusedJoin.get(event.id);
+        if (store.current === room) {
+          store.rooms.delete(room);
+          store.current = previous;
+          store.changed("all");
+        }
+      }
       if (event.kind === "system" && event.room === store.current) {
         link.send(chat.OUT, chat.command("/who", store.current, store.me.nick));
       }

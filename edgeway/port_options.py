@@ -1,8 +1,10 @@
-"""Click options for the ports the local stack listens on, shared by `edgeway up` and `edgeway cloud run`."""
+"""Click options shared by the stack's commands: the ports the local stack listens on (`edgeway up`,
+`edgeway cloud run`) and its state folder (`edgeway up`, `edgeway status`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +16,14 @@ def port_option(flag: str, default: int, env: str, what: str) -> Callable[[Any],
     )
 
 
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".edgeway"),
+    show_default=True,
+    envvar="EDGEWAY_STATE_DIR",
+    help="Where all the local stack's state lives [env EDGEWAY_STATE_DIR].",
+)
 mqtt_port_option = port_option("--mqtt-port", 1883, "EDGEWAY_MQTT_PORT", "MQTT over TCP")
 ws_port_option = port_option("--ws-port", 8083, "EDGEWAY_WS_PORT", "MQTT over WebSocket at /mqtt")
 

@@ -11,18 +11,12 @@ from pathlib import Path
 import click
 
 from edgeway.output import errors, table
+from edgeway.port_options import state_dir_option
 from edgeway.stack_info import StackInfo
 
 
 @click.command()
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".edgeway"),
-    show_default=True,
-    envvar="EDGEWAY_STATE_DIR",
-    help="The stack's state folder [env EDGEWAY_STATE_DIR].",
-)
+@state_dir_option
 def status(state_dir: Path) -> None:
     """Where the running stack is and whether it is healthy: exit 0 healthy, 1 not, 3 not running."""
     info = StackInfo.load(state_dir)

@@ -24,7 +24,7 @@ from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from edgeway.console_api import console_routes
 from edgeway.console_logs import FORMATS, attach, console_handler
 from edgeway.output import errors, table
-from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
+from edgeway.port_options import cloud_http_port_option, mqtt_port_option, state_dir_option, ws_port_option
 from edgeway.stack_info import StackInfo
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
 from greengrass_components.publish.artifact import stage_artifacts
@@ -160,14 +160,7 @@ class Stack:
 
 
 @click.command()
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".edgeway"),
-    show_default=True,
-    envvar="EDGEWAY_STATE_DIR",
-    help="Where all local state lives [env EDGEWAY_STATE_DIR].",
-)
+@state_dir_option
 @click.option(
     "--thing-name",
     default="gateway-1",

@@ -5,14 +5,13 @@ without the token."""
 from __future__ import annotations
 
 import signal
-import subprocess
 
 import pytest
 import requests
 
 from edgeway.stack_info import StackInfo
 from tests.cloud_process import CloudProcess, user
-from tests.e2e.test_edgeway_up import up_command
+from tests.e2e.test_edgeway_up import started_until_ready
 from tests.e2e.test_web_chat import browser  # noqa: F401 - the fixture
 from tests.e2e.web_stack import Page
 from tests.waiting import wait_for
@@ -22,20 +21,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def stack(tmp_path):
-    command, env, _ = up_command(tmp_path)
-    up = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    assert up.stdout is not None
-    for line in up.stdout:
-        if line.startswith("ready in "):
-            break
+    up = started_until_ready(tmp_path)
     info = StackInfo.load(tmp_path / "state")
     assert info is not None
     yield info
     up.send_signal(signal.SIGINT)
     assert up.wait(60) == 0
-    up.stdout.close()
+    if up.stdout is not None:
+        up.stdout.close()
 
 
 def test_the_console_shows_components_restarts_one_and_shows_a_denied_publish(stack, browser, tmp_path):  # noqa: F811

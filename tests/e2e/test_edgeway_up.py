@@ -168,17 +168,23 @@ def test_a_taken_port_names_the_flag_and_the_variable_and_exits_2(tmp_path):
     )
 
 
-def test_ctrl_c_with_every_component_running_stops_everything_promptly(tmp_path):
-    import time
-
-    command, env, _ = up_command(tmp_path)
+def started_until_ready(tmp_path, *args: str) -> subprocess.Popen[str]:
+    """`edgeway up` in the background, returned once it has printed its ready line."""
+    command, env, _ = up_command(tmp_path, *args)
     up = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert up.stdout is not None
     for line in up.stdout:
         if line.startswith("ready in "):
-            break
+            return up
+    raise AssertionError(f"edgeway up ended before it was ready (exit {up.wait()})")
+
+
+def test_ctrl_c_with_every_component_running_stops_everything_promptly(tmp_path):
+    import time
+
+    up = started_until_ready(tmp_path)
     pids = [
         p
         for c in control_request(

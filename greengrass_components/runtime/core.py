@@ -262,7 +262,7 @@ class Core:
             platform=self.device,
             pid=os.getpid(),
         )
-        left = stop_recorded_groups(self.paths.process_groups)
+        left = await stop_recorded_groups(self.paths.process_groups)
         if left:
             log(self.log, logging.WARNING, "leftover-processes-stopped", groups=left)
         reaper = start_reaper(self.paths.process_groups)

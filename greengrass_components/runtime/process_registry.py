@@ -16,14 +16,13 @@ members reaches only what the core started.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import signal
-import time
 from collections.abc import Iterator, MutableSet
 from pathlib import Path
 
-from .process_runner import group_alive, signal_group
+from .process_runner import group_alive, stop_group
 
 
 class ProcessRegistry:
@@ -81,17 +80,10 @@ def recorded_groups(path: Path) -> dict[int, str]:
         return {}
 
 
-def stop_recorded_groups(path: Path, grace: float = 5.0) -> dict[int, str]:
-    """SIGTERM every recorded group that still has members, SIGKILL what is left after `grace` seconds,
-    and empty the file; returns the groups that were still alive."""
+async def stop_recorded_groups(path: Path, grace: float = 5.0) -> dict[int, str]:
+    """Stops every recorded group that still has members as the runner stops a group (`stop_group`:
+    SIGTERM, `grace` seconds, SIGKILL), and empties the file; returns the groups that were alive."""
     alive = {pgid: owner for pgid, owner in recorded_groups(path).items() if group_alive(pgid)}
-    for pgid in alive:
-        signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(group_alive(pgid) for pgid in alive):
-        time.sleep(0.05)
-    for pgid in alive:
-        if group_alive(pgid):
-            signal_group(pgid, signal.SIGKILL)
+    await asyncio.gather(*(stop_group(pgid, grace) for pgid in alive))
     path.unlink(missing_ok=True)
     return alive

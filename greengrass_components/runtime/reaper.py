@@ -11,6 +11,7 @@ first.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def main(argv: list[str]) -> int:
     registry = Path(argv[1])
     while sys.stdin.buffer.read(4096):
         pass  # nothing is ever written; read() returns b"" once the core has closed its end
-    stop_recorded_groups(registry)
+    asyncio.run(stop_recorded_groups(registry))
     return 0
 
 

@@ -32,34 +32,25 @@ class ComponentPlan:
     recipe_source: str
     component_type: str = "aws.greengrass.generic"
 
+    def _restart_fields(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "lifecycle": asdict(self.lifecycle),
+            "dependencies": [asdict(d) for d in self.dependencies],
+        }
+
     @property
     def restart_fingerprint(self) -> str:
         """Equal restart fingerprints mean a redeployment need not restart the component: as in the
         nucleus, only a change of version, lifecycle (interpolated, Setenv included) or dependencies
         does; a change of configuration alone is delivered as a configuration update."""
-        return json.dumps(
-            {
-                "version": self.version,
-                "lifecycle": asdict(self.lifecycle),
-                "dependencies": [asdict(d) for d in self.dependencies],
-            },
-            sort_keys=True,
-            default=str,
-        )
+        return json.dumps(self._restart_fields(), sort_keys=True, default=str)
 
     @property
     def fingerprint(self) -> str:
         """Equal fingerprints mean a redeployment need not touch the component."""
-        return json.dumps(
-            {
-                "version": self.version,
-                "lifecycle": asdict(self.lifecycle),
-                "configuration": self.configuration,
-                "dependencies": [asdict(d) for d in self.dependencies],
-            },
-            sort_keys=True,
-            default=str,
-        )
+        fields = {**self._restart_fields(), "configuration": self.configuration}
+        return json.dumps(fields, sort_keys=True, default=str)
 
     @property
     def hard_dependencies(self) -> tuple[str, ...]:

@@ -70,8 +70,7 @@ async def stop_group(pgid: int, grace: float) -> None:
         await asyncio.sleep(0.02)
 
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
-_LEVELS["CRITICAL"] = logging.CRITICAL
+_LEVELS = {name: logging.getLevelName(name) for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
 
 
 def _structured(text: str) -> tuple[int, str, dict[str, Any]] | None:

@@ -234,7 +234,7 @@ class Gate:
             reason = "allowed" if allowed else "not connected"
             if not allowed and connection is not None:
                 reason = connection.authority.explain(action, topic)
-            self.monitor.record(client_id, action, topic, allowed, reason)
+            self._watch(client_id, action, topic, allowed, reason)
         return allowed
 
     def _watch(self, client_id: str, action: str, name: str, allowed: bool, reason: str) -> None:

@@ -122,24 +122,23 @@ class EdgeGateway:
     # -- the pipeline ---------------------------------------------------------
 
     async def handle(self, request: ViewerRequest) -> EdgeResponse:
-        request_id = _request_id()
         behaviour = self.distribution.behaviour_for(request.uri)
         refused = bad_request(request)
         if refused is not None:
-            status, message = refused
-            return self._finish(_text_response(status, "Error", message, request_id), request_id, behaviour)
+            return self.refuse(*refused, behaviour)
+        request_id = _request_id()
         try:
             response = await self._handle(request, behaviour, request_id)
         except _FunctionFailure as failure:
             response = failure.response
         return self._finish(response, request_id, behaviour)
 
-    def refuse(self, status: int, message: str) -> EdgeResponse:
-        """CloudFront's own error for a request the server could not take (malformed, too large),
-        with the default behaviour's response headers policy."""
+    def refuse(self, status: int, message: str, behaviour: Behaviour | None = None) -> EdgeResponse:
+        """CloudFront's own error for a request it will not take (malformed, too large, a bad path),
+        with the behaviour's response headers policy (the default behaviour's when none matched yet)."""
         request_id = _request_id()
         response = _text_response(status, "Error", message, request_id)
-        return self._finish(response, request_id, self.distribution.behaviours[-1])
+        return self._finish(response, request_id, behaviour or self.distribution.behaviours[-1])
 
     async def _handle(self, request: ViewerRequest, behaviour: Behaviour, request_id: str) -> EdgeResponse:
         if request.method not in behaviour.allowed_methods:

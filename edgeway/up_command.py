@@ -135,6 +135,7 @@ class Stack:
                 core = asyncio.create_task(self.core.run())
                 ready = asyncio.create_task(self.core.ready.wait())
                 await asyncio.wait([core, ready], return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()  # done, or the core ended before it was ready
                 code = await self._when_ready(started, command) if self.core.ready.is_set() else None
                 if code is not None:
                     self.core.request_stop()

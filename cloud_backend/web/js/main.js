@@ -13,7 +13,8 @@ const RENEW_AT = 0.8; // renew the token when this much of its life has gone
 const store = new Store();
 const $ = (selector) => document.querySelector(selector);
 let link = null;
-const refusedJoin = new Map(); // join id -> {room, previous}, in case the server refuses the room
+const pendingJoins = new Map(); // join id -> room, until its history comes (accepted) or an error (refused)
+let homeRoom = "lobby"; // the last room a join was accepted for: where a refused join goes back to
 
 async function post(path, body, token) {
   const headers = { "Content-Type": "application/json" };
@@ -69,7 +70,7 @@ const actions = {
   },
   switchRoom(room, doc = null) {
     const join = doc ?? chat.join(room, store.me.nick);
-    refusedJoin.set(join.id, { room, previous: store.current });
+    pendingJoins.set(join.id, room);
     store.current = room;
     store.room(room).unread = 0;
     send(join);
@@ -97,13 +98,16 @@ async function signIn(nick) {
       const event = chat.parse(topic, text, session.clientId);
       if (!event) return;
       store.apply(event);
-      if (event.kind === "error" && refusedJoin.has(event.id)) { // a room that is not one: back where we were
-        const { room, previous } = refusedJoin.get(event.id);
-        if (store.current === room) {
-          store.rooms.delete(room);
-          store.current = previous;
-          store.changed("all");
-        }
+      if (event.kind === "history") {
+        homeRoom = event.room;
+        for (const [id, room] of pendingJoins) if (room === event.room) pendingJoins.delete(id);
+      }
+      if (event.kind === "error" && pendingJoins.has(event.id)) { // not a room: none made, back home
+        const room = pendingJoins.get(event.id);
+        pendingJoins.delete(event.id);
+        store.rooms.delete(room);
+        if (store.current === room) store.current = homeRoom;
+        store.changed("all");
       }
       if (event.kind === "system" && event.room === store.current) {
         link.send(chat.OUT, chat.command("/who", store.current, store.me.nick));

@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/cfn-lint cloudfront_edge/distribution.yaml cloud_backend/template.yaml
 
 typecheck: $(STAMP)
-	$(BIN)/mypy edgeway edge_functions greengrass_components cloudfront_edge device_client cloud_backend
+	$(BIN)/mypy edgeway edgeway_common edge_functions greengrass_components cloudfront_edge device_client cloud_backend
 
 check: lint typecheck test
 

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import machine
 from cloudfront_edge.deploy.packaging import package, stage
 from cloudfront_edge.emulator import events
-from cloudfront_edge.emulator.distribution import Distribution, Origin
 from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.messages import ViewerRequest
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.model.distribution import Distribution, Origin
+from cloudfront_edge.model.triggers import Trigger
 
 BATCH = 1000
 UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"

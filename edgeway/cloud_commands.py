@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from cloud_backend.cfn import TemplateError
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import DEFAULT_TEMPLATE, CloudSettings, LocalCloud
 from cloud_backend.rules.loader import RuleLoadError
 from edgeway.output import fail, json_logs
 from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
+from edgeway_common.cfn import TemplateError
 
 data_dir_option = click.option(
     "--data-dir",
@@ -98,15 +98,35 @@ def token(data_dir: Path, thing: str) -> None:
 @click.option("--bucket", required=True, help="An S3 bucket in that region for the handlers' zip.")
 @click.option("--parameter", "parameters", multiple=True, metavar="KEY=VALUE", help="A template parameter.")
 @click.option("--dry-run", is_flag=True, help="Package and print the plan; call nothing in AWS.")
-def deploy(stack_name: str, region: str, bucket: str, parameters: tuple[str, ...], dry_run: bool) -> None:
+@click.option(
+    "--artifact-out",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the handlers' zip to this file.",
+)
+@click.option(
+    "--no-vendor",
+    "vendor",
+    flag_value=False,
+    default=True,
+    help="Leave out the third-party wheels (offline; the zip cannot run on Lambda, the plan says so).",
+)
+def deploy(
+    stack_name: str,
+    region: str,
+    bucket: str,
+    parameters: tuple[str, ...],
+    dry_run: bool,
+    output: Path | None,
+    vendor: bool,
+) -> None:
     """Package the handlers, print the plan, and deploy the template with a CloudFormation change set."""
-    import tempfile
-
     import boto3
 
     from cloud_backend.deploy.deployer import CloudDeployer, CloudDeployError
-    from cloud_backend.deploy.packaging import PackagingError, build, pip_vendor
+    from cloud_backend.deploy.packaging import build, vendored_dependencies
     from cloud_backend.deploy.plan import make_plan
+    from cloud_backend.errors import ArtifactError
 
     pairs = {}
     for item in parameters:
@@ -114,25 +134,23 @@ def deploy(stack_name: str, region: str, bucket: str, parameters: tuple[str, ...
         if not sep or not key:
             fail(f"--parameter {item!r}: use KEY=VALUE")
         pairs[key] = value
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            vendored = None
-            if not dry_run:
-                vendored = Path(folder) / "deps"
-                pip_vendor(vendored)
-            artifact = build(vendored)
-            plan = make_plan(stack_name, region, bucket, artifact, DEFAULT_TEMPLATE.read_text(), pairs)
-        except (PackagingError, ValueError, OSError) as exc:
-            fail(str(exc))
-        for line in plan.describe():
-            click.echo(line)
-        if dry_run:
-            return
-        deployer = CloudDeployer(
-            boto3.client("s3", region_name=region), boto3.client("cloudformation", region_name=region)
-        )
-        try:
-            result = deployer.execute(plan, artifact)
-        except CloudDeployError as exc:
-            fail(str(exc))
+    try:  # a dry run packages exactly as a deploy does: the plan it prints is the plan a deploy runs
+        artifact = build(vendored_dependencies() if vendor else None)
+        plan = make_plan(stack_name, region, bucket, artifact, DEFAULT_TEMPLATE.read_text(), pairs)
+    except (ArtifactError, ValueError, OSError) as exc:
+        fail(str(exc))
+    for line in plan.describe():
+        click.echo(line)
+    if output is not None:
+        output.write_bytes(artifact.data)
+        click.echo(f"  the artifact is written to {output}")
+    if dry_run:
+        return
+    deployer = CloudDeployer(
+        boto3.client("s3", region_name=region), boto3.client("cloudformation", region_name=region)
+    )
+    try:
+        result = deployer.execute(plan, artifact)
+    except CloudDeployError as exc:
+        fail(str(exc))
     click.echo(f"stack {stack_name}: {result.status} (change set {result.change_set})")

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from cloud_backend.broker.monitor import Monitor
-from greengrass_components.runtime.core import Core
+from greengrass_components.local_core import Core
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 MAX_LINES = 200

@@ -11,7 +11,7 @@ import sys
 from rich.console import Console
 from rich.logging import RichHandler
 
-from greengrass_components.runtime.logs import JsonFormatter
+from edgeway_common.json_logs import JsonFormatter
 
 QUIET = ("amqtt", "transitions", "websockets", "aiohttp.access")
 FORMATS = ("auto", "json", "text")

@@ -10,12 +10,12 @@ from typing import Any
 import click
 
 from edgeway.output import emit_json, fail, table
+from edgeway_common.json_logs import render
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
+from greengrass_components.local_core import CoreSettings, run_core
 from greengrass_components.runtime.control_client import control_request
-from greengrass_components.runtime.core import CoreSettings, run_core
 from greengrass_components.runtime.core_paths import CorePaths
 from greengrass_components.runtime.errors import CoreError
-from greengrass_components.runtime.logs import render
 
 ROOT_OPTION = click.option(
     "--root",

@@ -15,7 +15,7 @@ from cloudfront_edge.deploy.packaging import FUNCTIONS_DIR, PackagingError
 from cloudfront_edge.emulator.invoke import build_event, invoke_once
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from cloudfront_edge.emulator.messages import ViewerRequest
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.model.triggers import Trigger
 from edgeway.output import fail, json_logs
 
 template_option = click.option(
@@ -230,10 +230,11 @@ def deploy(
     """Package the functions, publish numbered versions in us-east-1, and associate them."""
     import boto3
 
-    from cloudfront_edge.deploy.deployer import DeployError, EdgeDeployer
+    from cloudfront_edge.deploy.deployer import EdgeDeployer
     from cloudfront_edge.deploy.packaging import PackagingError, package_distribution
     from cloudfront_edge.deploy.plan import REGION, PlanError, make_plan
-    from cloudfront_edge.emulator.distribution import DistributionError, load_distribution
+    from cloudfront_edge.errors import EdgeDeployError
+    from cloudfront_edge.model.distribution import DistributionError, load_distribution
 
     try:
         distribution = load_distribution(config)
@@ -250,7 +251,7 @@ def deploy(
     )
     try:
         result = deployer.execute(plan, packages)
-    except (DeployError, PlanError) as exc:
+    except (EdgeDeployError, PlanError) as exc:
         fail(str(exc))
     for name, arn in sorted(result.versions.items()):
         click.echo(f"published {name}: {arn}")

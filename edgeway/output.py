@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from greengrass_components.runtime.logs import JsonFormatter
+from edgeway_common.json_logs import JsonFormatter
 
 # What a command prints must not depend on the terminal's width: text is never wrapped (soft_wrap),
 # and a table is drawn at its natural width, however narrow the terminal (or 80 columns, rich's

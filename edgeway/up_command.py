@@ -27,8 +27,8 @@ from edgeway.output import errors, table
 from edgeway.port_options import cloud_http_port_option, mqtt_port_option, state_dir_option, ws_port_option
 from edgeway.stack_info import StackInfo
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
+from greengrass_components.local_core import Core, CoreSettings
 from greengrass_components.publish.artifact import stage_artifacts
-from greengrass_components.runtime.core import Core, CoreSettings
 
 
 def packaged_recipes() -> Path:

@@ -12,7 +12,6 @@ from pathlib import Path
 import boto3
 from moto import mock_aws
 
-from cloud_backend import cfn
 from cloud_backend.store.dynamodb import DynamoDBMessageStore, DynamoDBPresenceStore, DynamoDBTelemetryStore
 from cloud_backend.store.ports import MessageStore, PresenceStore, TelemetryStore
 from cloud_backend.store.sqlite import (
@@ -21,6 +20,7 @@ from cloud_backend.store.sqlite import (
     SqlitePresenceStore,
     SqliteTelemetryStore,
 )
+from edgeway_common import cfn
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "cloud_backend" / "template.yaml"
 TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode")

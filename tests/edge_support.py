@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from cloudfront_edge.deploy.packaging import package, stage
 from cloudfront_edge.emulator.function_host import FunctionHost
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.model.triggers import Trigger
 
 EVENTS = Path(__file__).parent / "events"
 

@@ -20,9 +20,7 @@ from typing import Any, Protocol
 from cloud_backend.broker import lifecycle
 from cloud_backend.broker.monitor import Monitor
 from cloud_backend.broker.policy import CONNECT, PUBLISH, ClientAuthority, PolicyError, parse_policies
-from cloud_backend.handlers.chat_messages import InputError
-from cloud_backend.handlers.chat_replies import inbox
-from cloud_backend.handlers.publisher import encode
+from cloud_backend.chat_contract import InputError, encode, inbox
 
 log = logging.getLogger("edgeway.broker")
 MAX_MESSAGE_BYTES = 128 * 1024  # IoT Core's limit for one message

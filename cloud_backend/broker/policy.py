@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cloud_backend.errors import PolicyError as PolicyError
+
 CONNECT, PUBLISH, SUBSCRIBE, RECEIVE = "iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
-
-
-class PolicyError(ValueError):
-    """A policy document we cannot read; the message names what was wrong."""
 
 
 @lru_cache(maxsize=4096)

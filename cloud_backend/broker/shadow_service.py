@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from greengrass_components.cloud.shadow_document import (
+from edgeway_common.shadow_document import (
     Shadow,
     ShadowDocumentError,
     ShadowVersionConflict,
@@ -23,7 +23,7 @@ from greengrass_components.cloud.shadow_document import (
     get_document,
     parse_update,
 )
-from greengrass_components.cloud.shadow_store import ShadowStore
+from edgeway_common.shadow_store import ShadowStore
 
 _REQUEST = re.compile(
     r"^\$aws/things/(?P<thing>[A-Za-z0-9:_-]{1,128})/shadow(?:/name/(?P<name>[A-Za-z0-9:_-]{1,64}))?"

@@ -12,10 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_backend.deploy.packaging import Artifact
 from cloud_backend.deploy.plan import CAPABILITIES, CloudPlan
-
-
-class CloudDeployError(RuntimeError):
-    """A deployment step failed; the message names the step and the reason."""
+from cloud_backend.errors import CloudDeployError as CloudDeployError
 
 
 @dataclass(frozen=True)

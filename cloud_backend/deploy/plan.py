@@ -19,6 +19,7 @@ class CloudPlan:
     artifact_bytes: int
     template_body: str
     parameters: tuple[tuple[str, str], ...] = ()
+    dependencies: tuple[str, ...] = ()
 
     @property
     def code_uri(self) -> str:
@@ -29,6 +30,12 @@ class CloudPlan:
             f"stack {self.stack_name} in {self.region}",
             f"  upload {self.artifact_bytes} bytes (sha256 {self.artifact_sha256[:12]}) to {self.code_uri}"
             " unless it is already there",
+            "  with "
+            + (
+                ", ".join(self.dependencies)
+                if self.dependencies
+                else "no third-party dependencies (--no-vendor): the handlers cannot run on Lambda"
+            ),
             "  create a change set from cloud_backend/template.yaml with every function's CodeUri set to it",
             f"  capabilities {', '.join(CAPABILITIES)}",
         ]
@@ -60,4 +67,5 @@ def make_plan(
         len(artifact.data),
         body,
         tuple(sorted((parameters or {}).items())),
+        artifact.dependencies,
     )

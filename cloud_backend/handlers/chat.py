@@ -13,10 +13,11 @@ import binascii
 import logging
 from typing import Any
 
+from cloud_backend.chat_contract import InputError
 from cloud_backend.handlers import backend as backends
 from cloud_backend.handlers import chat_commands
 from cloud_backend.handlers import chat_replies as send
-from cloud_backend.handlers.chat_messages import InputError, Join, Message, parse
+from cloud_backend.handlers.chat_messages import Join, Message, parse
 
 log = logging.getLogger("edgeway.chat")
 

@@ -7,9 +7,10 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from cloud_backend.chat_contract import InputError
 from cloud_backend.handlers import chat_replies as send
 from cloud_backend.handlers.backend import Backend
-from cloud_backend.handlers.chat_messages import Command, InputError, is_room, not_a_room
+from cloud_backend.handlers.chat_messages import Command, is_room, not_a_room
 from cloud_backend.store.records import Presence
 
 NICK = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cloud_backend.chat_contract import InputError
+
 MAX_TEXT = 1000
 MAX_ID = 64
 MAX_USER = 32
@@ -21,18 +23,6 @@ KINDS = ("message", "join", "command")
 # same shape in IoT SQL (a first character, then no character outside the set, at most 32).
 ROOM = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 ROOM_RULE = "1 to 32 lowercase letters, digits, _ or -, starting with a letter or digit"
-
-
-@dataclass(frozen=True)
-class InputError:
-    """Why a payload was refused; `field` names the part that was wrong ("" for the whole payload)."""
-
-    error: str
-    field: str = ""
-    id: str | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"type": "error", "error": self.error, "field": self.field, "id": self.id}
 
 
 @dataclass(frozen=True)

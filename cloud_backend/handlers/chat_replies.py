@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloud_backend.chat_contract import inbox, room_topic
 from cloud_backend.handlers.backend import Backend
 from cloud_backend.store.records import ChatMessage
 
 HISTORY_ON_JOIN = 50
-
-
-def inbox(client_id: str) -> str:
-    return f"chat/in/{client_id}"
-
-
-def room_topic(room: str) -> str:
-    return f"chat/pub/{room}"
 
 
 def reply(backend: Backend, client_id: str, command: str, **fields: Any) -> None:

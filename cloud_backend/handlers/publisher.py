@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from typing import Any
+
+from cloud_backend.chat_contract import encode
 
 
 class Publisher(ABC):
     @abstractmethod
     def publish(self, topic: str, document: dict[str, Any]) -> None: ...
-
-
-def encode(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class IotDataPublisher(Publisher):

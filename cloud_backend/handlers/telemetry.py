@@ -16,9 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class RecordError(ValueError):
-    """A record that can never be processed; the message says why."""
+from cloud_backend.errors import RecordError as RecordError
 
 
 @dataclass(frozen=True)

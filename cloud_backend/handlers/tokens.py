@@ -11,12 +11,10 @@ from typing import Any, Protocol
 
 import jwt
 
+from cloud_backend.errors import TokenError as TokenError
+
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ROLES = ("user", "device")
-
-
-class TokenError(ValueError):
-    """The token is not one we accept; the message says why (and never echoes the token)."""
 
 
 class KeySource(Protocol):

@@ -12,8 +12,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_backend.cfn import LocalResolver, resources_of_type
+from cloud_backend.errors import FunctionError as FunctionError
 from cloud_backend.rules.loader import FUNCTION_TYPES
+from edgeway_common.cfn import LocalResolver, resources_of_type
+from edgeway_common.lambda_context import LambdaContext, function_arn
 
 log = logging.getLogger("edgeway.lambda")
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -25,27 +27,6 @@ class FunctionSpec:
     handler: str  # module.function
     timeout: float = 3.0
     memory: int = 128
-
-
-class LambdaContext:
-    """The attributes and method handlers use from Lambda's context object."""
-
-    def __init__(self, spec: FunctionSpec, region: str, account: str) -> None:
-        self.function_name = spec.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{spec.name}"
-        self.memory_limit_in_mb = str(spec.memory)
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{spec.name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + spec.timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-class FunctionError(RuntimeError):
-    """A handler raised or ran past its timeout."""
 
 
 def function_specs(template: Mapping[str, Any], resolver: LocalResolver) -> dict[str, FunctionSpec]:
@@ -88,8 +69,16 @@ class LambdaHost:
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         """Runs the function on the calling thread; raises FunctionError when it fails."""
         spec, handler = self._handler(name)
-        context = LambdaContext(spec, self.region, self.account)
         started = time.monotonic()
+        context = LambdaContext(
+            spec.name,
+            str(uuid.uuid4()),
+            started + spec.timeout,
+            invoked_function_arn=function_arn(self.region, self.account, spec.name),
+            memory_limit_in_mb=str(spec.memory),
+            log_group_name=f"/aws/lambda/{spec.name}",
+            log_stream_name="local",
+        )
         try:
             result = handler(event, context)
         except Exception as exc:

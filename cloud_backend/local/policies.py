@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cloud_backend.cfn import LocalResolver, TemplateError
+from edgeway_common.cfn import LocalResolver, TemplateError
 
 ROLE_VARIABLES = {"user": "USER_POLICY", "device": "DEVICE_POLICY"}
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
-from cloud_backend import cfn
 from cloud_backend.broker.gate import Gate
 from cloud_backend.broker.monitor import Monitor
 from cloud_backend.broker.server import IotBroker, LoopBus, broker_config
 from cloud_backend.broker.shadow_service import ShadowService
+from cloud_backend.chat_contract import encode
 from cloud_backend.handlers import authorizer, backend
-from cloud_backend.handlers.publisher import Publisher, encode
+from cloud_backend.handlers.publisher import Publisher
 from cloud_backend.handlers.tokens import JwksKeys
 from cloud_backend.local.action_runner import LocalActionRunner
 from cloud_backend.local.http_api import Health, Routes, make_app
@@ -39,7 +39,8 @@ from cloud_backend.store.sqlite import (
 )
 from cloud_backend.streams.log import StreamLog
 from cloud_backend.streams.poller import PollerSettings, StreamPoller
-from greengrass_components.cloud.shadow_store import ShadowStore
+from edgeway_common import cfn
+from edgeway_common.shadow_store import ShadowStore
 
 log = logging.getLogger("edgeway.cloud")
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from cloud_backend.rules.model import Action, PutRecord, Republish, Rule, describe
 from cloud_backend.rules.sql_eval import Environment, Message, evaluate
-from cloud_backend.rules.topics import matches
+from edgeway_common.topics import topic_matches
 
 log = logging.getLogger("edgeway.rules")
 
@@ -72,7 +72,7 @@ class RulesEngine:
         environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
         fired = 0
         for rule in self.rules:
-            if not matches(rule.statement.topic_filter, topic):
+            if not topic_matches(rule.statement.topic_filter, topic):
                 continue
             output = evaluate(rule.statement, message, environment)
             if output is None:

@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloud_backend.cfn import LocalResolver, logical_id, resources_of_type
+from cloud_backend.errors import RuleLoadError as RuleLoadError
 from cloud_backend.rules.model import Action, InvokeLambda, LogError, PutItem, PutRecord, Republish, Rule
 from cloud_backend.rules.sql_parser import SqlSyntaxError, parse
 from cloud_backend.rules.substitution import Template
+from edgeway_common.cfn import LocalResolver, logical_id, resources_of_type
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
-
-
-class RuleLoadError(ValueError):
-    """A rule that cannot run; the message names the template, the rule and what is wrong."""
 
 
 def _template(text: Any, where: str) -> Template:

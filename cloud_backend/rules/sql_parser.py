@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cloud_backend.errors import SqlSyntaxError as SqlSyntaxError
 from cloud_backend.rules.sql_ast import Binary, Call, Expr, Literal, Path, SelectItem, Star, Statement, Unary
 
 _TOKEN = re.compile(
@@ -28,12 +29,6 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"SELECT", "FROM", "WHERE", "AS", "AND", "OR", "NOT", "TRUE", "FALSE", "NULL"}
 _COMPARISONS = {"=", "<>", "!=", "<", "<=", ">", ">="}
-
-
-class SqlSyntaxError(ValueError):
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(f"{message} at column {column}")
-        self.message, self.column = message, column
 
 
 @dataclass(frozen=True)

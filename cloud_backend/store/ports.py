@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from cloud_backend.errors import StoreError as StoreError
 from cloud_backend.store.records import ChatMessage, Presence, Window
 
 SEEN_FOR_MS = 2 * 24 * 3600 * 1000  # how long a record id is remembered
-
-
-class StoreError(RuntimeError):
-    """A repository could not read or write; the message names the store and the operation."""
 
 
 class MessageStore(ABC):

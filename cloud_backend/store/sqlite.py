@@ -17,7 +17,7 @@ from typing import Any
 
 from cloud_backend.store.ports import SEEN_FOR_MS, MessageStore, PresenceStore, StoreError, TelemetryStore
 from cloud_backend.store.records import ChatMessage, Presence, Window
-from greengrass_components.sqlite_files import open_wal
+from edgeway_common.sqlite_files import open_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from greengrass_components.sqlite_files import open_wal
+from edgeway_common.sqlite_files import open_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (

@@ -23,6 +23,7 @@ from cloudfront_edge.deploy.plan import (
     PlanError,
     check_version_arn,
 )
+from cloudfront_edge.errors import EdgeDeployError as DeployError
 
 TRUSTED_SERVICES = ("lambda.amazonaws.com", "edgelambda.amazonaws.com")
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -32,10 +33,6 @@ TRUST_POLICY = {
         {"Effect": "Allow", "Principal": {"Service": list(TRUSTED_SERVICES)}, "Action": "sts:AssumeRole"}
     ],
 }
-
-
-class DeployError(RuntimeError):
-    """A deployment step failed; the message names the step and AWS's error."""
 
 
 @dataclass(frozen=True)

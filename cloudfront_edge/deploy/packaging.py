@@ -16,17 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cloudfront_edge.emulator.distribution import Distribution
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.errors import PackagingError as PackagingError
+from cloudfront_edge.model.distribution import Distribution
+from cloudfront_edge.model.triggers import Trigger
+from edgeway_common.zips import deterministic_zip
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
 VIEWER_ZIP_LIMIT = 1024 * 1024  # 1 MB for functions on viewer triggers
 ORIGIN_ZIP_LIMIT = 50 * 1024 * 1024  # 50 MB on origin triggers only
-_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-class PackagingError(ValueError):
-    """A function cannot be packaged for Lambda@Edge; the message names the function and the reason."""
 
 
 @dataclass(frozen=True)
@@ -56,14 +53,7 @@ def package(
     members = [(f"{function}.py", source.read_bytes())]
     if config is not None:
         members.append((f"{function}.json", json.dumps(config, indent=2, sort_keys=True).encode()))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, _EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    built = Package(function, buffer.getvalue(), tuple(name for name, _ in members))
+    built = Package(function, deterministic_zip(members), tuple(name for name, _ in members))
     triggers = list(triggers)
     limit = size_limit(triggers)
     if built.size > limit:

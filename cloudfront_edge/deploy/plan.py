@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudfront_edge.deploy.packaging import Package, PackagingError, size_limit
-from cloudfront_edge.emulator.distribution import Distribution
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.errors import PlanError as PlanError
+from cloudfront_edge.model.distribution import Distribution
+from cloudfront_edge.model.triggers import Trigger
 
 REGION = "us-east-1"
 RUNTIME = "python3.12"
-
-
-class PlanError(ValueError):
-    """The deployment would break a Lambda@Edge rule; the message names the function and the rule."""
 
 
 @dataclass(frozen=True)

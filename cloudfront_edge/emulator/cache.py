@@ -9,8 +9,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cloudfront_edge.emulator.distribution import Behaviour
 from cloudfront_edge.emulator.messages import Headers, header
+from cloudfront_edge.model.distribution import Behaviour
 
 # CloudFront caches these by their TTL, and these errors for the error-caching minimum TTL (10 s).
 CACHEABLE_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 410})

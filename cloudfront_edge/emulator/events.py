@@ -12,10 +12,10 @@ import base64
 import json
 from typing import Any
 
-from cloudfront_edge.emulator.distribution import Distribution, Origin
 from cloudfront_edge.emulator.messages import Headers, ViewerRequest
-from cloudfront_edge.emulator.triggers import Trigger
 from cloudfront_edge.emulator.validation import is_disallowed
+from cloudfront_edge.model.distribution import Distribution, Origin
+from cloudfront_edge.model.triggers import Trigger
 
 CfHeaders = dict[str, list[dict[str, str]]]
 

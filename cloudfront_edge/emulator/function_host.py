@@ -22,27 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cloudfront_edge.emulator.triggers import Trigger
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    function_name: str
-    aws_request_id: str
-    deadline: float
-    function_version: str = "1"
-    memory_limit_in_mb: int = 128
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}:{self.function_version}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/us-east-1.{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
+from cloudfront_edge.model.triggers import Trigger
+from edgeway_common.lambda_context import LambdaContext, function_arn
 
 
 @dataclass(frozen=True)
@@ -92,7 +73,14 @@ class FunctionHost:
         handler = getattr(self.load(name), self.handler_name(name))
         limit = self.timeout_for(trigger)
         started = time.monotonic()
-        context = LambdaContext(name, request_id, started + limit)
+        context = LambdaContext(
+            name,
+            request_id,
+            started + limit,
+            function_version="1",
+            invoked_function_arn=function_arn("us-east-1", "000000000000", name, "1"),
+            log_group_name=f"/aws/lambda/us-east-1.{name}",
+        )
         if threading.current_thread() is threading.main_thread():
             return _call_with_alarm(name, handler, event, context, limit, started)
         future = asyncio.get_running_loop().run_in_executor(self._pool, _call, handler, event, context)

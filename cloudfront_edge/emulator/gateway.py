@@ -21,13 +21,13 @@ from typing import Any
 
 from cloudfront_edge.emulator import events
 from cloudfront_edge.emulator.cache import CacheKey, ResponseCache, ttl_for
-from cloudfront_edge.emulator.distribution import Behaviour, Distribution
 from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.messages import EdgeResponse, Headers, OriginRequest, ViewerRequest
 from cloudfront_edge.emulator.origin import HOP_BY_HOP, OriginError, OriginTransport
-from cloudfront_edge.emulator.triggers import Trigger
 from cloudfront_edge.emulator.validation import Outcome
 from cloudfront_edge.emulator.verdicts import FunctionFailed, judge
+from cloudfront_edge.model.distribution import Behaviour, Distribution
+from cloudfront_edge.model.triggers import Trigger
 
 POP = "LOCAL1-C1"
 MAX_CACHED_BODY = 16 * 1024 * 1024

@@ -12,11 +12,11 @@ from typing import Any
 
 from cloudfront_edge.deploy.packaging import FUNCTIONS_DIR, load_configs, package, stage
 from cloudfront_edge.emulator import events
-from cloudfront_edge.emulator.distribution import Distribution, Origin
 from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.messages import Headers, ViewerRequest
-from cloudfront_edge.emulator.triggers import Trigger
 from cloudfront_edge.emulator.verdicts import FunctionFailed, judge
+from cloudfront_edge.model.distribution import Distribution, Origin
+from cloudfront_edge.model.triggers import Trigger
 
 SAMPLE_ORIGIN = Origin("origin", "custom", "origin.example.com", port=443, protocol="https")
 SAMPLE_DISTRIBUTION = Distribution(origins={"origin": SAMPLE_ORIGIN}, behaviours=())

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloudfront_edge.deploy.packaging import FUNCTIONS_DIR, package_distribution, stage
-from cloudfront_edge.emulator.distribution import Distribution, load_distribution
 from cloudfront_edge.emulator.function_host import FunctionHost
 from cloudfront_edge.emulator.gateway import EdgeGateway
 from cloudfront_edge.emulator.origin import HttpOrigin
 from cloudfront_edge.emulator.server import EdgeServer
 from cloudfront_edge.emulator.static_origin import StaticOrigin
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.errors import OriginMappingError as OriginMappingError
+from cloudfront_edge.model.distribution import Distribution, load_distribution
+from cloudfront_edge.model.triggers import Trigger
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,6 @@ class EdgeSettings:
     viewer_country: str = "US"
     timeouts: dict[Trigger, float] = field(default_factory=dict)
     functions_dir: Path = FUNCTIONS_DIR  # where the function modules are packaged from
-
-
-class OriginMappingError(ValueError):
-    """An --origin value that names no origin of the distribution, or no folder or URL."""
 
 
 def stage_functions(

@@ -11,6 +11,7 @@ from typing import Protocol
 import aiohttp
 
 from cloudfront_edge.emulator.messages import OriginRequest, OriginResponse
+from cloudfront_edge.errors import OriginError as OriginError
 
 HOP_BY_HOP = frozenset(
     {
@@ -25,14 +26,6 @@ HOP_BY_HOP = frozenset(
     }
 )
 CHUNK = 64 * 1024
-
-
-class OriginError(Exception):
-    """The origin could not be reached (502) or did not answer in time (504)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class OriginTransport(Protocol):

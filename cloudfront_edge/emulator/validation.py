@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.model.triggers import Trigger
 
 DISALLOWED = frozenset(
     {

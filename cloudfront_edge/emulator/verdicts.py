@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from cloudfront_edge.emulator.function_host import Invocation
-from cloudfront_edge.emulator.triggers import Trigger
 from cloudfront_edge.emulator.validation import Outcome, Violation, validate
+from cloudfront_edge.model.triggers import Trigger
 
 
 class FunctionFailed(Exception):

@@ -24,8 +24,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from greengrass_components.ipc.topics import topic_matches
-from greengrass_components.runtime.logs import log
+from edgeway_common.json_logs import log
+from edgeway_common.topics import topic_matches
 
 from .iot_endpoint import IotEndpoint
 from .spool import Spool, SpooledMessage

@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from greengrass_components.runtime.logs import log
+from edgeway_common.json_logs import log
+from edgeway_common.shadow_document import Shadow, metadata_for
+from edgeway_common.shadow_store import ShadowStore
 
 from .mqtt_session import InboundMessage, IotCoreSession
-from .shadow_document import Shadow, metadata_for
-from .shadow_store import ShadowStore
 
 
 def shadow_topic(thing: str, name: str) -> str:

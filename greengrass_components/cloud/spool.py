@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from greengrass_components.sqlite_files import open_wal
+from edgeway_common.sqlite_files import open_wal
 
 DEFAULT_MAX_BYTES = 2_621_440  # the nucleus's spooler.maxSizeInBytes default
 

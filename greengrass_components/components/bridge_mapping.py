@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from greengrass_components.ipc.topics import topic_matches
+from edgeway_common.topics import topic_matches
 
 from .component_main import ComponentConfigError
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from greengrass_components.runtime.logs import JsonFormatter
+from edgeway_common.json_logs import JsonFormatter
 
 from .handoff import HandOff
 from .ipc_client import CoreLink

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge_functions.vision import FrameError, load_image
-from greengrass_components.sqlite_files import open_wal
+from edgeway_common.sqlite_files import open_wal
 
 from .component_main import ComponentConfigError
 from .settings import number, text

@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from greengrass_components.sqlite_files import open_wal
+from edgeway_common.sqlite_files import open_wal
 
 ENV = "EDGEWAY_HANDOFF"
 INBOX_SCHEMA = """

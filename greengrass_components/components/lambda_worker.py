@@ -18,24 +18,25 @@ import time
 import traceback
 from typing import Any
 
+from edgeway_common.lambda_context import ClientContext, LambdaContext
 
-class LambdaContext:
-    """What a Lambda handler gets as `context`, as Greengrass gives it to Lambda components."""
 
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.function_name: str = raw["functionName"]
-        self.function_version: str = raw.get("functionVersion", "$LATEST")
-        self.invoked_function_arn: str = raw.get("invokedFunctionArn", "")
-        self.memory_limit_in_mb: int = raw.get("memoryLimitInMb", 128)
-        self.aws_request_id: str = raw["requestId"]
-        self.log_group_name = f"/aws/greengrass/Lambda/{self.function_name}"
-        self.log_stream_name = raw.get("thing", "")
-        self.identity = None
-        self.client_context = type("ClientContext", (), {"custom": {"subject": raw.get("topic", "")}})()
-        self._deadline = raw["deadline"]
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.time()) * 1000))
+def context_from(raw: dict[str, Any]) -> LambdaContext:
+    """The context as Greengrass gives it to Lambda components; the deadline is wall-clock time, so it
+    means the same in the host that set it and in this worker."""
+    name = str(raw["functionName"])
+    return LambdaContext(
+        name,
+        str(raw["requestId"]),
+        float(raw["deadline"]),
+        clock=time.time,
+        function_version=str(raw.get("functionVersion", "$LATEST")),
+        invoked_function_arn=str(raw.get("invokedFunctionArn", "")),
+        memory_limit_in_mb=str(raw.get("memoryLimitInMb", 128)),
+        log_group_name=f"/aws/greengrass/Lambda/{name}",
+        log_stream_name=str(raw.get("thing", "")),
+        client_context=ClientContext(custom={"subject": raw.get("topic", "")}),
+    )
 
 
 def main() -> int:
@@ -58,7 +59,7 @@ def main() -> int:
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            result = function(request["event"], LambdaContext(request["context"]))
+            result = function(request["event"], context_from(request["context"]))
             answer = {"id": request["id"], "ok": True, "result": result}
             text = json.dumps(answer, default=str)
         except Exception as exc:  # the handler's failure is reported, never fatal to the worker

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from greengrass_components.ipc.topics import topic_matches
+from edgeway_common.topics import topic_matches
 
 from . import local_topics
 from .component_main import ComponentConfigError, run_component

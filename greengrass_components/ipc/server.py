@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from greengrass_components.runtime.logs import log
+from edgeway_common.json_logs import log
 
 from .codec import MAX_MESSAGE_SIZE, Decoder, FramingError, HeaderType, Message, encode
 from .errors import IpcError, ServiceError

@@ -1,5 +1,7 @@
-"""The components' one artifact: `edgeway-components.zip` holds `edge_functions/`, `greengrass_components/`
-and `requirements.txt`; every recipe in `recipes/` unpacks it and runs a module from it.
+"""The components' one artifact: `edgeway-components.zip` holds `edge_functions/`, `edgeway_common/`,
+`greengrass_components/` and `requirements.txt`; every recipe in `recipes/` unpacks it and runs a module
+from it. The requirements are the project's own dependencies (from `pyproject.toml`) that
+`[tool.edgeway] component-requirements` names, so their versions are written in one place.
 
 The zip is deterministic (sorted entries, fixed timestamps), so its SHA-256 digest, which recipes
 carry for the nucleus to check, changes only when the code does.
@@ -9,19 +11,42 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import zipfile
+import re
+import tomllib
 from pathlib import Path
 
 import yaml
 
+from edgeway_common.zips import deterministic_zip
+from greengrass_components.runtime.errors import ArtifactError
+
 PROJECT = Path(__file__).resolve().parents[2]
-PACKAGES = ("edge_functions", "greengrass_components")
+PACKAGES = ("edge_functions", "edgeway_common", "greengrass_components")
 ARTIFACT_NAME = "edgeway-components.zip"
-REQUIREMENTS = (
-    "awsiotsdk>=1.21\npaho-mqtt>=2.0\nboto3>=1.34\nopencv-python-headless>=4.8,<5\n"
-    "amqtt>=0.12,<0.13\nPyYAML>=6.0\nscikit-image>=0.22\nsemantic_version>=2.10\njsonpointer>=2.4\n"
-)
+
+
+def _name(requirement: str) -> str:
+    """The distribution name a requirement line starts with, normalised as PEP 503 does."""
+    name = re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def component_requirements(pyproject: Path) -> str:
+    """`requirements.txt` for the components: the named entries of `project.dependencies`, as written."""
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        dependencies: list[str] = data["project"]["dependencies"]
+        wanted: list[str] = data["tool"]["edgeway"]["component-requirements"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        raise ArtifactError(f"{pyproject}: cannot read the component requirements: {exc!r}") from exc
+    by_name = {_name(line): line for line in dependencies}
+    missing = [name for name in wanted if _name(name) not in by_name]
+    if missing:
+        raise ArtifactError(
+            f"{pyproject}: tool.edgeway.component-requirements names {', '.join(missing)},"
+            " which project.dependencies does not list"
+        )
+    return "".join(f"{by_name[_name(name)]}\n" for name in wanted)
 
 
 def components_zip(root: Path = PROJECT) -> bytes:
@@ -31,14 +56,8 @@ def components_zip(root: Path = PROJECT) -> bytes:
         for path in sorted((root / package).rglob("*.py"))
         if "__pycache__" not in path.parts
     ]
-    members.append(("requirements.txt", REQUIREMENTS.encode()))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data, zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
+    members.append(("requirements.txt", component_requirements(root / "pyproject.toml").encode()))
+    return deterministic_zip(members)
 
 
 def sha256_digest(data: bytes) -> str:

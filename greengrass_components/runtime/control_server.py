@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from edgeway_common.json_logs import log
+
 from .errors import CoreError
-from .logs import log
 
 Operation = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 MAX_REQUEST_BYTES = 1024 * 1024

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from edgeway_common.json_logs import log
+
 from .artifacts import install_artifacts
 from .builtins import built_in_recipes
 from .config_store import ConfigStore
@@ -28,7 +30,6 @@ from .config_update import ConfigurationUpdate, parse_configuration_update, reso
 from .core_paths import CorePaths
 from .dependency_graph import RecipeCatalog, resolve
 from .errors import CoreError, DeploymentError, RecipeError
-from .logs import log
 from .planner import ComponentPlan, plan_components
 from .recipe_loader import load_recipe_dir, load_recipe_file
 from .recipe_model import Recipe

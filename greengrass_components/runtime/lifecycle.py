@@ -7,12 +7,15 @@
     an Install failure             -> ERRORED -> (Recover) -> NEW -> (Install again)
     stop -> STOPPING -> (Shutdown, then the process groups) -> FINISHED
 
-Errors are counted per state they came from (NEW, STARTING, RUNNING), as the
-nucleus does; the count for a state resets when that state is left any other
-way, or when the last error is older than `error_reset_seconds`. The third error
-makes the component BROKEN, where it stays until it is deployed again. A HARD
-dependency leaving RUNNING/FINISHED restarts this component (not an error).
-`Bootstrap` is reported, never run.
+The transitions and the error count (the third error in a row from a state makes
+the component BROKEN, where it stays until it is deployed again) are pure rules in
+`lifecycle_rules`; this module is the shell that runs scripts and feeds them
+events. What can happen to a running component from outside (stop, restart,
+StopComponent, UpdateState(ERRORED), its Run process exiting, a HARD dependency
+changing) arrives on one queue, in order. A HARD dependency leaving
+RUNNING/FINISHED restarts this component (not an error). `Bootstrap` is reported,
+never run. `Skipif` is decided by a checker passed in (files and PATH are the
+shell's business).
 """
 
 from __future__ import annotations
@@ -24,21 +27,45 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, MutableSet
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from edgeway_common.json_logs import log
+
 from .builtins import PROVIDED_BY_CORE
-from .logs import log
+from .lifecycle_rules import DEFAULT_ERROR_RESET_SECONDS, ErrorCounter, Event, next_state
 from .planner import ComponentPlan
 from .process_runner import ScriptProcess, stop_group
 from .recipe_model import Step
 from .state_board import READY, State, StateBoard
 
-MAXIMUM_CONTINUAL_ERRORS = 3
-DEFAULT_ERROR_RESET_SECONDS = 3600.0
-COUNTED_STATES = frozenset({State.NEW, State.STARTING, State.RUNNING})
+__all__ = ["DEFAULT_ERROR_RESET_SECONDS", "ComponentRunner", "SkipifChecker", "skipif_holds"]
 
 EnvFactory = Callable[[ComponentPlan], Mapping[str, str]]
+SkipifChecker = Callable[[str, Path, Mapping[str, str]], bool]
+
+
+def skipif_holds(skipif: str, work: Path, env: Mapping[str, str]) -> bool:
+    """A step's `Skipif`: `onpath <exe>` (on the step's PATH) or `exists <file>` (in its work folder)."""
+    check, _, target = skipif.partition(" ")
+    target = target.strip()
+    if check == "onpath":
+        return shutil.which(target, path=env.get("PATH", os.environ.get("PATH", ""))) is not None
+    return (work / target).exists()
+
+
+class Request(Enum):
+    STOP = "stop"
+    RESTART = "restart requested"
+    HALT = "stop requested over IPC"
+    ERROR_REPORTED = "the component reported ERRORED"
+    DEPENDENCY_CHANGED = "a HARD dependency changed state"
+
+
+@dataclass(frozen=True)
+class RunExited:
+    process: ScriptProcess
 
 
 class StepOutcome(Enum):
@@ -62,6 +89,7 @@ class ComponentRunner:
         clock: Callable[[], float] = time.monotonic,
         error_reset_seconds: float = DEFAULT_ERROR_RESET_SECONDS,
         broken_reason: str | None = None,
+        skipif: SkipifChecker = skipif_holds,
     ) -> None:
         self.plan = plan
         self._board = board
@@ -69,15 +97,15 @@ class ComponentRunner:
         self._log = logger
         self._core_log = core_logger
         self._clock = clock
-        self._error_reset = error_reset_seconds
-        self._errors: dict[State, list[float]] = {}
+        self._errors = ErrorCounter(clock, error_reset_seconds)
+        self._skipif = skipif
         self._errored_from: State = State.NEW
-        self._stop_requested = False
-        self._restart_requested = False
-        self._halt_requested = False
-        self._error_reported = False
+        self._stopping = asyncio.Event()
+        self._requests: asyncio.Queue[Request | RunExited] = asyncio.Queue()
+        self._unsubscribe: Callable[[], None] | None = None
         self._groups: MutableSet[int] = set() if groups is None else groups
         self._run: ScriptProcess | None = None
+        self._exit_watch: asyncio.Task[None] | None = None
         self._run_deadline: float | None = None
         self._dependency_epochs: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
@@ -96,34 +124,42 @@ class ComponentRunner:
         return sorted(self._groups)
 
     def start(self) -> None:
+        hard = set(self.plan.hard_dependencies)
+        if hard:
+            self._unsubscribe = self._board.subscribe(
+                lambda change: (
+                    self._requests.put_nowait(Request.DEPENDENCY_CHANGED) if change.name in hard else None
+                )
+            )
         self._task = asyncio.create_task(self._main(), name=f"component:{self.name}")
 
     def request_restart(self) -> None:
-        self._restart_requested = True
-        self._board.poke()
+        self._requests.put_nowait(Request.RESTART)
 
     def request_halt(self) -> bool:
         """StopComponent: stop it, leave it FINISHED until it is restarted or redeployed."""
         if self.state not in READY:
             return False
-        self._halt_requested = True
-        self._board.poke()
+        self._requests.put_nowait(Request.HALT)
         return True
 
     def report_errored(self) -> None:
         """UpdateState(ERRORED) from the component itself: handled as any error."""
-        self._error_reported = True
-        self._board.poke()
+        self._requests.put_nowait(Request.ERROR_REPORTED)
 
     async def stop(self, *, uninstall: bool = False) -> None:
         """Run Shutdown, stop every process group, end in FINISHED (or stay BROKEN).
 
         With `uninstall`, the component is leaving the core: its Uninstall step runs last.
         """
-        self._stop_requested = True
+        self._stopping.set()
+        self._requests.put_nowait(Request.STOP)
         self._board.poke()
         if self._task is not None:
             await self._task
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if uninstall:
             await self._run_step("Uninstall", self.plan.lifecycle.uninstall, ignore_stop=True)
             await self._stop_processes()
@@ -139,7 +175,7 @@ class ComponentRunner:
                     "bootstrap-not-run",
                     reason="the local core reports Bootstrap steps and does not run them",
                 )
-            while not self._stop_requested:
+            while not self._stopping.is_set():
                 if self.state == State.NEW:
                     await self._install()
                 elif self.state == State.INSTALLED:
@@ -151,111 +187,110 @@ class ComponentRunner:
                     await self._recover()
                 elif self.state == State.BROKEN:
                     await self._stop_processes()
-                    await self._board.wait_until(lambda: self._stop_requested)
+                    await self._stopping.wait()
             await self._final_stop()
         except asyncio.CancelledError:
             await asyncio.shield(self._kill_everything())
             raise
         except Exception as exc:  # a bug here must not take the core down with it
             self._core_log.exception("component-loop-crashed", extra={"fields": {"component": self.name}})
-            self._report(State.BROKEN, f"internal error: {exc}")
+            self._transition(Event.INTERNAL_ERROR, f"internal error: {exc}")
             await self._kill_everything()
 
     async def _install(self) -> None:
         outcome, detail = await self._run_step("Install", self.plan.lifecycle.install)
         if outcome in (StepOutcome.SUCCEEDED, StepOutcome.SKIPPED):
-            self._report(State.INSTALLED, "install skipped" if outcome == StepOutcome.SKIPPED else "")
+            self._transition(Event.INSTALLED, "install skipped" if outcome == StepOutcome.SKIPPED else "")
         elif outcome != StepOutcome.STOPPED:
-            self._report(State.ERRORED, detail)
+            self._fail(detail)
 
     async def _wait_for_dependencies(self) -> bool:
         hard = self.plan.hard_dependencies
 
         def ready() -> bool:
-            return self._stop_requested or all(self._board.state(d) in READY for d in hard)
+            return self._stopping.is_set() or all(self._board.state(d) in READY for d in hard)
 
         await self._board.wait_until(ready)
-        if self._stop_requested:
+        if self._stopping.is_set():
             return False
         self._dependency_epochs = {d: self._board.epoch(d) for d in hard}
-        self._restart_requested = False
+        self._drop(Request.RESTART, Request.DEPENDENCY_CHANGED)  # the start about to happen answers them
         return True
+
+    def _drop(self, *kinds: Request) -> None:
+        kept = []
+        while not self._requests.empty():
+            request = self._requests.get_nowait()
+            if request not in kinds:
+                kept.append(request)
+        for request in kept:
+            self._requests.put_nowait(request)
 
     async def _start(self) -> None:
         lifecycle = self.plan.lifecycle
-        self._report(State.STARTING)
+        self._transition(Event.START)
         if self.plan.component_type in PROVIDED_BY_CORE:
-            self._report(State.RUNNING, "provided by the local core")
+            self._transition(Event.STARTED, "provided by the local core")
             return
         if lifecycle.startup is not None:
             outcome, detail = await self._run_step("Startup", lifecycle.startup, keep_group=True)
             if outcome in (StepOutcome.SUCCEEDED, StepOutcome.SKIPPED):
-                self._report(State.RUNNING)
+                self._transition(Event.STARTED)
             elif outcome != StepOutcome.STOPPED:
-                self._report(State.ERRORED, detail)
+                self._fail(detail)
             return
         step = lifecycle.run
         if step is None or self._skipped(step):
-            self._report(State.FINISHED, "nothing to run")
+            self._transition(Event.NOTHING_TO_RUN, "nothing to run")
             return
-        self._run = await self._spawn("Run", step)
+        self._run = run = await self._spawn("Run", step)
         self._run_deadline = None if step.timeout is None else self._clock() + step.timeout
-        self._report(State.RUNNING)
+        self._exit_watch = asyncio.create_task(self._report_exit(run))
+        self._transition(Event.STARTED)
 
     async def _watch(self) -> None:
-        run = self._run
-
-        def woken() -> bool:
-            return (
-                self._stop_requested
-                or self._restart_requested
-                or self._halt_requested
-                or self._error_reported
-                or (run is not None and run.exited)
-                or self._dependency_restarted() is not None
-            )
-
+        """Waits for the next thing that happens to a ready component and acts on it."""
         timeout = None if self._run_deadline is None else max(0.0, self._run_deadline - self._clock())
-        waiter = None if run is None else asyncio.create_task(self._poke_when_exited(run))
         try:
-            on_time = await self._board.wait_until(woken, timeout)
-        finally:
-            if waiter is not None:
-                waiter.cancel()
-        if self._stop_requested:
+            request = await asyncio.wait_for(self._requests.get(), timeout)
+        except TimeoutError:
+            if self._run is not None:
+                await self._run.stop(1.0)
+                self._run = None
+                self._fail("Run timed out")
             return
-        if self._error_reported:
-            self._error_reported = False
-            self._report(State.ERRORED, "the component reported ERRORED")
+        if request == Request.STOP:
             return
-        if self._halt_requested:
-            self._halt_requested = False
-            await self._shutdown("stop requested over IPC")
+        if isinstance(request, RunExited):
+            if request.process is not self._run:
+                return  # a Run already stopped on purpose
+            code = await request.process.wait()
+            self._run = None
+            if code != 0:
+                self._fail(f"Run exited with code {code}")
+            elif self.state != State.FINISHED:
+                self._transition(Event.RUN_EXITED, "Run exited 0")
+            return
+        if request == Request.ERROR_REPORTED:
+            self._fail(request.value)
+        elif request == Request.HALT:
+            await self._shutdown(request.value)
             self._dependency_epochs = {}
-            self._report(State.FINISHED, "stopped over IPC")
-            return
-        if run is not None and not on_time:
-            await run.stop(1.0)
-            self._run = None
-            self._report(State.ERRORED, "Run timed out")
-            return
-        if run is not None and run.exited:
-            code = await run.wait()
-            self._run = None
-            if code == 0:
-                if self.state != State.FINISHED:
-                    self._report(State.FINISHED, "Run exited 0")
-            else:
-                self._report(State.ERRORED, f"Run exited with code {code}")
-            return
-        dependency = self._dependency_restarted()
-        reason = f"HARD dependency {dependency} restarted" if dependency else "restart requested"
-        await self._shutdown(reason)
-        self._report(State.INSTALLED, reason)
+            self._transition(Event.STOPPED, "stopped over IPC")
+        elif request == Request.RESTART:
+            await self._restart(request.value)
+        elif request == Request.DEPENDENCY_CHANGED:
+            dependency = self._dependency_restarted()
+            if dependency is not None:
+                await self._restart(f"HARD dependency {dependency} restarted")
 
-    async def _poke_when_exited(self, process: ScriptProcess) -> None:
+    async def _restart(self, reason: str) -> None:
+        await self._shutdown(reason)
+        self._transition(Event.STOPPED_TO_RESTART, reason)
+
+    async def _report_exit(self, process: ScriptProcess) -> None:
         await process.process.wait()
-        self._board.poke()
+        self._requests.put_nowait(RunExited(process))
 
     def _dependency_restarted(self) -> str | None:
         for dependency, seen in self._dependency_epochs.items():
@@ -268,17 +303,16 @@ class ComponentRunner:
         await self._run_step("Recover", self.plan.lifecycle.recover)
         if came_from == State.NEW:
             await self._stop_processes()
-            self._report(State.NEW, "retrying install after error")
+            self._transition(Event.RETRY_INSTALL, "retrying install after error")
         else:
-            await self._shutdown("restarting after error")
-            self._report(State.INSTALLED, "restarting after error")
+            await self._restart("restarting after error")
 
     async def _final_stop(self) -> None:
         if self.state == State.BROKEN:
             await self._stop_processes()
             return
         await self._shutdown("stop requested")
-        self._report(State.FINISHED, "stopped")
+        self._transition(Event.STOPPED, "stopped")
 
     async def _shutdown(self, reason: str) -> None:
         if (
@@ -286,13 +320,14 @@ class ComponentRunner:
             and not self._groups
         ):
             return
-        self._report(State.STOPPING, reason)
+        self._transition(Event.SHUTDOWN, reason)
         await self._run_step("Shutdown", self.plan.lifecycle.shutdown, ignore_stop=True)
         await self._stop_processes()
 
     async def _stop_processes(self) -> None:
         shutdown = self.plan.lifecycle.shutdown
         grace = shutdown.timeout if shutdown and shutdown.timeout else 15.0
+        self._forget_exit_watch()
         if self._run is not None:
             await self._run.stop(grace)
             self._run = None
@@ -300,7 +335,13 @@ class ComponentRunner:
         self._groups.clear()
         self._run_deadline = None
 
+    def _forget_exit_watch(self) -> None:
+        if self._exit_watch is not None:
+            self._exit_watch.cancel()
+            self._exit_watch = None
+
     async def _kill_everything(self) -> None:
+        self._forget_exit_watch()
         with contextlib.suppress(Exception):
             if self._run is not None:
                 await self._run.stop(0.5)
@@ -312,12 +353,7 @@ class ComponentRunner:
     def _skipped(self, step: Step) -> bool:
         if step.skipif is None:
             return False
-        check, _, target = step.skipif.partition(" ")
-        target = target.strip()
-        if check == "onpath":
-            path = self._env_factory(self.plan).get("PATH", os.environ.get("PATH", ""))
-            return shutil.which(target, path=path) is not None
-        return (Path(self.plan.paths.work) / target).exists()
+        return self._skipif(step.skipif, Path(self.plan.paths.work), self._env_factory(self.plan))
 
     async def _spawn(self, name: str, step: Step) -> ScriptProcess:
         if step.requires_privilege and os.geteuid() != 0:
@@ -345,9 +381,7 @@ class ComponentRunner:
             return StepOutcome.SKIPPED, ""
         process = await self._spawn(name, step)
         wait = asyncio.create_task(process.wait())
-        stop = (
-            None if ignore_stop else asyncio.create_task(self._board.wait_until(lambda: self._stop_requested))
-        )
+        stop = None if ignore_stop else asyncio.create_task(self._stopping.wait())
         try:
             await asyncio.wait(
                 [t for t in (wait, stop) if t is not None],
@@ -361,7 +395,7 @@ class ComponentRunner:
             wait.cancel()
             await process.stop(1.0)
             self._groups.discard(process.pgid)
-            if self._stop_requested and not ignore_stop:
+            if self._stopping.is_set() and not ignore_stop:
                 return StepOutcome.STOPPED, f"{name} stopped"
             return StepOutcome.TIMED_OUT, f"{name} timed out after {step.timeout:g}s"
         code = wait.result()
@@ -374,20 +408,21 @@ class ComponentRunner:
 
     # -- state ----------------------------------------------------------------
 
-    def _report(self, new: State, reason: str = "") -> None:
+    def _fail(self, reason: str) -> None:
+        """An error from the current state: ERRORED, or BROKEN when it is one too many."""
+        came_from = self.state
+        event = self._errors.failed(came_from)
+        self._errored_from = came_from
+        if event == Event.FAILED_TOO_OFTEN:
+            count = self._errors.count(came_from)
+            reason = f"{reason}; errored {count} times in a row, giving up until redeployed"
+        self._transition(event, reason)
+
+    def _transition(self, event: Event, reason: str = "") -> None:
         current = self.state
-        if new == State.ERRORED and current in COUNTED_STATES:
-            errors = self._errors.setdefault(current, [])
-            now = self._clock()
-            if errors and now - errors[-1] >= self._error_reset:
-                errors.clear()
-            errors.append(now)
-            self._errored_from = current
-            if len(errors) >= MAXIMUM_CONTINUAL_ERRORS:
-                new = State.BROKEN
-                reason = f"{reason}; errored {len(errors)} times in a row, giving up until redeployed"
-        elif new != State.ERRORED:
-            self._errors.pop(current, None)
+        new = next_state(current, event)
+        if event not in (Event.FAILED, Event.FAILED_TOO_OFTEN):
+            self._errors.left(current)
         self.state = new
         level = logging.ERROR if new in (State.ERRORED, State.BROKEN) else logging.INFO
         log(self._log, level, "state-change", component=self.name, old=current, new=new, reason=reason)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .logs import log
+from edgeway_common.json_logs import log
 
 SHELL = "/bin/sh"
 

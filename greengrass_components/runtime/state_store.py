@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from greengrass_components.sqlite_files import open_wal
+from edgeway_common.sqlite_files import open_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployed (

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
-from greengrass_components.runtime.logs import JsonFormatter
+from edgeway_common.json_logs import JsonFormatter
 from tests.waiting import wait_for
 
 T = TypeVar("T")

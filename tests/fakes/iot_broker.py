@@ -14,7 +14,7 @@ from typing import Any
 from cloud_backend.broker.gate import Gate
 from cloud_backend.broker.server import IotBroker, LoopBus, broker_config
 from cloud_backend.broker.shadow_service import ShadowService
-from greengrass_components.cloud.shadow_store import ShadowStore
+from edgeway_common.shadow_store import ShadowStore
 from tests.fakes.broker import free_port
 from tests.fakes.edge import LoopThread
 

@@ -10,11 +10,11 @@ import stat
 import jwt
 import pytest
 
-from cloud_backend import cfn
 from cloud_backend.handlers.authorizer import AuthorizerConfig, handle
 from cloud_backend.handlers.tokens import JwksKeys
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.policies import role_policies
+from edgeway_common import cfn
 from tests.backend_support import TEMPLATE
 
 TEMPLATE_DATA = cfn.load_template(TEMPLATE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
@@ -149,3 +150,104 @@ def test_a_malformed_parameter_is_refused():
         ],
     )
     assert result.exit_code != 0 and "use KEY=VALUE" in result.output
+
+
+# What Lambda's Python runtime provides besides the standard library (boto3 and what it needs).
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "jmespath", "dateutil", "s3transfer", "urllib3", "six")
+
+IMPORT_EVERY_MODULE = """
+import importlib, json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+failed = {}
+names = []
+for path in sorted(root.rglob("*.py")):
+    parts = path.relative_to(root).with_suffix("").parts
+    if parts[0] not in ("cloud_backend", "edgeway_common"):
+        continue
+    name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    names.append(name)
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed[name] = repr(exc)
+import jwt.algorithms
+outside = sorted(
+    m.__name__ for m in list(sys.modules.values())
+    if getattr(m, "__file__", None) and "site-packages" in m.__file__
+)
+print(json.dumps({"imported": names, "failed": failed, "crypto": jwt.algorithms.has_crypto,
+                  "version": sys.version_info[:2], "from_site_packages": outside}))
+"""
+
+
+def _python(version: str) -> str | None:
+    """An interpreter of Lambda's Python version on this machine, if there is one."""
+    import glob
+    import shutil
+    import subprocess
+
+    candidates = [shutil.which(f"python{version}"), *glob.glob(f"/usr/bin/python{version}")]
+    candidates += sorted(glob.glob(str(Path.home() / f".pyenv/versions/{version}*/bin/python{version}")))
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def test_the_dry_run_zip_imports_every_module_it_ships_with_only_lambdas_packages(tmp_path, monkeypatch):
+    """The artifact `edgeway cloud deploy --dry-run` builds (vendoring included), unpacked, in a new venv
+    of Lambda's Python whose only packages beyond the standard library are the runtime's boto3 set."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from cloud_backend.deploy import packaging
+
+    runtime = yaml.safe_load(
+        TEMPLATE.read_text().replace("!", "")  # the short tags do not matter to this one value
+    )["Globals"]["Function"]["Runtime"]
+    assert runtime == f"python{packaging.LAMBDA_PYTHON}"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(Path(__file__).resolve().parents[2] / ".edgeway" / "cache"))
+    interpreter = _python(packaging.LAMBDA_PYTHON)
+    zip_path = tmp_path / "handlers.zip"
+    if interpreter is not None:
+        result = CliRunner().invoke(
+            cli,
+            ["cloud", "deploy", "--stack-name", "c", "--region", "eu-west-1", "--bucket", "b", "--dry-run",
+             "--artifact-out", str(zip_path)],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "with PyJWT[crypto]==" in result.output
+    else:  # no python3.12 here: the same build, with the wheels for the interpreter that is here
+        interpreter = sys.executable
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        zip_path.write_bytes(packaging.build(packaging.vendored_dependencies(python_version=version)).data)
+    task = tmp_path / "task"
+    zipfile.ZipFile(zip_path).extractall(task)
+    site = Path(next(iter(boto3.__path__))).parent
+    provided = tmp_path / "runtime"
+    provided.mkdir()
+    for name in LAMBDA_RUNTIME_PACKAGES:
+        source = site / name if (site / name).exists() else site / f"{name}.py"
+        (provided / source.name).symlink_to(source)
+    subprocess.run([interpreter, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    checked = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-c", IMPORT_EVERY_MODULE, str(task)],
+        env={"PYTHONPATH": f"{task}:{provided}", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(checked.stdout)
+    assert report["failed"] == {}
+    assert (
+        "cloud_backend.handlers.chat" in report["imported"]
+        and "edgeway_common.sqlite_files" in report["imported"]
+    )
+    assert report["crypto"] is True  # PyJWT found cryptography among the vendored packages
+    assert report["from_site_packages"] == []
+    assert not [
+        n for n in report["imported"] if n.startswith(("cloud_backend.local", "cloud_backend.broker"))
+    ]

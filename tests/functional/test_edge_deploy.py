@@ -19,8 +19,8 @@ from moto import mock_aws
 from cloudfront_edge.deploy.deployer import EdgeDeployer
 from cloudfront_edge.deploy.packaging import PackagingError, package, package_distribution
 from cloudfront_edge.deploy.plan import PlanError, check_version_arn, make_plan
-from cloudfront_edge.emulator.distribution import load_distribution, load_template, parse_distribution
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.model.distribution import load_distribution, load_template, parse_distribution
+from cloudfront_edge.model.triggers import Trigger
 from edgeway.cli import cli
 
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from cloudfront_edge.emulator.local import EdgeSettings
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.model.triggers import Trigger
 from tests.fakes.edge import RunningEdge, TestOrigin
 
 TEST_FUNCTIONS = Path(__file__).parents[1] / "edge_test_functions"
@@ -169,7 +169,7 @@ def test_protected_pages_redirect_to_login_until_signed_in(site):
 
 
 def test_security_headers_score_a_plus_on_the_observatory_rules(site):
-    from cloudfront_edge.emulator.distribution import load_distribution
+    from cloudfront_edge.model.distribution import load_distribution
     from tests.observatory import score
 
     template = load_distribution().source

@@ -10,14 +10,14 @@ import sys
 
 import pytest
 
-from cloud_backend import cfn
 from cloud_backend.local.action_runner import LocalActionRunner
 from cloud_backend.local.lambda_host import FunctionSpec, LambdaHost
 from cloud_backend.rules.engine import RulesEngine
 from cloud_backend.rules.loader import RuleLoadError, load_rules
-from cloud_backend.rules.topics import matches
 from cloud_backend.store.sqlite import SqliteDatabase, SqliteMessageStore
 from cloud_backend.streams.log import StreamLog
+from edgeway_common import cfn
+from edgeway_common.topics import topic_matches
 from tests.backend_support import TEMPLATE
 from tests.waiting import wait_for
 
@@ -122,7 +122,7 @@ def test_edgeway_cloud_run_refuses_a_template_with_bad_sql(tmp_path):
     ],
 )
 def test_topic_filters(topic_filter, topic, expected):
-    assert matches(topic_filter, topic) is expected
+    assert topic_matches(topic_filter, topic) is expected
 
 
 class Bus:

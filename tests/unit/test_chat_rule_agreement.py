@@ -8,11 +8,11 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud_backend import cfn
 from cloud_backend.handlers.chat_messages import Message, parse
 from cloud_backend.rules.loader import load_rules
 from cloud_backend.rules.sql_eval import Environment, evaluate
 from cloud_backend.rules.sql_eval import Message as SqlMessage
+from edgeway_common import cfn
 from tests.backend_support import TEMPLATE
 
 TEMPLATE_DATA = cfn.load_template(TEMPLATE)

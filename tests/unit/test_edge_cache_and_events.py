@@ -6,9 +6,9 @@ import pytest
 
 from cloudfront_edge.emulator import events
 from cloudfront_edge.emulator.cache import ResponseCache, ttl_for
-from cloudfront_edge.emulator.distribution import Behaviour, Distribution, Origin, load_distribution
 from cloudfront_edge.emulator.messages import ViewerRequest
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.model.distribution import Behaviour, Distribution, Origin, load_distribution
+from cloudfront_edge.model.triggers import Trigger
 from tests.edge_support import sample_event
 
 BEHAVIOUR = Behaviour("*", "web", min_ttl=5, default_ttl=300, max_ttl=3600)

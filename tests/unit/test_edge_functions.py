@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from cloudfront_edge.emulator.triggers import Trigger
 from cloudfront_edge.emulator.validation import validate
+from cloudfront_edge.model.triggers import Trigger
 from tests.edge_support import Issuer, load_function, sample_event
 
 

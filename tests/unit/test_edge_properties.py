@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloudfront_edge.emulator import events
-from cloudfront_edge.emulator.distribution import Distribution, Origin
 from cloudfront_edge.emulator.messages import ViewerRequest
-from cloudfront_edge.emulator.triggers import Trigger
 from cloudfront_edge.emulator.validation import is_disallowed, validate
+from cloudfront_edge.model.distribution import Distribution, Origin
+from cloudfront_edge.model.triggers import Trigger
 from tests.edge_support import Issuer, load_function
 
 TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"

@@ -9,8 +9,8 @@ import jsonpointer
 import pytest
 import yaml
 
-from cloudfront_edge.emulator.triggers import Trigger
 from cloudfront_edge.emulator.validation import Violation, validate
+from cloudfront_edge.model.triggers import Trigger
 from tests.edge_support import sample_event
 
 CORPUS = yaml.safe_load((Path(__file__).parents[1] / "edge_corpus" / "invalid_results.yaml").read_text())

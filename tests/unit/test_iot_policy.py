@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from cloud_backend import cfn
 from cloud_backend.broker.policy import (
     CONNECT,
     PUBLISH,
@@ -17,6 +16,7 @@ from cloud_backend.broker.policy import (
     parse_policies,
 )
 from cloud_backend.local.policies import role_policies
+from edgeway_common import cfn
 from tests.backend_support import TEMPLATE
 
 TEMPLATE_DATA = cfn.load_template(TEMPLATE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudfront_edge.emulator.response_headers import PolicyError, parse_policy
+from cloudfront_edge.model.response_headers import PolicyError, parse_policy
 
 CONFIG = {
     "ResponseHeadersPolicyConfig": {

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from greengrass_components.cloud.shadow_document import (
+from edgeway_common.shadow_document import (
     Shadow,
     ShadowDocumentError,
     ShadowVersionConflict,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import Any
-
-from greengrass_components.runtime.config_store import ConfigStore
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from ..errors import InvalidArgumentsError, ResourceNotFoundError
 from ..server import CallContext, ComponentStreams, Operation, Stream
@@ -66,6 +64,16 @@ class ConfigurationValidator:
             return False
         future.set_result((status, message))
         return True
+
+
+class ConfigStore(Protocol):
+    """What the configuration service needs of the core's configuration (the runtime's store)."""
+
+    def get(self, component: str) -> dict[str, Any] | None: ...
+
+    def merge(self, component: str, key_path: Sequence[str], value: Mapping[str, Any]) -> None: ...
+
+    def subscribe(self, listener: Callable[[str, tuple[str, ...]], None]) -> Callable[[], None]: ...
 
 
 def operations(configs: ConfigStore, validator: ConfigurationValidator) -> list[Operation]:

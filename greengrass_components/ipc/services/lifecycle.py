@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from greengrass_components.runtime.logs import log
+from edgeway_common.json_logs import log
 
 from ..errors import InvalidArgumentsError
 from ..server import CallContext, ComponentStreams, Operation, Stream

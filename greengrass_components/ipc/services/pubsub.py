@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edgeway_common.topics import topic_matches
+
 from ..authorization import PUBSUB, Authorizer
 from ..errors import InvalidArgumentsError
 from ..server import CallContext, Operation
-from ..topics import topic_matches, validate_topic_filter, validate_topic_name
+from ..topics import validate_topic_filter, validate_topic_name
 
 PUBLISH = "aws.greengrass#PublishToTopic"
 SUBSCRIBE = "aws.greengrass#SubscribeToTopic"

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from greengrass_components.cloud.shadow_document import (
+from edgeway_common.shadow_document import (
     Shadow,
     ShadowDocumentError,
     ShadowVersionConflict,
@@ -26,7 +26,7 @@ from greengrass_components.cloud.shadow_document import (
     get_document,
     parse_update,
 )
-from greengrass_components.cloud.shadow_store import ShadowStore
+from edgeway_common.shadow_store import ShadowStore
 from greengrass_components.cloud.shadow_sync import ShadowSync
 from greengrass_components.cloud.spool import SpoolFullError
 

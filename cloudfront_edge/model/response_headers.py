@@ -14,11 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cloudfront_edge.emulator.messages import Headers
+from cloudfront_edge.errors import ResponseHeadersPolicyError as PolicyError
 
-
-class PolicyError(ValueError):
-    """The policy's configuration is not one CloudFront accepts; the message says where."""
+Headers = list[tuple[str, str]]  # as the emulator's messages carry them: (name, value), in order
 
 
 @dataclass(frozen=True)

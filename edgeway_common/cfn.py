@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .errors import TemplateError as TemplateError
+
 LOCAL_PSEUDO = {
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "000000000000",
@@ -24,10 +26,6 @@ LOCAL_PSEUDO = {
     "AWS::StackName": "edgeway-local",
     "AWS::URLSuffix": "amazonaws.com",
 }
-
-
-class TemplateError(ValueError):
-    """A template that cannot be read or resolved; the message names the file and the place."""
 
 
 class _CfnLoader(yaml.SafeLoader):

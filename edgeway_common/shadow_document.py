@@ -16,16 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ShadowDocumentError as ShadowDocumentError
+from .errors import ShadowVersionConflict as ShadowVersionConflict
+
 MAX_STATE_BYTES = 8 * 1024
 SECTIONS = ("desired", "reported")
-
-
-class ShadowDocumentError(ValueError):
-    """The update document is not valid; the message says why."""
-
-
-class ShadowVersionConflict(ValueError):
-    pass
 
 
 @dataclass

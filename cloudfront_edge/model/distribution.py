@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloud_backend import cfn
-from cloudfront_edge.emulator.response_headers import PolicyError, ResponseHeadersPolicy, parse_policy
-from cloudfront_edge.emulator.triggers import Trigger
+from cloudfront_edge.errors import DistributionError as DistributionError
+from cloudfront_edge.errors import ResponseHeadersPolicyError
+from cloudfront_edge.model.response_headers import ResponseHeadersPolicy, parse_policy
+from cloudfront_edge.model.triggers import Trigger
+from edgeway_common import cfn
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # The distribution whose behaviours carry the Lambda@Edge associations. cloud_backend/template.yaml has
@@ -31,10 +33,6 @@ DEFAULT_VIEWER_HEADERS = (
     "CloudFront-Is-SmartTV-Viewer",
     "CloudFront-Forwarded-Proto",
 )
-
-
-class DistributionError(ValueError):
-    """The template does not describe a distribution the emulator can run; says where."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +222,7 @@ def _response_headers_policy(
         )
     try:
         return parse_policy(str(logical), resource.get("Properties", {}), f"{logical}.Properties")
-    except PolicyError as exc:
+    except ResponseHeadersPolicyError as exc:
         raise DistributionError(str(exc)) from exc
 
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeway_common.json_logs import log
+from edgeway_common.shadow_store import ShadowStore
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
 from greengrass_components.cloud.mqtt_session import IotCoreSession
-from greengrass_components.cloud.shadow_store import ShadowStore
 from greengrass_components.cloud.shadow_sync import ShadowSync
 from greengrass_components.cloud.spool import DEFAULT_MAX_BYTES, Spool
 from greengrass_components.ipc.authorization import Authorizer
@@ -37,23 +38,22 @@ from greengrass_components.ipc.services import shadow as shadow_service
 from greengrass_components.ipc.services.configuration import ConfigurationValidator
 from greengrass_components.ipc.services.lifecycle import ComponentUpdateNotifier
 from greengrass_components.ipc.services.pubsub import LocalPubSub
-
-from .config_store import ConfigStore
-from .control_server import Operation, start_control_server
-from .core_paths import CorePaths
-from .deployments import DeploymentManager, DeploymentRequest
-from .errors import CoreError, DeploymentError
-from .lifecycle import DEFAULT_ERROR_RESET_SECONDS
-from .logs import log, setup_core_logging
-from .planner import ComponentPlan
-from .platform import detect_platform
-from .process_registry import ProcessRegistry, stop_recorded_groups
-from .reaper import start_reaper, stop_reaper
-from .recipe_loader import load_recipe_dir
-from .state_board import State, StateBoard, StateChange
-from .state_store import StateStore
-from .supervisor import Supervisor
-from .versions import newest
+from greengrass_components.runtime.config_store import ConfigStore
+from greengrass_components.runtime.control_server import Operation, start_control_server
+from greengrass_components.runtime.core_paths import CorePaths
+from greengrass_components.runtime.deployments import DeploymentManager, DeploymentRequest
+from greengrass_components.runtime.errors import CoreError, DeploymentError
+from greengrass_components.runtime.lifecycle import DEFAULT_ERROR_RESET_SECONDS
+from greengrass_components.runtime.logs import setup_core_logging
+from greengrass_components.runtime.planner import ComponentPlan
+from greengrass_components.runtime.platform import detect_platform
+from greengrass_components.runtime.process_registry import ProcessRegistry, stop_recorded_groups
+from greengrass_components.runtime.reaper import start_reaper, stop_reaper
+from greengrass_components.runtime.recipe_loader import load_recipe_dir
+from greengrass_components.runtime.state_board import State, StateBoard, StateChange
+from greengrass_components.runtime.state_store import StateStore
+from greengrass_components.runtime.supervisor import Supervisor
+from greengrass_components.runtime.versions import newest
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,8 @@ import json
 import threading
 from pathlib import Path
 
-from greengrass_components.sqlite_files import open_wal
-
 from .shadow_document import Shadow
+from .sqlite_files import open_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS shadows (

@@ -1,0 +1,54 @@
+"""Structured logs for every part: one JSON object per line, and the same lines rendered for people.
+
+`log(logger, level, event, key=value...)` puts the fields on the record; `JsonFormatter` writes the
+record as `{"ts", "level", "logger", "event", ...fields}`; `render` turns such a line back into
+`time LEVEL event key=value ...` for a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            entry.update(fields)
+        for key, value in record.__dict__.items():  # `extra={...}` given directly, as cloud handlers log
+            if key not in _STANDARD and key != "fields":
+                entry[key] = value
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def log(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
+    logger.log(level, event, extra={"fields": fields})
+
+
+def render(line: str) -> str:
+    """A log line for people: `time LEVEL event key=value ...`; non-JSON lines pass through."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return line.rstrip("\n")
+    if not isinstance(entry, dict):
+        return line.rstrip("\n")
+    head = f"{entry.pop('ts', '')} {entry.pop('level', ''):<7} {entry.pop('event', '')}"
+    entry.pop("logger", None)
+    message = entry.pop("message", None)
+    rest = " ".join(f"{k}={v}" for k, v in entry.items())
+    return " ".join(part for part in (head, str(message) if message is not None else "", rest) if part)

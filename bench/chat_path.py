@@ -142,7 +142,8 @@ def main() -> None:
         mqtt_port, ws_port, http_port = free_port(), free_port(), free_port()
         command = [sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(folder / "data"),
                    "--template", str(bench_template(folder)), "--mqtt-port", str(mqtt_port),
-                   "--ws-port", str(ws_port), "--http-port", str(http_port)]  # fmt: skip
+                   "--ws-port", str(ws_port), "--http-port", str(http_port),
+                   "--discovery-port", "0"]  # fmt: skip
         with (folder / "cloud.log").open("wb") as log:
             cloud = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
         try:

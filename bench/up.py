@@ -32,6 +32,8 @@ def one_run(folder: Path) -> tuple[float, float]:
         "EDGEWAY_MQTT_PORT": str(free_port()),
         "EDGEWAY_WS_PORT": str(free_port()),
         "EDGEWAY_CLOUD_HTTP_PORT": str(free_port()),
+        "EDGEWAY_DISCOVERY_PORT": str(free_port()),
+        "EDGEWAY_DEVICE_PORT": str(free_port()),
         "EDGEWAY_LOG_FORMAT": "json",
     }
     started = time.monotonic()

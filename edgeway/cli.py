@@ -7,6 +7,7 @@ import click
 from edgeway.cloud_commands import cloud
 from edgeway.components_commands import components
 from edgeway.core_commands import core
+from edgeway.device_commands import device, fleet
 from edgeway.edge_commands import edge
 from edgeway.status_command import status
 from edgeway.up_command import up
@@ -24,7 +25,9 @@ def cli() -> None:
 cli.add_command(cloud)
 cli.add_command(components)
 cli.add_command(core)
+cli.add_command(device)
 cli.add_command(edge)
+cli.add_command(fleet)
 cli.add_command(status)
 cli.add_command(up)
 

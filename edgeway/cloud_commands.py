@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +14,12 @@ from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import DEFAULT_TEMPLATE, CloudSettings, LocalCloud
 from cloud_backend.rules.loader import RuleLoadError
 from edgeway.output import fail, json_logs
-from edgeway.port_options import cloud_http_port_option, mqtt_port_option, ws_port_option
+from edgeway.port_options import (
+    cloud_http_port_option,
+    discovery_port_option,
+    mqtt_port_option,
+    ws_port_option,
+)
 from edgeway_common.cfn import TemplateError
 
 data_dir_option = click.option(
@@ -48,6 +54,7 @@ async def serve(cloud_site: LocalCloud) -> None:
 @mqtt_port_option
 @ws_port_option
 @cloud_http_port_option("--http-port")
+@discovery_port_option
 @click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -64,14 +71,28 @@ async def serve(cloud_site: LocalCloud) -> None:
     help="How long a session token from POST /api/session holds (the page renews it before then).",
 )
 def run(
-    data_dir: Path, mqtt_port: int, ws_port: int, http_port: int, template: Path, token_seconds: int
+    data_dir: Path,
+    mqtt_port: int,
+    ws_port: int,
+    http_port: int,
+    discovery_port: int,
+    template: Path,
+    token_seconds: int,
 ) -> None:
     """Run the broker, rules, handlers, stores and stream on loopback until Ctrl-C."""
     json_logs()
     # The broker's loop shares the GIL with the handler and store threads; a shorter switch interval
     # keeps a busy thread from holding a delivery back for the default 5 ms.
     sys.setswitchinterval(0.0005)
-    settings = CloudSettings(data_dir, mqtt_port, ws_port, http_port, template, token_seconds=token_seconds)
+    settings = CloudSettings(
+        data_dir,
+        mqtt_port,
+        ws_port,
+        http_port,
+        template,
+        token_seconds=token_seconds,
+        discovery_port=discovery_port,
+    )
     try:
         asyncio.run(serve(LocalCloud(settings)))
     except (TemplateError, RuleLoadError) as exc:
@@ -82,14 +103,130 @@ def run(
 
 @cloud.command()
 @data_dir_option
+@click.option(
+    "--role",
+    type=click.Choice(["device", "observer"]),
+    default="device",
+    show_default=True,
+    help="device: its own topics; observer: hears every device's devices/<thing>/telemetry.",
+)
 @click.argument("thing")
-def token(data_dir: Path, thing: str) -> None:
-    """Print a device token for THING (the MQTT client id it must connect with)."""
+def token(data_dir: Path, role: str, thing: str) -> None:
+    """Print a token for THING (the MQTT client id it must connect with)."""
     from cloud_backend.handlers.tokens import CLIENT_ID
 
     if not CLIENT_ID.match(thing):
         fail(f"thing name {thing!r}: use 1 to 128 letters, digits, _ or -")
-    click.echo(Identity(load_or_create_key(data_dir)).issue(thing, "device", thing))
+    click.echo(Identity(load_or_create_key(data_dir)).issue(thing, role, thing))
+
+
+@cloud.group()
+def thing() -> None:
+    """Things of the stand-in: certificates and their association with cores."""
+
+
+@thing.command("create")
+@data_dir_option
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Where to write."
+)
+@click.option("--core", "cores", multiple=True, help="Associate it with this core device (for discovery).")
+@click.argument("name")
+def thing_create(data_dir: Path, out: Path, cores: tuple[str, ...], name: str) -> None:
+    """A certificate and key for thing NAME from the stand-in's CA (as IoT's CreateKeysAndCertificate),
+    and the CA its servers present (as Amazon's root CA), written to --out."""
+    import shutil
+
+    from cloud_backend.handlers.tokens import CLIENT_ID
+    from cloud_backend.local.greengrass_registry import GreengrassRegistry
+    from edgeway_common.certificates import CertificateAuthority
+
+    if not CLIENT_ID.match(name):
+        fail(f"thing name {name!r}: use 1 to 128 letters, digits, _ or -")
+    authority = CertificateAuthority(data_dir / "ca", "edgeway stand-in CA")
+    made = authority.issue(name, folder=out)
+    shutil.copy(authority.ca, out / "root-ca.pem")
+    if cores:
+        registry = GreengrassRegistry(data_dir / "greengrass.sqlite3")
+        for core_name in cores:
+            registry.associate(core_name, [name])
+        registry.close()
+    click.echo(
+        json.dumps(
+            {
+                "thing": name,
+                "cert": str(made.cert),
+                "key": str(made.key),
+                "ca": str(out / "root-ca.pem"),
+                "cores": list(cores),
+            }
+        )
+    )
+
+
+@cloud.group()
+def job() -> None:
+    """IoT jobs for devices, through boto3's iot client (the stand-in's API by default)."""
+
+
+@job.command("create")
+@click.option("--job-id", required=True, help="1 to 64 letters, digits, _ or -.")
+@click.option("--thing", "things", multiple=True, required=True, help="A target thing (repeat for more).")
+@click.option("--document", required=True, help="The job document: JSON, or @FILE.")
+@click.option(
+    "--timeout-minutes", type=click.IntRange(1, 10080), help="In progress longer than this: TIMED_OUT."
+)
+@click.option("--description", default="", help="What the job is for.")
+@click.option(
+    "--endpoint-url",
+    default="http://127.0.0.1:8081",
+    show_default=True,
+    envvar="EDGEWAY_IOT_ENDPOINT_URL",
+    help="The IoT API to call; empty for AWS's own.",
+)
+@click.option("--region", default="us-east-1", show_default=True)
+def job_create(
+    job_id: str,
+    things: tuple[str, ...],
+    document: str,
+    timeout_minutes: int | None,
+    description: str,
+    endpoint_url: str,
+    region: str,
+) -> None:
+    """CreateJob with IoT's request shape; prints IoT's answer."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    text = Path(document[1:]).read_text() if document.startswith("@") else document
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        fail(f"--document is not JSON: {exc}")
+    if not isinstance(parsed, dict):
+        fail("--document must be a JSON object")
+    local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if endpoint_url else {}
+    iot = boto3.client("iot", region_name=region, endpoint_url=endpoint_url or None, **local)
+    arns = [f"arn:aws:iot:{region}:{_account(iot, endpoint_url)}:thing/{name}" for name in things]
+    request: dict[str, object] = {"jobId": job_id, "targets": arns, "document": json.dumps(parsed)}
+    if description:
+        request["description"] = description
+    if timeout_minutes is not None:
+        request["timeoutConfig"] = {"inProgressTimeoutInMinutes": timeout_minutes}
+    try:
+        answer = iot.create_job(**request)
+    except (ClientError, BotoCoreError) as exc:
+        fail(f"CreateJob {job_id}: {exc}")
+    click.echo(json.dumps({k: answer[k] for k in ("jobArn", "jobId") if k in answer}))
+
+
+def _account(iot: object, endpoint_url: str) -> str:
+    """The stand-in's pretend account, or the caller's own in AWS."""
+    if endpoint_url:
+        return "000000000000"
+    import boto3
+
+    return str(boto3.client("sts").get_caller_identity()["Account"])
 
 
 @cloud.command()

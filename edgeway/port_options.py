@@ -26,6 +26,9 @@ state_dir_option = click.option(
 )
 mqtt_port_option = port_option("--mqtt-port", 1883, "EDGEWAY_MQTT_PORT", "MQTT over TCP")
 ws_port_option = port_option("--ws-port", 8083, "EDGEWAY_WS_PORT", "MQTT over WebSocket at /mqtt")
+discovery_port_option = port_option(
+    "--discovery-port", 8443, "EDGEWAY_DISCOVERY_PORT", "Greengrass discovery over mutual TLS (0: off)"
+)
 
 
 def cloud_http_port_option(flag: str) -> Callable[[Any], Any]:

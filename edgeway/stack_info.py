@@ -18,6 +18,8 @@ class StackInfo:
     cloud_http_port: int
     pid: int
     console_token: str = ""
+    device_port: int = 8883
+    discovery_port: int = 8443
 
     @property
     def web(self) -> str:
@@ -37,6 +39,12 @@ class StackInfo:
             ("session API", f'{self.web}api/session (POST {{"nick": ...}})'),
             ("health", self.health_url),
             ("a device token", f"edgeway cloud token THING --data-dir {state / 'cloud'}"),
+            ("client devices (core's broker)", f"mqtts://127.0.0.1:{self.device_port}, certificates"),
+            (
+                "Greengrass discovery",
+                f"https://127.0.0.1:{self.discovery_port}/greengrass/discover/thing/THING",
+            ),
+            ("a device certificate", f"edgeway cloud thing create THING --core {self.thing} --out DIR"),
             ("core", f"thing {self.thing}, edgeway core list --root {state / 'core'}"),
             ("state", str(state)),
             ("logs", str(state / "core" / "logs")),

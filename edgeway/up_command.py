@@ -18,14 +18,23 @@ from typing import Any
 import click
 
 from cloud_backend.broker.monitor import Monitor
+from cloud_backend.local.greengrass_registry import Endpoint
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from edgeway.console_api import console_routes
 from edgeway.console_logs import FORMATS, attach, console_handler
 from edgeway.output import errors, table
-from edgeway.port_options import cloud_http_port_option, mqtt_port_option, state_dir_option, ws_port_option
+from edgeway.port_options import (
+    cloud_http_port_option,
+    discovery_port_option,
+    mqtt_port_option,
+    port_option,
+    state_dir_option,
+    ws_port_option,
+)
 from edgeway.stack_info import StackInfo
+from edgeway_common.certificates import CertificateAuthority
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
 from greengrass_components.local_core import Core, CoreSettings
 from greengrass_components.publish.artifact import stage_artifacts
@@ -44,7 +53,46 @@ UP_COMPONENTS = (
     "com.edgeway.ImageAnalyzer",
     "com.edgeway.Uplink",
     "com.edgeway.LambdaHost",
+    "com.edgeway.LocalBroker",
+    "com.edgeway.Bridge",
 )
+BROKER, BRIDGE = "com.edgeway.LocalBroker", "com.edgeway.Bridge"
+
+
+def device_config(trusted_ca: Path, device_port: int) -> dict[str, dict[str, Any]]:
+    """The core's broker for client devices: certificates from the stand-in's CA (as IoT Core's), the
+    bridge with a password made for this run (only its scrypt hash goes to the broker)."""
+    from greengrass_components.components.broker_auth import hash_password
+
+    password = secrets.token_urlsafe(24)
+    return {
+        BROKER: {
+            "Port": device_port,
+            "Clients": {"edgeway-bridge": hash_password(password)},
+            "ClientDeviceAuth": {"trustedCa": str(trusted_ca.resolve())},
+        },
+        BRIDGE: {"brokerUri": f"mqtts://localhost:{device_port}", "password": password},
+    }
+
+
+CA_WAIT_SECONDS = 30.0
+
+
+async def register_core(cloud: LocalCloud, core_root: Path, thing: str, device_port: int) -> str | None:
+    """What a real core's client device components tell the cloud: where its broker answers
+    (UpdateConnectivityInfo) and the CA of its broker's certificate (PutCertificateAuthorities). The
+    broker writes its CA as it starts, just after it is RUNNING; None once registered, else why not."""
+    if cloud.registry is None:
+        return "the stand-in has no Greengrass registry"
+    ca = core_root / "work" / BROKER / "ca" / "ca.pem"
+    deadline = time.monotonic() + CA_WAIT_SECONDS
+    while not ca.exists():
+        if time.monotonic() > deadline:
+            return f"the local broker wrote no CA at {ca} in {CA_WAIT_SECONDS:g} s"
+        await asyncio.sleep(0.05)
+    cloud.registry.set_connectivity(thing, [Endpoint("localhost", "127.0.0.1", device_port, "local broker")])
+    cloud.registry.set_ca(thing, ca.read_text())
+    return None
 
 
 def stage_edge_components(state_dir: Path, recipe_dir: Path) -> tuple[Path, Path]:
@@ -78,6 +126,8 @@ PORTS = (  # (what, the flag, the environment variable) of each port, for a mess
     ("mqtt_port", "--mqtt-port", "EDGEWAY_MQTT_PORT"),
     ("ws_port", "--ws-port", "EDGEWAY_WS_PORT"),
     ("cloud_http_port", "--cloud-http-port", "EDGEWAY_CLOUD_HTTP_PORT"),
+    ("discovery_port", "--discovery-port", "EDGEWAY_DISCOVERY_PORT"),
+    ("device_port", "--device-port", "EDGEWAY_DEVICE_PORT"),
 )
 
 
@@ -151,6 +201,12 @@ class Stack:
         if self.core.ready_failure:
             click.echo(f"not ready: {self.core.ready_failure}", err=True)
             return 1 if command is not None else None
+        if BROKER in self.core.supervisor.plans:
+            problem = await register_core(
+                self.cloud, self.core.paths.root, self.info.thing, self.info.device_port
+            )
+            if problem is not None:
+                click.echo(f"client devices cannot discover this core: {problem}", err=True)
         self.info.save()
         table("edgeway up", ["", ""], self.info.rows())
         click.echo(f"ready in {time.monotonic() - started:.1f} s (Ctrl-C stops everything)")
@@ -187,6 +243,8 @@ class Stack:
 @mqtt_port_option
 @ws_port_option
 @cloud_http_port_option("--cloud-http-port")
+@discovery_port_option
+@port_option("--device-port", 8883, "EDGEWAY_DEVICE_PORT", "The core's broker for client devices (TLS)")
 @click.option(
     "--log-format",
     type=click.Choice(FORMATS),
@@ -210,6 +268,8 @@ def up(
     mqtt_port: int,
     ws_port: int,
     cloud_http_port: int,
+    discovery_port: int,
+    device_port: int,
     log_format: str,
     command: str | None,
 ) -> None:
@@ -222,12 +282,17 @@ def up(
         "mqtt_port": mqtt_port,
         "ws_port": ws_port,
         "cloud_http_port": cloud_http_port,
+        "discovery_port": discovery_port,
+        "device_port": device_port,
     }
     taken = taken_port(ports)
     if taken is not None:
         errors.print(f"error: {taken}", markup=False, highlight=False)
         raise SystemExit(2)
-    cloud_settings = CloudSettings(state_dir / "cloud", mqtt_port, ws_port, cloud_http_port)
+    cloud_settings = CloudSettings(
+        state_dir / "cloud", mqtt_port, ws_port, cloud_http_port, discovery_port=discovery_port
+    )
+    stand_in_ca = CertificateAuthority(cloud_settings.data_dir / "ca", "edgeway stand-in CA").ca
     recipes, artifacts = stage_edge_components(state_dir, recipe_dir or packaged_recipes())
     token = Identity(load_or_create_key(cloud_settings.data_dir)).issue(thing_name, "device", thing_name)
     core_settings = CoreSettings(
@@ -238,6 +303,7 @@ def up(
         iot_endpoint=IotEndpoint("127.0.0.1", mqtt_port, tls=False, password=token),
         reconnect_max_seconds=10.0,
         log_to_stderr=False,
+        initial_config=device_config(stand_in_ca, device_port),
     )
     edge_settings = EdgeSettings(
         port=http_port,
@@ -254,6 +320,8 @@ def up(
         cloud_http_port,
         os.getpid(),
         secrets.token_urlsafe(24),
+        device_port,
+        discovery_port,
     )
     stack = Stack(info, cloud_settings, core_settings, edge_settings)
     attach(console_handler(log_format))

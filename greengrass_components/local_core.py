@@ -39,6 +39,7 @@ from greengrass_components.ipc.services.configuration import ConfigurationValida
 from greengrass_components.ipc.services.lifecycle import ComponentUpdateNotifier
 from greengrass_components.ipc.services.pubsub import LocalPubSub
 from greengrass_components.runtime.config_store import ConfigStore
+from greengrass_components.runtime.config_update import ConfigurationUpdate
 from greengrass_components.runtime.control_server import Operation, start_control_server
 from greengrass_components.runtime.core_paths import CorePaths
 from greengrass_components.runtime.deployments import DeploymentManager, DeploymentRequest
@@ -75,6 +76,8 @@ class CoreSettings:
     keep_qos0_when_offline: bool = False
     reconnect_min_seconds: float = 1.0
     reconnect_max_seconds: float = 120.0
+    # Configuration merged into components by the first deployment (as a deployment's MERGE would).
+    initial_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class Core:
@@ -244,7 +247,14 @@ class Core:
         for recipe in recipes:
             versions.setdefault(recipe.name, []).append(recipe.version)
         merge = {name: newest(found) for name, found in versions.items()}
-        return DeploymentRequest(merge=merge, recipe_dir=recipe_dir, artifact_dir=self.settings.artifact_dir)
+        updates = {
+            name: ConfigurationUpdate(merge=dict(value))
+            for name, value in self.settings.initial_config.items()
+            if name in merge
+        }
+        return DeploymentRequest(
+            merge=merge, update_config=updates, recipe_dir=recipe_dir, artifact_dir=self.settings.artifact_dir
+        )
 
     def request_stop(self) -> None:
         self._stopping.set()

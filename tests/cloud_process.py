@@ -25,6 +25,7 @@ class CloudProcess:
     mqtt_port: int = field(default_factory=free_port)
     ws_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
+    discovery_port: int = field(default_factory=free_port)
     template: Path | None = None
     token_seconds: int | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -41,7 +42,7 @@ class CloudProcess:
         command = [
             sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(self.data_dir),
             "--mqtt-port", str(self.mqtt_port), "--ws-port", str(self.ws_port),
-            "--http-port", str(self.http_port),
+            "--http-port", str(self.http_port), "--discovery-port", str(self.discovery_port),
         ]  # fmt: skip
         if self.template is not None:
             command += ["--template", str(self.template)]

@@ -40,7 +40,9 @@ from amqtt.mqtt.constants import QOS_0
 from amqtt.mqtt.disconnect import DisconnectPacket
 from amqtt.utils import gen_client_id
 
+from cloud_backend.broker import jobs_service
 from cloud_backend.broker.gate import MAX_MESSAGE_BYTES, Connection, Gate
+from cloud_backend.broker.jobs_service import JobsService
 from cloud_backend.broker.policy import PUBLISH, RECEIVE, SUBSCRIBE
 from cloud_backend.broker.protocol import MAX_PENDING, ConnectFirst, EdgeProtocolHandler
 from cloud_backend.broker.shadow_service import ShadowService, parse_topic
@@ -68,9 +70,16 @@ def _only_mqtt_path(connection: Any, request: Any) -> Any:
 
 
 class IotBroker(Broker):  # type: ignore[misc]
-    def __init__(self, config: dict[str, Any], gate: Gate, shadows: ShadowService, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        gate: Gate,
+        shadows: ShadowService,
+        jobs: JobsService | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(config, **kwargs)
-        self.gate, self.shadows = gate, shadows
+        self.gate, self.shadows, self.jobs = gate, shadows, jobs
         self._deliveries: set[asyncio.Future[Any]] = set()
 
     async def _create_server_instance(
@@ -256,13 +265,17 @@ class IotBroker(Broker):  # type: ignore[misc]
         waiting.add_done_callback(kept)
 
     def _reserved(self, session: Any, topic: str, payload: bytes) -> None:
-        request = parse_topic(topic)
-        if request is None:
+        """`$aws/...`: the device shadow and jobs APIs take their requests here, nothing else does."""
+        shadow = parse_topic(topic)
+        job = jobs_service.parse_topic(topic) if shadow is None and self.jobs is not None else None
+        if shadow is None and job is None:
             self.gate.publish_refused(session, topic, "not a topic clients may publish to")
         elif not self.gate.decide(session, PUBLISH, topic):
             self.gate.publish_refused(session, topic, "not allowed to publish")
-        else:
-            self.shadows.handle(request, payload)
+        elif shadow is not None:
+            self.shadows.handle(shadow, payload)
+        elif job is not None and self.jobs is not None:
+            self.jobs.handle(job, payload)
 
     async def _run_broadcast(self, running_tasks: Any) -> None:
         broadcast = await self._broadcast_queue.get()

@@ -91,7 +91,11 @@ def _from_environment() -> AuthorizerConfig:
     iot = boto3.client("iot")
     policies = {
         role: json.dumps(json.loads(iot.get_policy(policyName=os.environ[variable])["policyDocument"]))
-        for role, variable in (("user", "USER_POLICY"), ("device", "DEVICE_POLICY"))
+        for role, variable in (
+            ("user", "USER_POLICY"),
+            ("device", "DEVICE_POLICY"),
+            ("observer", "OBSERVER_POLICY"),
+        )
     }
     return AuthorizerConfig(JwksUrlKeys(os.environ["JWKS_URL"]), os.environ["TOKEN_ISSUER"], policies)
 

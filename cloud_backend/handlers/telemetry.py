@@ -74,6 +74,9 @@ def _reading(thing: str, item: Any, default_ts: int, where: str) -> Reading:
     ):
         raise RecordError(f"{where}: a reading needs a string sensor and a numeric value")
     ts = item.get("ts", default_ts)
+    own = item.get("thing")  # a client device behind the core that sent the batch
+    if isinstance(own, str) and own:
+        thing = own[:128]
     return Reading(
         thing, item["sensor"], float(item["value"]), int(ts) if _number(ts) else default_ts, _record_id(item)
     )

@@ -1,6 +1,7 @@
 """Client tokens: RS256 JWTs whose subject is the MQTT client id. Verified with PyJWT.
 
-Claims: `sub` (the client id the token binds), `role` ("user" or "device"), `nick`, `iss`, `iat`, `exp`.
+Claims: `sub` (the client id the token binds), `role` ("user", "device" or "observer"), `nick`, `iss`,
+`iat`, `exp`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import jwt
 from cloud_backend.errors import TokenError as TokenError
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-ROLES = ("user", "device")
+ROLES = ("user", "device", "observer")
 
 
 class KeySource(Protocol):

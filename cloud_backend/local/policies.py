@@ -1,5 +1,5 @@
 """The clients' IoT policies, read from the template the way the authorizer finds them in AWS: the
-AuthorizerFunction's USER_POLICY and DEVICE_POLICY name the AWS::IoT::Policy resources."""
+AuthorizerFunction's USER_POLICY, DEVICE_POLICY and OBSERVER_POLICY name the AWS::IoT::Policy resources."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from edgeway_common.cfn import LocalResolver, TemplateError
 
-ROLE_VARIABLES = {"user": "USER_POLICY", "device": "DEVICE_POLICY"}
+ROLE_VARIABLES = {"user": "USER_POLICY", "device": "DEVICE_POLICY", "observer": "OBSERVER_POLICY"}
 
 
 def role_policies(template: Mapping[str, Any], resolver: LocalResolver) -> dict[str, str]:

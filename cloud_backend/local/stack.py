@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from cloud_backend.broker.gate import Gate
+from cloud_backend.broker.jobs_service import JobsService
+from cloud_backend.broker.jobs_store import JobsStore
 from cloud_backend.broker.monitor import Monitor
 from cloud_backend.broker.server import IotBroker, LoopBus, broker_config
 from cloud_backend.broker.shadow_service import ShadowService
@@ -25,8 +28,11 @@ from cloud_backend.handlers import authorizer, backend
 from cloud_backend.handlers.publisher import Publisher
 from cloud_backend.handlers.tokens import JwksKeys
 from cloud_backend.local.action_runner import LocalActionRunner
+from cloud_backend.local.greengrass_api import discovery_app, greengrass_routes, server_context
+from cloud_backend.local.greengrass_registry import GreengrassRegistry
 from cloud_backend.local.http_api import Health, Routes, make_app
 from cloud_backend.local.identity import Identity, load_or_create_key
+from cloud_backend.local.iot_api import jobs_routes
 from cloud_backend.local.lambda_host import LambdaHost, function_specs
 from cloud_backend.local.policies import role_policies
 from cloud_backend.rules.engine import RulesEngine
@@ -40,6 +46,7 @@ from cloud_backend.store.sqlite import (
 from cloud_backend.streams.log import StreamLog
 from cloud_backend.streams.poller import PollerSettings, StreamPoller
 from edgeway_common import cfn
+from edgeway_common.certificates import CertificateAuthority
 from edgeway_common.shadow_store import ShadowStore
 
 log = logging.getLogger("edgeway.cloud")
@@ -56,6 +63,7 @@ class CloudSettings:
     host: str = "127.0.0.1"
     parameters: dict[str, str] = field(default_factory=dict)
     token_seconds: int = 3600
+    discovery_port: int = 8443  # Greengrass discovery over mutual TLS; 0: not served
 
 
 class BusPublisher(Publisher):
@@ -108,7 +116,12 @@ class LocalCloud:
         self._closers: list[Any] = []
         self._pollers: list[StreamPoller] = []
         self.broker: IotBroker | None = None
+        self.jobs: JobsService | None = None
+        self.registry: GreengrassRegistry | None = None
+        self.authority: CertificateAuthority | None = None
         self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._discovery: web.AppRunner | None = None
 
     @property
     def mqtt_url(self) -> str:
@@ -128,7 +141,10 @@ class LocalCloud:
         db = SqliteDatabase(data / "backend.sqlite3")
         stream_log = StreamLog(data / "stream.sqlite3", "TelemetryStream")
         shadow_store = ShadowStore(data / "shadows.sqlite3")
-        self._closers += [db.close, stream_log.close, shadow_store.close]
+        jobs_store = JobsStore(data / "jobs.sqlite3", time.time)
+        self.registry = registry = GreengrassRegistry(data / "greengrass.sqlite3")
+        self.authority = CertificateAuthority(data / "ca", "edgeway stand-in CA")
+        self._closers += [db.close, stream_log.close, shadow_store.close, jobs_store.close, registry.close]
         lambdas = LambdaHost(function_specs(template, resolver))
         self._closers.insert(0, lambdas.close)
 
@@ -163,8 +179,9 @@ class LocalCloud:
 
         gate = Gate(authorize, bus, engine.process, monitor=self._monitor)
         shadows = ShadowService(shadow_store, lambda topic, doc: bus.publish(topic, encode(doc)), gate.now_ms)
+        self.jobs = JobsService(jobs_store, lambda topic, doc: bus.publish(topic, encode(doc)), time.time)
         self.broker = IotBroker(
-            broker_config(settings.mqtt_port, settings.ws_port, settings.host), gate, shadows
+            broker_config(settings.mqtt_port, settings.ws_port, settings.host), gate, shadows, self.jobs
         )
         bus.broker = self.broker
         await self.broker.start()
@@ -175,23 +192,56 @@ class LocalCloud:
                 )
             poller = StreamPoller(stream_log, function, partial(lambdas.invoke, function), poller_settings)
             self._pollers.append(poller.start())
+        self._tasks.append(asyncio.create_task(self._sweep_jobs(), name="jobs-timeouts"))
         app = make_app(identity, self.mqtt_url, self._health)
+        jobs_routes(self.jobs)(app)
+        greengrass_routes(registry)(app)
         if self._routes is not None:
             self._routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, settings.host, settings.http_port).start()
+        if settings.discovery_port:
+            await self._serve_discovery(registry, self.authority)
         log.info(
             "cloud stand-in up",
             extra={
                 "mqtt": f"{settings.host}:{settings.mqtt_port}",
                 "websocket": self.mqtt_url,
                 "http": f"http://{settings.host}:{settings.http_port}",
+                "discovery": f"https://{settings.host}:{settings.discovery_port}"
+                if settings.discovery_port
+                else "off",
                 "rules": [r.name for r in engine.rules],
             },
         )
 
+    async def _serve_discovery(self, registry: GreengrassRegistry, authority: CertificateAuthority) -> None:
+        hosts = sorted({"localhost", "127.0.0.1", self.settings.host})
+        server = authority.issue("discovery", server=True, hosts=hosts, folder=self.settings.data_dir / "ca")
+        context = server_context(str(authority.ca), str(server.cert), str(server.key))
+        self._discovery = web.AppRunner(discovery_app(registry), access_log=None)
+        await self._discovery.setup()
+        await web.TCPSite(
+            self._discovery, self.settings.host, self.settings.discovery_port, ssl_context=context
+        ).start()
+
+    async def _sweep_jobs(self) -> None:
+        """Job executions in progress past their timeout end TIMED_OUT within a second."""
+        while self.jobs is not None:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(self.jobs.sweep)
+            except Exception:  # a sweep that failed is tried again next second
+                log.exception("jobs timeout sweep failed")
+
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._discovery is not None:
+            await self._discovery.cleanup()
         if self._runner is not None:
             await self._runner.cleanup()
         for poller in self._pollers:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
+import ssl
 import sys
 import threading
+import time
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,17 +30,25 @@ from .component_main import ComponentConfigError, run_component
 from .ipc_client import CoreLink
 from .settings import text
 
+CA_WAIT_SECONDS = 60.0
+
 
 class Bridge:
     def __init__(self, link: CoreLink, config: dict[str, Any], log: logging.Logger) -> None:
         self.link, self.log = link, log
         self.mappings = parse_mappings(config.get("mqttTopicMapping", {}))
-        uri = urlparse(text(config, "brokerUri", "mqtt://127.0.0.1:8883"))
-        if uri.scheme not in ("mqtt", "tcp") or not uri.hostname:
+        uri = urlparse(text(config, "brokerUri", "mqtts://localhost:8883"))
+        if uri.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not uri.hostname:
             raise ComponentConfigError(
-                f"configuration.brokerUri must be mqtt://HOST:PORT, got {uri.geturl()!r}"
+                f"configuration.brokerUri must be mqtt://HOST:PORT or mqtts://HOST:PORT, got {uri.geturl()!r}"
             )
-        self.broker = (uri.hostname, uri.port or 1883)
+        secure = uri.scheme in ("mqtts", "ssl")
+        self.broker = (uri.hostname, uri.port or (8883 if secure else 1883))
+        self.ca = str(config.get("brokerCa") or os.environ.get("EDGEWAY_BROKER_CA", "")) if secure else ""
+        if secure and not self.ca:
+            raise ComponentConfigError(
+                "configuration.brokerUri is mqtts: set brokerCa to the local broker's CA"
+            )
         self.client_id = text(config, "clientId", "edgeway-bridge")
         self.password = str(config.get("password") or "")
         self._relay: queue.Queue[tuple[str, str, bytes]] = queue.Queue(maxsize=10_000)
@@ -76,6 +87,8 @@ class Bridge:
     def run(self, stop: threading.Event) -> None:
         uses_local = any("LocalMqtt" in (m.source, m.target) for m in self.mappings)
         if uses_local:
+            if self.ca:
+                self._trust_broker(stop)
             self.mqtt.connect_async(*self.broker)
             self.mqtt.loop_start()
         for mapping in self.mappings:
@@ -96,6 +109,17 @@ class Bridge:
                 continue
             for target, target_topic in routes(self.mappings, source, topic):
                 self._send(target, target_topic, payload)
+
+    def _trust_broker(self, stop: threading.Event) -> None:
+        """The local broker writes its CA when it first starts, which may be just after this bridge."""
+        deadline = time.monotonic() + CA_WAIT_SECONDS
+        while not os.path.isfile(self.ca):
+            if stop.is_set() or time.monotonic() > deadline:
+                raise ComponentConfigError(
+                    f"the local broker's CA {self.ca} did not appear in {CA_WAIT_SECONDS:g} s"
+                )
+            stop.wait(0.1)
+        self.mqtt.tls_set_context(ssl.create_default_context(cafile=self.ca))
 
     def _send(self, target: str, topic: str, payload: bytes) -> None:
         try:

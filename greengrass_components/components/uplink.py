@@ -16,6 +16,7 @@ expired, dropped, refused) goes to the status topic and the log every `StatusSec
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -75,6 +76,7 @@ class Uplink:
         self.status_topic = text(config, "StatusTopic", local_topics.UPLINK_STATUS)
         self.sink = sink or self._sink(config)
         self._queue: queue.Queue[tuple[str, str, Any]] = queue.Queue()
+        self.writer_failure: Exception | None = None
         self._prefix = f"{self.thing}-{int(time.time() * 1000):x}"
         self._next_id = 0
         self._wake = threading.Event()
@@ -105,6 +107,14 @@ class Uplink:
         return put
 
     def _writer(self, stop: threading.Event) -> None:
+        """Spools what arrives; a failure it cannot retry ends the component (ERRORED), never silently."""
+        try:
+            self._write_until(stop)
+        except Exception as exc:
+            self.writer_failure = exc
+            self._wake.set()
+
+    def _write_until(self, stop: threading.Event) -> None:
         batch: list[tuple[str, str, Any]] = []
         while not (stop.is_set() and self._queue.empty() and not batch):
             with contextlib.suppress(queue.Empty):
@@ -137,7 +147,8 @@ class Uplink:
 
     def ingest(self, messages: list[tuple[str, str, Any]], *, inbox_upto: int | None = None) -> int:
         rows, refused = [], 0
-        for topic, kind, body in messages:
+        for topic, kind, raw in messages:
+            body = _decoded(raw)
             if isinstance(body, dict) and body.get("handedOff") is True:
                 continue  # the local copy of an append: the records come through the inbox
             if not isinstance(body, dict):
@@ -190,6 +201,10 @@ class Uplink:
         self.log.info("component-ready", extra={"subscriptions": [t for t, _ in self.subscriptions]})
         delay, status_at = 0.0, time.monotonic()
         while not stop.is_set():
+            if self.writer_failure is not None:
+                raise RuntimeError(
+                    f"the spool writer failed: {self.writer_failure!r}"
+                ) from self.writer_failure
             if time.monotonic() >= status_at:
                 self.report()
                 status_at = time.monotonic() + self.status_seconds
@@ -224,6 +239,16 @@ _DEFAULT_SUBSCRIPTIONS = [
     {"topic": local_topics.VISION, "kind": "vision"},
     {"topic": local_topics.ALERTS, "kind": ALERT},
 ]
+
+
+def _decoded(body: Any) -> Any:
+    """A binary message (as the bridge relays a device's MQTT payload) holding JSON, as its document."""
+    if isinstance(body, bytes | bytearray):
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            return None
+    return body
 
 
 def main() -> int:

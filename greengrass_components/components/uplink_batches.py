@@ -40,6 +40,8 @@ def _reading(record: SpooledRecord) -> dict[str, Any]:
     }
     if body.get("unit"):
         reading["unit"] = body["unit"]
+    if isinstance(body.get("thing"), str) and body["thing"]:
+        reading["thing"] = body["thing"]  # a client device's reading, relayed by this core
     reading["source"] = record.source
     return reading
 

@@ -29,6 +29,8 @@ def test_edgeway_up_runs_the_edge_components_and_their_data_reaches_the_cloud(tm
         "EDGEWAY_MQTT_PORT": str(mqtt_port),
         "EDGEWAY_WS_PORT": str(ws_port),
         "EDGEWAY_CLOUD_HTTP_PORT": str(cloud_http_port),
+        "EDGEWAY_DISCOVERY_PORT": str(free_port()),
+        "EDGEWAY_DEVICE_PORT": str(free_port()),
     }
     stderr = tmp_path / "up.stderr"
     with stderr.open("wb") as err:
@@ -77,7 +79,14 @@ def test_edgeway_up_runs_the_edge_components_and_their_data_reaches_the_cloud(tm
 
 
 def up_command(tmp_path, *args: str, recipes=None) -> tuple[list[str], dict[str, str], dict[str, int]]:
-    ports = {"http": free_port(), "mqtt": free_port(), "ws": free_port(), "cloud": free_port()}
+    ports = {
+        "http": free_port(),
+        "mqtt": free_port(),
+        "ws": free_port(),
+        "cloud": free_port(),
+        "discovery": free_port(),
+        "device": free_port(),
+    }
     env = {
         **os.environ,
         "EDGEWAY_STATE_DIR": str(tmp_path / "state"),
@@ -85,6 +94,8 @@ def up_command(tmp_path, *args: str, recipes=None) -> tuple[list[str], dict[str,
         "EDGEWAY_MQTT_PORT": str(ports["mqtt"]),
         "EDGEWAY_WS_PORT": str(ports["ws"]),
         "EDGEWAY_CLOUD_HTTP_PORT": str(ports["cloud"]),
+        "EDGEWAY_DISCOVERY_PORT": str(ports["discovery"]),
+        "EDGEWAY_DEVICE_PORT": str(ports["device"]),
         "EDGEWAY_LOG_FORMAT": "json",
     }
     command = [sys.executable, "-m", "edgeway", "up", *args]

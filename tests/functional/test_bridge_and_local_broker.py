@@ -63,6 +63,7 @@ def test_devices_authenticate_and_the_bridge_relays_by_its_mappings(start_core, 
         {
             BROKER: {
                 "Port": port,
+                "Tls": False,
                 "Clients": {
                     "sensor-7": hash_password("s3cret"),
                     "edgeway-bridge": hash_password("bridge-pw"),

@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +37,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import machine
-from tests.fakes.broker import free_port
+from bench.stand_in import running_stand_in
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW_STATEMENT = """          - Effect: Allow
@@ -139,26 +137,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
-        mqtt_port, ws_port, http_port = free_port(), free_port(), free_port()
-        command = [sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(folder / "data"),
-                   "--template", str(bench_template(folder)), "--mqtt-port", str(mqtt_port),
-                   "--ws-port", str(ws_port), "--http-port", str(http_port),
-                   "--discovery-port", "0"]  # fmt: skip
-        with (folder / "cloud.log").open("wb") as log:
-            cloud = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline or cloud.poll() is not None:
-                    raise SystemExit(
-                        f"the stand-in did not start: {(folder / 'cloud.log').read_text()[-2000:]}"
-                    )
-                time.sleep(0.1)
+        with running_stand_in(folder, bench_template(folder), start_seconds=30) as stand_in:
+            mqtt_port, http_port = stand_in.mqtt_port, stand_in.http_port
 
             def session(nick: str) -> dict:
                 return requests.post(
@@ -208,14 +188,8 @@ def main() -> None:
             sender.loop_stop()
             for receiver in receivers:
                 receiver.client.loop_stop()
-        finally:
-            cloud.send_signal(signal.SIGTERM)
-            try:
-                cloud.wait(15)
-            except subprocess.TimeoutExpired:
-                cloud.kill()
-            if os.environ.get("EDGEWAY_BENCH_KEEP_LOG"):  # the stand-in's log tail, when a run looks wrong
-                print((folder / "cloud.log").read_text()[-3000:], file=sys.stderr)
+        if os.environ.get("EDGEWAY_BENCH_KEEP_LOG"):  # the stand-in's log tail, when a run looks wrong
+            print((folder / "cloud.log").read_text()[-3000:], file=sys.stderr)
 
 
 if __name__ == "__main__":

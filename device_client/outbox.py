@@ -80,10 +80,30 @@ class OutboxStats:
         return sum(self.dropped.values())
 
 
+class OutboxFile:
+    """One SQLite connection to an outbox file, shared by the outboxes of many devices in one process
+    (a simulator's worker): one set of file descriptors instead of three per device."""
+
+    def __init__(self, path: Path | str, synchronous: str = "FULL") -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise DeviceConfigError(f"outbox synchronous={synchronous!r}: use NORMAL or FULL")
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
 class Outbox:
     def __init__(
         self,
-        path: Path | str,
+        path: Path | str | OutboxFile,
         device: str,
         *,
         max_count: int = 1_000_000,
@@ -94,17 +114,11 @@ class Outbox:
     ) -> None:
         if max_count < 1 or max_bytes < 1:
             raise DeviceConfigError("outbox bounds must be at least 1 reading and 1 byte")
-        if synchronous not in ("NORMAL", "FULL"):
-            raise DeviceConfigError(f"outbox synchronous={synchronous!r}: use NORMAL or FULL")
         self.device, self.max_count, self.max_bytes, self.policy = device, max_count, max_bytes, policy
         self._clock = clock
-        self._lock = threading.Lock()
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(SCHEMA)
+        self._owned = not isinstance(path, OutboxFile)
+        self._file = path if isinstance(path, OutboxFile) else OutboxFile(path, synchronous)
+        self._lock, self._db = self._file.lock, self._file.db
         count, size = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE device = ?", (device,)
         ).fetchone()
@@ -245,5 +259,5 @@ class Outbox:
         return self._count
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self._owned:
+            self._file.close()

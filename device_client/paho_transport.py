@@ -2,7 +2,9 @@
 
 A new paho client is made for every connection, so paho never resends on its own what the outbox
 will resend (it would otherwise replay its in-flight messages on reconnect and double them). Its
-network loop runs on a thread of its own until the connection ends.
+network loop is paho's own thread (`loop_start`) with paho's reconnecting turned off: the client decides
+when to connect again. Only that thread writes to the socket; with a loop run any other way, paho
+writes from the publishing thread too, and two writers can swap two packets.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ class PahoTransport:
         self.endpoint = endpoint
         self.max_inflight = max_inflight
         self._client: mqtt.Client | None = None
-        self._thread: threading.Thread | None = None
         self._running = threading.Event()
 
     def _new_client(
@@ -39,6 +40,7 @@ class PahoTransport:
             clean_session=e.clean_session,
             protocol=mqtt.MQTTv311,
             transport="websockets" if e.websocket_path else "tcp",
+            reconnect_on_failure=False,
         )
         if e.websocket_path:
             client.ws_set_options(path=e.websocket_path)
@@ -86,10 +88,7 @@ class PahoTransport:
             raise ConnectError(f"{self.endpoint.describe()}: {exc}") from exc
         self._client = client
         self._running.set()
-        self._thread = threading.Thread(
-            target=self._loop, args=(client,), name=f"mqtt-{self.endpoint.client_id}", daemon=True
-        )
-        self._thread.start()
+        client.loop_start()
         if not answered.wait(CONNECT_TIMEOUT):
             self.disconnect()
             raise ConnectError(f"{self.endpoint.describe()}: no CONNACK in {CONNECT_TIMEOUT:g} s")
@@ -100,29 +99,15 @@ class PahoTransport:
             )
         events.on_connection(True, "connected")
 
-    def _loop(self, client: mqtt.Client) -> None:
-        while self._running.is_set():
-            if client.loop(timeout=0.2) != mqtt.MQTT_ERR_SUCCESS:
-                break
-        self._running.clear()
-
     def disconnect(self) -> None:
-        client, thread = self._client, self._thread
-        self._client = self._thread = None
+        client = self._client
+        self._client = None
         if client is None:
             return
         self._running.clear()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5.0)
-        try:
+        with contextlib.suppress(OSError, ValueError):
             client.disconnect()
-            client.loop(timeout=0.05)
-        except (OSError, ValueError):
-            pass
-        sock = client.socket()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
+        client.loop_stop()
 
     def publish(self, topic: str, payload: bytes, qos: int) -> int:
         client = self._client

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -29,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from .backoff import Backoff
 from .client import DeviceClient
 from .errors import ConnectError
-from .outbox import FullPolicy, Outbox
+from .outbox import FullPolicy, Outbox, OutboxFile
 from .paho_transport import PahoTransport
 from .transport import Endpoint, Transport, TransportEvents
 
@@ -98,8 +100,22 @@ class WorkerReport:
     cpu_seconds: float = 0.0
 
 
-def run_worker(plan: WorkerPlan, report: Callable[[str, Any], None]) -> WorkerReport:
-    """Runs one worker's devices to the end; `report(kind, value)` hears progress ("connected", n)."""
+def _go() -> None:
+    return None
+
+
+def run_worker(
+    plan: WorkerPlan,
+    report: Callable[[str, Any], None],
+    settled: Callable[[], None] | None = None,
+    start: Callable[[], None] = _go,
+    finish: Callable[[], None] = _go,
+) -> WorkerReport:
+    """Runs one worker's devices to the end. `report(kind, value)` hears progress: ("connected", 1) per
+    device, ("ready", n) when all are, ("drained", n) when every outbox is empty. `settled()` is called
+    once all are connected; `start()` returns when the fleet may begin publishing (every worker
+    connected, the broker settled), `finish()` when every worker has drained: so one worker's connects
+    and disconnects do not fall inside another's measured run."""
     rng = random.Random(plan.seed)
     result = WorkerReport(plan.index)
     started = time.monotonic()
@@ -126,10 +142,11 @@ def run_worker(plan: WorkerPlan, report: Callable[[str, Any], None]) -> WorkerRe
 
         return heard
 
+    shared = OutboxFile(folder / "outbox.sqlite3", synchronous="NORMAL")
     for thing, token in plan.devices:
         endpoint = Endpoint(plan.target.host, plan.target.port, thing, token=token, keepalive=60)
         switch = OfflineSwitch(PahoTransport(endpoint))
-        outbox = Outbox(folder / "outbox.sqlite3", thing, synchronous="NORMAL", policy=FullPolicy.DROP_OLDEST)
+        outbox = Outbox(shared, thing, policy=FullPolicy.DROP_OLDEST)
         client = DeviceClient(
             switch, outbox, window=20, backoff=Backoff(0.2, 5.0, random.Random(rng.random()))
         )
@@ -138,6 +155,10 @@ def run_worker(plan: WorkerPlan, report: Callable[[str, Any], None]) -> WorkerRe
         result.sent[thing] = 0
         client.start()
     connected.wait(60.0)
+    if settled is not None:
+        settled()
+    report("ready", count[0])
+    start()
     outages = {
         thing: rng.uniform(0.1, max(0.2, plan.duration - plan.offline_seconds)) for thing in plan.offline
     }
@@ -180,18 +201,25 @@ def run_worker(plan: WorkerPlan, report: Callable[[str, Any], None]) -> WorkerRe
     for client in clients.values():
         client.wait_until_drained(max(0.0, deadline - time.monotonic()))
     result.undrained = sum(len(c.outbox) for c in clients.values())
+    report("drained", result.undrained)
+    finish()
     for client in clients.values():
         client.stop(5.0)
-        client.outbox.close()
+    shared.close()
     result.cpu_seconds = time.process_time() - cpu_started
     return result
 
 
 class Receiver:
-    """The subscriber whose clock the latency is read on (same machine as the senders)."""
+    """The subscriber whose clock the latency is read on (same machine as the senders): paho in this
+    process, or (`MosquittoSubReceiver`) Mosquitto's C client, which costs the broker's host less than
+    the broker it measures and stamps each arrival itself."""
+
+    kind = "paho"
 
     def __init__(self, target: Target, client_id: str, token: str | None) -> None:
         self.latencies: list[float] = []  # seconds, readings sent while connected
+        self.timeline: list[tuple[float, float]] = []  # (sent at, latency) for the same readings
         self.seen: dict[str, set[int]] = {}
         self.received = 0
         self.ready = threading.Event()
@@ -206,9 +234,11 @@ class Receiver:
         self.client.loop_start()
 
     def _message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        now = time.time()
+        self.arrived(time.time(), bytes(message.payload))
+
+    def arrived(self, now: float, payload: bytes) -> None:
         try:
-            document = json.loads(message.payload)
+            document = json.loads(payload)
             thing, sequence = str(document["thing"]), int(document["seq"])
         except (ValueError, KeyError, TypeError):
             return
@@ -219,6 +249,7 @@ class Receiver:
                 seen.add(sequence)
                 if not document.get("queued"):
                     self.latencies.append(now - float(document["sent"]))
+                    self.timeline.append((float(document["sent"]), now - float(document["sent"])))
 
     def unique(self) -> int:
         with self._lock:
@@ -227,6 +258,56 @@ class Receiver:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class MosquittoSubReceiver(Receiver):
+    """`mosquitto_sub -F "%U %p"`: each line is its own arrival time and the payload."""
+
+    kind = "mosquitto_sub"
+
+    def __init__(self, target: Target, client_id: str, token: str | None, binary: str) -> None:
+        self.latencies, self.timeline, self.seen = [], [], {}
+        self.received = 0
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        command = [binary, "-h", target.host, "-p", str(target.port), "-i", client_id, "-q", "1",
+                   "-t", RECEIVER_TOPIC, "-F", "%U %p", "-d", "-k", "60"]  # fmt: skip
+        if token is not None:
+            command += ["-u", client_id, "-P", token]
+        line_buffered = shutil.which("stdbuf")  # its stdout is a pipe: without this, lines come in 4 KB lumps
+        if line_buffered:
+            command = [line_buffered, "-oL", *command]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._reader = threading.Thread(target=self._read, name="mosquitto_sub", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith(b"Client ") or line.startswith(b"Subscribed"):
+                if b"SUBACK" in line or line.startswith(b"Subscribed"):
+                    self.ready.set()
+                continue
+            stamp, _, payload = line.partition(b" ")
+            try:
+                self.arrived(float(stamp), payload)
+            except ValueError:
+                continue
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def make_receiver(target: Target, client_id: str, token: str | None) -> Receiver:
+    binary = shutil.which("mosquitto_sub")
+    return (
+        MosquittoSubReceiver(target, client_id, token, binary)
+        if binary
+        else Receiver(target, client_id, token)
+    )
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -271,9 +352,22 @@ def summary(
             "mean": round(statistics.fmean(latencies_ms), 2) if latencies_ms else None,
             "count": len(latencies_ms),
         },
+        "receiver": receiver.kind,
         "worker_cpu_s": [round(r.cpu_seconds, 2) for r in reports],
+        "p99_ms_by_10s": _p99_by_window(receiver.timeline, 10.0),
         "wall_s": round(wall, 2),
     }
+
+
+def _p99_by_window(timeline: Sequence[tuple[float, float]], seconds: float) -> list[float]:
+    """p99 latency (ms) of the readings sent in each window from the first: where in the run the tail is."""
+    if not timeline:
+        return []
+    start = min(at for at, _ in timeline)
+    windows: dict[int, list[float]] = {}
+    for at, latency in timeline:
+        windows.setdefault(int((at - start) // seconds), []).append(1000.0 * latency)
+    return [round(percentile(windows[i], 0.99), 1) for i in sorted(windows)]
 
 
 def report_dict(report: WorkerReport) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from edgeway.port_options import (
     ws_port_option,
 )
 from edgeway_common.cfn import TemplateError
+from edgeway_common.gc_tuning import settle
 
 data_dir_option = click.option(
     "--data-dir",
@@ -39,6 +40,7 @@ def cloud() -> None:
 
 async def serve(cloud_site: LocalCloud) -> None:
     await cloud_site.start()
+    settle()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-
-from rich.console import Console
-from rich.logging import RichHandler
+import time
 
 from edgeway_common.json_logs import JsonFormatter
 
@@ -17,25 +15,32 @@ QUIET = ("amqtt", "transitions", "websockets", "aiohttp.access")
 FORMATS = ("auto", "json", "text")
 
 
+def _shown(value: object) -> str:
+    """A field's value on one line: text as it is, anything nested as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
 class _Readable(logging.Formatter):
-    """`event key=value ...`: the JSON line, rendered for people, without its time and level (rich
-    shows those)."""
+    """`12:00:01 INFO    event key=value ...`: the JSON line, rendered for people, one line per record
+    whatever the terminal's width (the terminal wraps it, nothing here does)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = json.loads(JsonFormatter().format(record))
         for key in ("ts", "level", "logger"):
             entry.pop(key, None)
         event, message = entry.pop("event", ""), entry.pop("message", None)
-        rest = " ".join(f"{k}={v}" for k, v in entry.items())
-        return " ".join(str(part) for part in (event, message, rest) if part not in (None, ""))
+        rest = " ".join(f"{k}={_shown(v)}" for k, v in entry.items())
+        when = time.strftime("%H:%M:%S", time.localtime(record.created))
+        body = " ".join(str(part) for part in (event, message, rest) if part not in (None, ""))
+        return f"{when} {record.levelname:<7} {body}"
 
 
 def console_handler(log_format: str) -> logging.Handler:
     text = log_format == "text" or (log_format == "auto" and sys.stderr.isatty())
     if text:
-        handler: logging.Handler = RichHandler(
-            console=Console(stderr=True), show_path=False, markup=False, rich_tracebacks=False
-        )
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_Readable())
     else:
         handler = logging.StreamHandler(sys.stderr)

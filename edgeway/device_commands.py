@@ -153,6 +153,13 @@ def fleet() -> None:
     "--no-tokens", is_flag=True, help="Connect without tokens (a broker that allows anonymous clients)."
 )
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--warmup",
+    type=click.FloatRange(0, 600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between the last connect and the first reading (the broker settles its connects).",
+)
 def simulate(
     devices: int,
     rate: float,
@@ -164,6 +171,7 @@ def simulate(
     data_dir: Path,
     no_tokens: bool,
     seed: int,
+    warmup: float,
 ) -> None:
     """Prints progress on stderr and one JSON line on stdout: connect rate, messages/s, latency
     percentiles, lost and duplicated readings."""
@@ -174,6 +182,6 @@ def simulate(
         fail(f"--target {target!r}: use host:port")
     settings = FleetSettings(
         devices, rate, duration, offline_share, offline_seconds, host, int(port_text),
-        workers or max(1, min(4, devices // 250)), None if no_tokens else data_dir, seed,
+        workers or max(1, min(4, devices // 250)), None if no_tokens else data_dir, seed, warmup,
     )  # fmt: skip
     click.echo(json.dumps(run_fleet(settings)))

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device_client.simulator import Receiver, Target, WorkerPlan, WorkerReport, run_worker, summary
+from device_client.simulator import Target, WorkerPlan, WorkerReport, make_receiver, run_worker, summary
+from edgeway_common.gc_tuning import settle
 
 PROGRESS_SECONDS = 2.0
 
@@ -30,10 +31,24 @@ class FleetSettings:
     workers: int
     data_dir: Path | None  # the stand-in's folder (its key signs tokens); None: no tokens
     seed: int = 1
+    warmup: float = 5.0  # seconds between the last connect and the first reading
 
 
-def _worker_main(plan: WorkerPlan, events: Any) -> None:
-    report = run_worker(plan, lambda kind, value: events.put((kind, plan.index, value)))
+def _worker_main(plan: WorkerPlan, events: Any, start: Any, finish: Any) -> None:
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # two sockets and threads per device
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # Hundreds of device threads share one GIL: a shorter switch interval keeps one from holding a
+    # ready sender back for the default 5 ms at a time.
+    sys.setswitchinterval(0.0005)
+    try:
+        report = run_worker(
+            plan, lambda kind, value: events.put((kind, plan.index, value)), settle, start.wait, finish.wait
+        )
+    except Exception as exc:  # told to the parent, which says so in its summary
+        events.put(("failed", plan.index, f"{type(exc).__name__}: {exc}"))
+        raise
     events.put(("done", plan.index, report))
 
 
@@ -70,10 +85,11 @@ def plans(settings: FleetSettings, tokens: dict[str, str | None]) -> list[Worker
 
 
 def run_fleet(settings: FleetSettings) -> dict[str, Any]:
+    sys.setswitchinterval(0.0005)  # the receiver's thread shares this process with the progress loop
     things = [f"sim-{i:05d}" for i in range(settings.devices)]
     tokens, observer = _tokens(settings, things)
     target = Target(settings.host, settings.port)
-    receiver = Receiver(target, "fleet-observer", observer)
+    receiver = make_receiver(target, "fleet-observer", observer)
     if not receiver.ready.wait(20):
         receiver.close()
         raise SystemExit("the receiver could not subscribe to devices/+/telemetry")
@@ -81,10 +97,16 @@ def run_fleet(settings: FleetSettings) -> dict[str, Any]:
     events: Any = context.Queue()
     work = plans(settings, tokens)
     started = time.monotonic()
-    processes = [context.Process(target=_worker_main, args=(plan, events), daemon=True) for plan in work]
+    start, finish = context.Event(), context.Event()
+    processes = [
+        context.Process(target=_worker_main, args=(plan, events, start, finish), daemon=True) for plan in work
+    ]
+    ready: set[int] = set()
+    drained: set[int] = set()
     for process in processes:
         process.start()
     reports: dict[int, WorkerReport] = {}
+    failures: list[str] = []
     connected, shown = 0, started
     while len(reports) < len(work):
         try:
@@ -95,8 +117,20 @@ def run_fleet(settings: FleetSettings) -> dict[str, Any]:
             kind = ""
         if kind == "connected":
             connected += int(value)
+        elif kind == "ready":
+            ready.add(index)
+            if len(ready) == len(work):  # every device is connected: let the broker settle, then go
+                time.sleep(settings.warmup)
+                start.set()
+        elif kind == "drained":
+            drained.add(index)
+            if len(drained) == len(work):
+                finish.set()
         elif kind == "done":
             reports[index] = value
+        elif kind == "failed":
+            failures.append(f"worker {index}: {value}")
+            break
         if time.monotonic() - shown >= PROGRESS_SECONDS:
             shown = time.monotonic()
             print(
@@ -116,5 +150,7 @@ def run_fleet(settings: FleetSettings) -> dict[str, Any]:
     offline = round(settings.offline_share * settings.devices)
     result = summary(list(reports.values()), receiver, settings.devices, settings.duration, offline, wall)
     result["workers"] = settings.workers
+    result["warmup_s"] = settings.warmup
     result["workers_failed"] = len(work) - len(reports)
+    result["failures"] = failures
     return result

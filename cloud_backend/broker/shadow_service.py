@@ -59,32 +59,33 @@ class ShadowService:
     def __init__(self, store: ShadowStore, publish: Publish, now_ms: Callable[[], int]) -> None:
         self.store, self.publish, self.now_ms = store, publish, now_ms
 
-    def handle(self, request: ShadowRequest, payload: bytes) -> None:
+    def handle(self, request: ShadowRequest, payload: bytes) -> tuple[bool, dict[str, Any]]:
+        """Carries out a request from MQTT or from the HTTP API (UpdateThingShadow and friends): the
+        answer is published on `/accepted` or `/rejected` either way, and returned."""
         now = self.now_ms() // 1000
         token = _client_token(payload)
         current = self.store.get(request.thing, request.name)
         try:
             if request.op == "update":
-                self._update(request, current, payload, now)
-            elif not current.exists:
+                return True, self._update(request, current, payload, now)
+            if not current.exists:
                 name = request.name or "Unnamed Shadow"
-                self._reject(request, 404, f"No shadow exists with name: '{name}'", now, token)
-            elif request.op == "get":
-                self._answer(request, get_document(current, now), token)
-            else:
-                updated, response = delete(current, now)
-                self.store.put(request.thing, request.name, updated)
-                self._answer(request, response, token)
+                return False, self._reject(request, 404, f"No shadow exists with name: '{name}'", now, token)
+            if request.op == "get":
+                return True, self._answer(request, get_document(current, now), token)
+            updated, response = delete(current, now)
+            self.store.put(request.thing, request.name, updated)
+            return True, self._answer(request, response, token)
         except ShadowDocumentError as exc:
-            self._reject(request, 400, str(exc), now, token)
+            return False, self._reject(request, 400, str(exc), now, token)
         except ShadowVersionConflict as exc:
-            self._reject(request, 409, str(exc), now, token)
+            return False, self._reject(request, 409, str(exc), now, token)
 
-    def _update(self, request: ShadowRequest, current: Shadow, payload: bytes, now: int) -> None:
+    def _update(self, request: ShadowRequest, current: Shadow, payload: bytes, now: int) -> dict[str, Any]:
         document = parse_update(payload)
         updated, response = apply_update(current, document, now)
         self.store.put(request.thing, request.name, updated)
-        self._answer(request, response, document.get("clientToken"))
+        answer = self._answer(request, response, document.get("clientToken"))
         difference = delta(updated.state.get("desired"), updated.state.get("reported", {}))
         if difference and "desired" in document["state"]:
             delta_doc: dict[str, Any] = {"state": difference, "version": updated.version, "timestamp": now}
@@ -97,17 +98,22 @@ class ShadowService:
         if "clientToken" in document:
             documents["clientToken"] = document["clientToken"]
         self.publish(f"{request.prefix}/update/documents", documents)
+        return answer
 
-    def _answer(self, request: ShadowRequest, document: dict[str, Any], token: Any) -> None:
+    def _answer(self, request: ShadowRequest, document: dict[str, Any], token: Any) -> dict[str, Any]:
         if token is not None:
             document["clientToken"] = token
         self.publish(f"{request.prefix}/{request.op}/accepted", document)
+        return document
 
-    def _reject(self, request: ShadowRequest, code: int, message: str, now: int, token: Any) -> None:
+    def _reject(
+        self, request: ShadowRequest, code: int, message: str, now: int, token: Any
+    ) -> dict[str, Any]:
         document: dict[str, Any] = {"code": code, "message": message, "timestamp": now}
         if token is not None:
             document["clientToken"] = token
         self.publish(f"{request.prefix}/{request.op}/rejected", document)
+        return document
 
 
 def _client_token(payload: bytes) -> Any:

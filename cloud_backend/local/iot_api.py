@@ -1,6 +1,8 @@
-"""The IoT control-plane calls the stand-in serves, in botocore's rest-json shapes, so boto3's `iot`
-client (with `endpoint_url`) and `edgeway cloud job create` work on it as on AWS: CreateJob,
-DescribeJob, GetJobDocument, ListJobExecutionsForJob, DescribeJobExecution and CancelJob.
+"""The IoT calls the stand-in serves, in botocore's rest-json shapes, so boto3's `iot` and `iot-data`
+clients (with `endpoint_url`) and `edgeway cloud job create` work on it as on AWS: CreateJob,
+DescribeJob, GetJobDocument, ListJobExecutionsForJob, DescribeJobExecution and CancelJob; and the
+device shadow's UpdateThingShadow, GetThingShadow and DeleteThingShadow (whose answers are also
+published on the shadow's MQTT topics, as IoT does).
 
 Errors are rest-json errors: the code in `x-amzn-ErrorType`, the message in the body.
 """
@@ -16,11 +18,13 @@ from aiohttp import web
 
 from cloud_backend.broker.jobs_service import JobsService
 from cloud_backend.broker.jobs_store import Execution, Job, JobError
+from cloud_backend.broker.shadow_service import ShadowRequest, ShadowService
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
 JOB_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 MAX_DOCUMENT = 32 * 1024  # IoT's limit for a job document
 STATUS = {
+    "ConflictException": 409,
     "ResourceNotFoundException": 404,
     "ResourceAlreadyExistsException": 409,
     "InvalidRequestException": 400,
@@ -185,5 +189,31 @@ def jobs_routes(service: JobsService) -> Callable[[web.Application], None]:
         app.router.add_get("/jobs/{job_id}/things", _guarded(executions_for_job))
         app.router.add_put("/jobs/{job_id}/cancel", _guarded(cancel_job))
         app.router.add_get("/things/{thing}/jobs/{job_id}", _guarded(describe_execution))
+
+    return add
+
+
+SHADOW_ERRORS = {400: "InvalidRequestException", 404: "ResourceNotFoundException", 409: "ConflictException"}
+THING = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
+
+
+def shadow_routes(service: ShadowService) -> Callable[[web.Application], None]:
+    async def shadow(request: web.Request) -> web.Response:
+        thing, name = request.match_info["thing"], request.query.get("name", "")
+        if not THING.fullmatch(thing) or (name and not THING.fullmatch(name)):
+            return error(
+                "InvalidRequestException", "thingName and name must be 1 to 128 letters, digits, :, _ or -"
+            )
+        op = {"POST": "update", "GET": "get", "DELETE": "delete"}[request.method]
+        payload = await request.read() if op == "update" else b""
+        accepted, document = service.handle(ShadowRequest(thing, name, op), payload)
+        if accepted:
+            return web.json_response(document)
+        code = int(document.get("code", 400))
+        return error(SHADOW_ERRORS.get(code, "InvalidRequestException"), str(document.get("message", "")))
+
+    def add(app: web.Application) -> None:
+        for method in ("POST", "GET", "DELETE"):
+            app.router.add_route(method, "/things/{thing}/shadow", shadow)
 
     return add

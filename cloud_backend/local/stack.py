@@ -32,7 +32,7 @@ from cloud_backend.local.greengrass_api import discovery_app, greengrass_routes,
 from cloud_backend.local.greengrass_registry import GreengrassRegistry
 from cloud_backend.local.http_api import Health, Routes, make_app
 from cloud_backend.local.identity import Identity, load_or_create_key
-from cloud_backend.local.iot_api import jobs_routes
+from cloud_backend.local.iot_api import jobs_routes, shadow_routes
 from cloud_backend.local.lambda_host import LambdaHost, function_specs
 from cloud_backend.local.policies import role_policies
 from cloud_backend.rules.engine import RulesEngine
@@ -195,6 +195,7 @@ class LocalCloud:
         self._tasks.append(asyncio.create_task(self._sweep_jobs(), name="jobs-timeouts"))
         app = make_app(identity, self.mqtt_url, self._health)
         jobs_routes(self.jobs)(app)
+        shadow_routes(shadows)(app)
         greengrass_routes(registry)(app)
         if self._routes is not None:
             self._routes(app)

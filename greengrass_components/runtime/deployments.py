@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,7 +165,9 @@ class DeploymentManager:
                 logging.INFO,
                 "deployment-start",
                 deployment=deployment_id,
-                request=_describe(request),
+                components=",".join(f"{n}@{v}" for n, v in sorted(request.merge.items())),
+                remove=",".join(request.remove),
+                configured=",".join(sorted(request.update_config)),
             )
             try:
                 reason = await self._apply(request, deployment_id)
@@ -332,12 +335,25 @@ class DeploymentManager:
         await self._wait_ready([p.name for p in restore])
 
 
+_SECRET = re.compile(r"password|secret|token|credential|private", re.IGNORECASE)
+
+
+def redacted(value: Any) -> Any:
+    """A configuration with the values of secret-looking keys replaced, for records and logs."""
+    if isinstance(value, Mapping):
+        return {k: "(redacted)" if _SECRET.search(str(k)) else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
+
 def _describe(request: DeploymentRequest) -> dict[str, Any]:
     return {
         "merge": dict(request.merge),
         "remove": list(request.remove),
         "update_config": {
-            n: {"MERGE": dict(u.merge), "RESET": list(u.reset)} for n, u in request.update_config.items()
+            n: {"MERGE": redacted(dict(u.merge)), "RESET": list(u.reset)}
+            for n, u in request.update_config.items()
         },
         "recipe_dir": str(request.recipe_dir) if request.recipe_dir else None,
         "artifact_dir": str(request.artifact_dir) if request.artifact_dir else None,

@@ -145,3 +145,18 @@ def test_malformed_updates(value, message):
     with pytest.raises(ConfigurationError) as caught:
         parse_configuration_update(value, "u")
     assert str(caught.value) == message
+
+
+def test_deployment_records_and_logs_do_not_keep_secret_looking_values():
+    from greengrass_components.runtime.deployments import redacted
+
+    config = {
+        "brokerUri": "mqtts://x",
+        "password": "hunter2",
+        "Auth": {"apiToken": "t", "keep": [{"secretKey": 1}]},
+    }
+    assert redacted(config) == {
+        "brokerUri": "mqtts://x",
+        "password": "(redacted)",
+        "Auth": {"apiToken": "(redacted)", "keep": [{"secretKey": "(redacted)"}]},
+    }

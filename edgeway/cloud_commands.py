@@ -20,6 +20,7 @@ from edgeway.port_options import (
     mqtt_port_option,
     ws_port_option,
 )
+from edgeway.recipe_check import recipe_problems
 from edgeway_common.cfn import TemplateError
 from edgeway_common.gc_tuning import settle
 
@@ -96,7 +97,7 @@ def run(
         discovery_port=discovery_port,
     )
     try:
-        asyncio.run(serve(LocalCloud(settings)))
+        asyncio.run(serve(LocalCloud(settings, recipe_check=recipe_problems)))
     except (TemplateError, RuleLoadError) as exc:
         fail(str(exc))
     except OSError as exc:

@@ -33,6 +33,7 @@ from edgeway.port_options import (
     state_dir_option,
     ws_port_option,
 )
+from edgeway.recipe_check import recipe_problems
 from edgeway.stack_info import StackInfo
 from edgeway_common.certificates import CertificateAuthority
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
@@ -51,6 +52,7 @@ def packaged_web() -> Path:
 UP_COMPONENTS = (
     "com.edgeway.SensorHub",
     "com.edgeway.ImageAnalyzer",
+    "com.edgeway.ObjectModel",
     "com.edgeway.Uplink",
     "com.edgeway.LambdaHost",
     "com.edgeway.LocalBroker",
@@ -159,7 +161,9 @@ class Stack:
         self.core = Core(core)  # first: it sets up the `edgeway` logger, which the console joins
         monitor = Monitor()
         routes = console_routes(self.core, monitor, info.console_token)
-        self.cloud = LocalCloud(cloud, health=self.health, monitor=monitor, routes=routes)
+        self.cloud = LocalCloud(
+            cloud, health=self.health, monitor=monitor, routes=routes, recipe_check=recipe_problems
+        )
         self.edge = LocalEdge(edge)
         self.edge_up = False
 

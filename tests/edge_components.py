@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from greengrass_components.publish.artifact import stage_artifacts
 from tests.core_process import REPO, CoreProcess
 from tests.ipc_components import Probe
@@ -21,11 +23,25 @@ SUBSCRIBERS = {
 }
 
 
+def with_dependencies(components: tuple[str, ...]) -> list[str]:
+    """The components and the project's components they depend on (the model store, say)."""
+    found: list[str] = []
+    pending = list(components)
+    while pending:
+        name = pending.pop()
+        if name in found or not (RECIPES / f"{name}.yaml").exists():
+            continue
+        found.append(name)
+        recipe = yaml.safe_load((RECIPES / f"{name}.yaml").read_text())
+        pending.extend((recipe.get("ComponentDependencies") or {}).keys())
+    return found
+
+
 def stage(base: Path, *components: str) -> tuple[Path, Path]:
-    """A recipe folder with just these components, and their artifacts."""
+    """A recipe folder with these components and what they depend on, and their artifacts."""
     recipe_dir, artifact_dir = base / "edge-recipes", base / "edge-artifacts"
     recipe_dir.mkdir(parents=True, exist_ok=True)
-    for name in components:
+    for name in with_dependencies(components):
         shutil.copy(RECIPES / f"{name}.yaml", recipe_dir / f"{name}.yaml")
     stage_artifacts(recipe_dir, artifact_dir)
     return recipe_dir, artifact_dir

@@ -126,6 +126,7 @@ class JobsService:
         self.publish(f"$aws/things/{thing}/jobs/notify-next", document)
 
     def sweep(self) -> None:
-        """Times out executions past their limit and tells their things."""
-        for thing in sorted(set(self.store.time_out())):
+        """Times out executions past their limit, releases what the rollouts allow now, and tells
+        the things whose next job changed."""
+        for thing in sorted(set(self.store.time_out()) | set(self.store.released())):
             self.notify_next(thing)

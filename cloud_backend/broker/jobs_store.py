@@ -45,7 +45,16 @@ CREATE TABLE IF NOT EXISTS executions (
     PRIMARY KEY (job_id, thing)
 );
 CREATE INDEX IF NOT EXISTS executions_by_thing ON executions (thing, status, seq);
+CREATE TABLE IF NOT EXISTS rollouts (
+    job_id TEXT PRIMARY KEY, per_minute INTEGER, abort TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS availability (
+    job_id TEXT NOT NULL, thing TEXT NOT NULL, available_at REAL NOT NULL, notified INTEGER NOT NULL,
+    PRIMARY KEY (job_id, thing)
+);
 """
+FAILURE_TYPES = {"FAILED": ("FAILED",), "REJECTED": ("REJECTED",), "TIMED_OUT": ("TIMED_OUT",),
+                 "ALL": ("FAILED", "REJECTED", "TIMED_OUT")}  # fmt: skip
 ENDED = frozenset({"SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED"})
 DEVICE_MAY_SET = frozenset({"IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"})
 
@@ -146,9 +155,24 @@ class JobsStore:
         document: dict[str, Any],
         description: str,
         timeout_minutes: int | None,
+        *,
+        members: Callable[[str], list[str]] | None = None,
+        per_minute: int | None = None,
+        abort: list[dict[str, Any]] | None = None,
     ) -> tuple[Job, list[str]]:
-        """The job and the things it was queued for."""
-        things = [thing_of(t) for t in targets]
+        """The job and the things it was queued for. A thing group target (`members` says who is in it)
+        queues an execution for each member; with `per_minute`, executions become available to their
+        things at that rate (IoT's rollout); `abort` holds IoT's abort criteria."""
+        things: list[str] = []
+        for target in targets:
+            if ":thinggroup/" in target:
+                if members is None:
+                    raise JobError(
+                        "InvalidRequestException", f"target {target!r}: thing groups are not known here"
+                    )
+                things += [t for t in members(target.rsplit("/", 1)[-1]) if t not in things]
+            elif (name := thing_of(target)) not in things:
+                things.append(name)
         now = self._clock()
         with self._lock:
             if self._db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
@@ -158,7 +182,7 @@ class JobsStore:
                 "INSERT INTO jobs VALUES (?, ?, ?, ?, 'IN_PROGRESS', ?, ?, ?, NULL)",
                 (job_id, json.dumps(document), description, json.dumps(targets), timeout_minutes, now, now),
             )
-            for thing in things:
+            for index, thing in enumerate(things):
                 self._seq += 1
                 number = 1 + int(
                     self._db.execute("SELECT COUNT(*) FROM executions WHERE thing = ?", (thing,)).fetchone()[
@@ -169,6 +193,13 @@ class JobsStore:
                     "INSERT INTO executions VALUES (?, ?, 'QUEUED', '{}', ?, NULL, ?, 1, ?, ?)",
                     (job_id, thing, now, now, number, self._seq),
                 )
+                at = now + (index * 60.0 / per_minute if per_minute else 0.0)
+                self._db.execute(
+                    "INSERT INTO availability VALUES (?, ?, ?, ?)", (job_id, thing, at, int(at <= now))
+                )
+            self._db.execute(
+                "INSERT INTO rollouts VALUES (?, ?, ?)", (job_id, per_minute, json.dumps(abort or []))
+            )
             self._db.execute("COMMIT")
         return self.job(job_id), things
 
@@ -217,12 +248,87 @@ class JobsStore:
         return found[0]
 
     def next_for(self, thing: str) -> Execution | None:
+        """The thing's execution in progress, else its oldest queued one its rollout has released."""
         found = self._executions(
-            "e.thing = ? AND e.status IN ('IN_PROGRESS', 'QUEUED')"
+            "e.thing = ? AND (e.status = 'IN_PROGRESS' OR (e.status = 'QUEUED' AND NOT EXISTS ("
+            "SELECT 1 FROM availability a WHERE a.job_id = e.job_id AND a.thing = e.thing"
+            " AND a.available_at > ?)))"
             " ORDER BY CASE e.status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, e.seq LIMIT 1",
-            (thing,),
+            (thing, self._clock()),
         )
         return found[0] if found else None
+
+    def released(self) -> list[str]:
+        """Things with a queued execution the rollout has just made available (each told once)."""
+        now = self._clock()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.job_id, a.thing FROM availability a JOIN executions e"
+                " ON e.job_id = a.job_id AND e.thing = a.thing"
+                " WHERE a.notified = 0 AND a.available_at <= ? AND e.status = 'QUEUED'",
+                (now,),
+            ).fetchall()
+            self._db.executemany("UPDATE availability SET notified = 1 WHERE job_id = ? AND thing = ?", rows)
+        return sorted({thing for _, thing in rows})
+
+    def add_target(self, job_id: str, thing: str) -> bool:
+        """A thing that joined a group the job targets gets an execution (a continuous job)."""
+        job = self.job(job_id)
+        if job.status != "IN_PROGRESS":
+            return False
+        now = self._clock()
+        with self._lock:
+            if self._db.execute(
+                "SELECT 1 FROM executions WHERE job_id = ? AND thing = ?", (job_id, thing)
+            ).fetchone():
+                return False
+            self._seq += 1
+            number = 1 + int(
+                self._db.execute("SELECT COUNT(*) FROM executions WHERE thing = ?", (thing,)).fetchone()[0]
+            )
+            self._db.execute(
+                "INSERT INTO executions VALUES (?, ?, 'QUEUED', '{}', ?, NULL, ?, 1, ?, ?)",
+                (job_id, thing, now, now, number, self._seq),
+            )
+            self._db.execute("INSERT INTO availability VALUES (?, ?, ?, 1)", (job_id, thing, now))
+        return True
+
+    def _abort_if_needed(self, job_id: str, now: float) -> None:
+        row = self._db.execute("SELECT abort FROM rollouts WHERE job_id = ?", (job_id,)).fetchone()
+        for criteria in json.loads(row[0]) if row else []:
+            counted = FAILURE_TYPES.get(str(criteria.get("failureType", "FAILED")), ("FAILED",))
+            statuses = [
+                r[0] for r in self._db.execute("SELECT status FROM executions WHERE job_id = ?", (job_id,))
+            ]
+            executed = [s for s in statuses if s in ENDED]
+            failed = [s for s in executed if s in counted]
+            enough = len(executed) >= int(criteria.get("minNumberOfExecutedThings", 1))
+            if enough and 100.0 * len(failed) / len(executed) >= float(
+                criteria.get("thresholdPercentage", 100)
+            ):
+                self._db.execute(
+                    "UPDATE executions SET status = 'CANCELED', last_updated_at = ?, version = version + 1"
+                    " WHERE job_id = ? AND status = 'QUEUED'",
+                    (now, job_id),
+                )
+                self._db.execute(
+                    "UPDATE jobs SET status = 'CANCELED', last_updated_at = ?, description = description || ?"
+                    " WHERE job_id = ?",
+                    (
+                        now,
+                        f" (aborted: {len(failed)} of {len(executed)} executions {'/'.join(counted)})",
+                        job_id,
+                    ),
+                )
+                return
+
+    def executions_of_thing(self, thing: str) -> list[Execution]:
+        return self._executions("e.thing = ? ORDER BY e.seq DESC", (thing,))
+
+    def jobs_targeting(self, target: str) -> list[str]:
+        """Jobs in progress whose targets name `target` (a thing group ARN)."""
+        rows = self._db.execute("SELECT job_id, targets FROM jobs WHERE status = 'IN_PROGRESS'").fetchall()
+        return [job_id for job_id, targets in rows if target in json.loads(targets)]
 
     def pending_for(self, thing: str) -> list[Execution]:
         return self._executions(
@@ -264,6 +370,8 @@ class JobsStore:
                 " version = version + 1 WHERE job_id = ? AND thing = ?",
                 (status, json.dumps(merged), started, now, job_id, thing),
             )
+            if status in ENDED:
+                self._abort_if_needed(job_id, now)
             self._complete_if_done(job_id, now)
         return self.execution(job_id, thing)
 

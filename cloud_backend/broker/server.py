@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -49,6 +50,7 @@ from cloud_backend.broker.shadow_service import ShadowService, parse_topic
 
 log = logging.getLogger("edgeway.broker")
 WS_PATH = "/mqtt"
+_HEALTH = re.compile(r"^\$aws/things/(?P<thing>[A-Za-z0-9:_-]{1,128})/greengrassv2/health/json$")
 SESSION_EXPIRY_SECONDS = 3600  # IoT Core's default for a persistent session
 MAX_QUEUED = 10_000  # messages a persistent session that is away keeps
 TAKEOVER_SECONDS = 10.0
@@ -76,10 +78,11 @@ class IotBroker(Broker):  # type: ignore[misc]
         gate: Gate,
         shadows: ShadowService,
         jobs: JobsService | None = None,
+        fleet_status: Callable[[str, bytes], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(config, **kwargs)
-        self.gate, self.shadows, self.jobs = gate, shadows, jobs
+        self.gate, self.shadows, self.jobs, self.fleet_status = gate, shadows, jobs, fleet_status
         self._deliveries: set[asyncio.Future[Any]] = set()
 
     async def _create_server_instance(
@@ -268,6 +271,11 @@ class IotBroker(Broker):  # type: ignore[misc]
         """`$aws/...`: the device shadow and jobs APIs take their requests here, nothing else does."""
         shadow = parse_topic(topic)
         job = jobs_service.parse_topic(topic) if shadow is None and self.jobs is not None else None
+        health = _HEALTH.match(topic) if self.fleet_status is not None else None
+        if health is not None and self.gate.decide(session, PUBLISH, topic):
+            assert self.fleet_status is not None
+            self.fleet_status(health["thing"], payload)  # a core's fleet status: the Greengrass service's
+            return
         if shadow is None and job is None:
             self.gate.publish_refused(session, topic, "not a topic clients may publish to")
         elif not self.gate.decide(session, PUBLISH, topic):

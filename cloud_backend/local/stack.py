@@ -8,6 +8,7 @@ local SQLite stores. Everything persistent lives under the data directory.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -29,12 +30,15 @@ from cloud_backend.handlers.publisher import Publisher
 from cloud_backend.handlers.tokens import JwksKeys
 from cloud_backend.local.action_runner import LocalActionRunner
 from cloud_backend.local.greengrass_api import discovery_app, greengrass_routes, server_context
+from cloud_backend.local.greengrass_control import JobsLauncher, control_routes, thing_group_routes
 from cloud_backend.local.greengrass_registry import GreengrassRegistry
+from cloud_backend.local.greengrass_service import GreengrassError, GreengrassService, RecipeCheck
 from cloud_backend.local.http_api import Health, Routes, make_app
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.iot_api import jobs_routes, shadow_routes
 from cloud_backend.local.lambda_host import LambdaHost, function_specs
 from cloud_backend.local.policies import role_policies
+from cloud_backend.local.thing_groups import ThingGroups
 from cloud_backend.rules.engine import RulesEngine
 from cloud_backend.rules.loader import load_rules
 from cloud_backend.store.sqlite import (
@@ -110,14 +114,17 @@ class LocalCloud:
         health: Health | None = None,
         monitor: Monitor | None = None,
         routes: Routes | None = None,
+        recipe_check: RecipeCheck | None = None,
     ) -> None:
         self.settings = settings
+        self._recipe_check = recipe_check
         self._health, self._monitor, self._routes = health, monitor, routes
         self._closers: list[Any] = []
         self._pollers: list[StreamPoller] = []
         self.broker: IotBroker | None = None
         self.jobs: JobsService | None = None
         self.registry: GreengrassRegistry | None = None
+        self.greengrass: GreengrassService | None = None
         self.authority: CertificateAuthority | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -143,8 +150,16 @@ class LocalCloud:
         shadow_store = ShadowStore(data / "shadows.sqlite3")
         jobs_store = JobsStore(data / "jobs.sqlite3", time.time)
         self.registry = registry = GreengrassRegistry(data / "greengrass.sqlite3")
+        groups = ThingGroups(data / "thing-groups.sqlite3")
         self.authority = CertificateAuthority(data / "ca", "edgeway stand-in CA")
-        self._closers += [db.close, stream_log.close, shadow_store.close, jobs_store.close, registry.close]
+        self._closers += [
+            db.close,
+            stream_log.close,
+            shadow_store.close,
+            jobs_store.close,
+            registry.close,
+            groups.close,
+        ]
         lambdas = LambdaHost(function_specs(template, resolver))
         self._closers.insert(0, lambdas.close)
 
@@ -180,8 +195,16 @@ class LocalCloud:
         gate = Gate(authorize, bus, engine.process, monitor=self._monitor)
         shadows = ShadowService(shadow_store, lambda topic, doc: bus.publish(topic, encode(doc)), gate.now_ms)
         self.jobs = JobsService(jobs_store, lambda topic, doc: bus.publish(topic, encode(doc)), time.time)
+        launcher = JobsLauncher(self.jobs, groups)
+        groups.joined = launcher.joined
+        self.greengrass = GreengrassService(data / "greengrass-control.sqlite3", launcher, self._recipe_check)
+        self._closers.append(self.greengrass.close)
         self.broker = IotBroker(
-            broker_config(settings.mqtt_port, settings.ws_port, settings.host), gate, shadows, self.jobs
+            broker_config(settings.mqtt_port, settings.ws_port, settings.host),
+            gate,
+            shadows,
+            self.jobs,
+            self._fleet_status,
         )
         bus.broker = self.broker
         await self.broker.start()
@@ -197,6 +220,8 @@ class LocalCloud:
         jobs_routes(self.jobs)(app)
         shadow_routes(shadows)(app)
         greengrass_routes(registry)(app)
+        control_routes(self.greengrass, self.jobs)(app)
+        thing_group_routes(groups)(app)
         if self._routes is not None:
             self._routes(app)
         self._runner = web.AppRunner(app, access_log=None)
@@ -226,6 +251,16 @@ class LocalCloud:
         await web.TCPSite(
             self._discovery, self.settings.host, self.settings.discovery_port, ssl_context=context
         ).start()
+
+    def _fleet_status(self, thing: str, payload: bytes) -> None:
+        """A core's fleet status message: its health and components, for GetCoreDevice and the rest."""
+        if self.greengrass is None:
+            return
+        try:
+            document = json.loads(payload)
+            self.greengrass.report(thing, document if isinstance(document, dict) else {})
+        except (ValueError, GreengrassError) as exc:
+            log.info("fleet status refused", extra={"thing": thing, "reason": str(exc)[:300]})
 
     async def _sweep_jobs(self) -> None:
         """Job executions in progress past their timeout end TIMED_OUT within a second."""

@@ -1,10 +1,12 @@
 """The vision handler: one frame in, one result record (and optionally a thumbnail) out.
 
-    {"kind": "vision", "source", "ts", "width", "height", "faces": n, "faceBoxes": [[x, y, w, h]],
-     "motion": {"share", "boxes"}, "blur", "brightness", "colours": [{"name", "share"}],
-     "labels": {name: count}, "thumbnail"?: base64 JPEG}
+    {"kind": "vision", "source", "ts", "width", "height", "objects": [{"label", "score", "box"}],
+     "faces": n, "faceBoxes": [[x, y, w, h]], "motion": {"share", "boxes"}, "blur", "brightness",
+     "colours": [{"name", "share"}], "labels": {name: count}, "thumbnail"?: base64 JPEG}
 
-Which analyses run is configured (`analyses`), so a camera that only needs motion pays only for motion.
+Which analyses run is configured (`analyses`), so a camera that only needs motion pays only for motion;
+`objects` needs the model (`objects.modelDir`, or the folder in EDGEWAY_OBJECT_MODEL_DIR) and is not on
+unless named.
 Motion keeps the previous frame per source, as a pinned Lambda would keep it in its module.
 """
 
@@ -15,6 +17,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -24,10 +27,13 @@ from .faces import FaceDetector, FaceSettings
 from .frames import Frame, FrameError, check_frame, decode_image, load_image
 from .labels import LabelSettings, derive_labels
 from .motion import MotionDetector, MotionSettings
+from .objects import ObjectDetector, ObjectSettings, object_labels
 from .quality import blur_score, brightness
 from .thumbnails import thumbnail
 
-ANALYSES = ("faces", "motion", "blur", "brightness", "colours")
+ANALYSES = ("objects", "faces", "motion", "blur", "brightness", "colours")
+DEFAULT_ANALYSES = ("faces", "motion", "blur", "brightness", "colours")
+MODEL_DIR_VARIABLE = "EDGEWAY_OBJECT_MODEL_DIR"
 
 
 class VisionConfigError(ValueError):
@@ -61,11 +67,12 @@ def _settings(cls: type, raw: Any, where: str) -> Any:
 
 @dataclass(frozen=True)
 class VisionConfig:
-    analyses: tuple[str, ...] = ANALYSES
+    analyses: tuple[str, ...] = DEFAULT_ANALYSES
     faces: FaceSettings = field(default_factory=FaceSettings)
     motion: MotionSettings = field(default_factory=MotionSettings)
     labels: LabelSettings = field(default_factory=LabelSettings)
     thumbnails: bool = True
+    objects: ObjectSettings = field(default_factory=ObjectSettings)
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "configuration") -> VisionConfig:
@@ -73,7 +80,7 @@ class VisionConfig:
             return cls()
         if not isinstance(raw, dict):
             raise VisionConfigError(f"{where} must be an object")
-        analyses = raw.get("analyses", list(ANALYSES))
+        analyses = raw.get("analyses", list(DEFAULT_ANALYSES))
         if not isinstance(analyses, list) or not all(a in ANALYSES for a in analyses):
             raise VisionConfigError(f"{where}.analyses must be a list drawn from {', '.join(ANALYSES)}")
         thumbnails = raw.get("thumbnails", True)
@@ -90,6 +97,7 @@ class VisionConfig:
             motion,
             _settings(LabelSettings, raw.get("labels"), f"{where}.labels"),
             thumbnails,
+            _settings(ObjectSettings, raw.get("objects"), f"{where}.objects"),
         )
 
 
@@ -97,6 +105,14 @@ class VisionAnalyzer:
     def __init__(self, config: VisionConfig = VisionConfig()) -> None:
         self.config = config
         self._faces = FaceDetector(config.faces) if "faces" in config.analyses else None
+        self._objects = None
+        if "objects" in config.analyses:
+            folder = config.objects.model_dir or os.environ.get(MODEL_DIR_VARIABLE, "")
+            if not folder:
+                raise VisionConfigError(
+                    f"objects needs objects.modelDir or {MODEL_DIR_VARIABLE}: the model's folder"
+                )
+            self._objects = ObjectDetector(Path(folder), config.objects)
         self._motion: dict[str, MotionDetector] = {}
 
     def analyze(self, frame: Frame, ts: int, source: str = "camera") -> dict[str, Any]:
@@ -113,26 +129,40 @@ class VisionAnalyzer:
         blur = round(blur_score(gray), 2) if "blur" in wanted else None
         luma = round(brightness(gray), 2) if "brightness" in wanted else None
         colours = dominant_colours(frame) if "colours" in wanted else []
+        objects = self._objects.detect(frame) if self._objects is not None else []
         result: dict[str, Any] = {
             "kind": "vision",
             "source": source,
             "ts": ts,
             "width": int(frame.shape[1]),
             "height": int(frame.shape[0]),
+            "objects": [d.to_dict() for d in objects],
             "faces": len(faces),
             "faceBoxes": [list(box) for box in faces],
             "motion": {"share": motion.share, "boxes": [list(b) for b in motion.boxes]} if motion else None,
             "blur": blur,
             "brightness": luma,
             "colours": colours,
-            "labels": derive_labels(
-                len(faces), motion.share if motion else None, blur, luma, colours, self.config.labels
+            "labels": merged(
+                object_labels(objects),
+                derive_labels(
+                    len(faces), motion.share if motion else None, blur, luma, colours, self.config.labels
+                ),
             ),
         }
         if self.config.thumbnails:
-            jpeg = thumbnail(frame, faces, motion.boxes if motion else ())
+            marked = [(d.box, f"{d.label} {d.score:.2f}") for d in objects]
+            jpeg = thumbnail(frame, faces, motion.boxes if motion else (), objects=marked)
             result["thumbnail"] = base64.b64encode(jpeg).decode("ascii")
         return result
+
+
+def merged(objects: dict[str, int], derived: dict[str, int]) -> dict[str, int]:
+    """Object labels beside the derived ones; where both name a label (person), the larger count."""
+    labels = dict(derived)
+    for label, count in objects.items():
+        labels[label] = max(count, labels.get(label, 0))
+    return labels
 
 
 _analyzer: VisionAnalyzer | None = None
@@ -149,8 +179,6 @@ def frame_from_event(event: Any) -> Frame:
             raise FrameError(f"image is not base64: {exc}") from exc
         return decode_image(data, "image")
     if isinstance(event.get("path"), str):
-        from pathlib import Path
-
         return load_image(Path(event["path"]))
     raise FrameError("the event must carry image (base64) or path")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from edge_functions.vision import FrameError, LabelWindow, VisionAnalyzer, VisionConfig
 from edge_functions.vision.analyzer import VisionConfigError
+from edge_functions.vision.objects import ObjectModelError
 
 from . import local_topics
 from .component_main import ComponentConfigError, run_component
@@ -35,7 +36,7 @@ class ImageAnalyzer:
         self.thing = thing_name()
         try:
             self.analyzer = VisionAnalyzer(VisionConfig.from_dict(section(config, "Analysis"), "Analysis"))
-        except VisionConfigError as exc:
+        except (VisionConfigError, ObjectModelError) as exc:  # a missing or corrupt model among them
             raise ComponentConfigError(str(exc)) from exc
         self.min_interval = 1.0 / number(config, "MaxFramesPerSecond", 2, minimum=0.001)
         self.window = LabelWindow(number(config, "LabelWindowSeconds", 60, minimum=1))

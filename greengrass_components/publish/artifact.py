@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
 import yaml
 
 from edgeway_common.zips import deterministic_zip
+from greengrass_components.publish import model_store
 from greengrass_components.runtime.errors import ArtifactError
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -66,20 +68,29 @@ def sha256_digest(data: bytes) -> str:
 
 
 def stage_artifacts(recipe_dir: Path, artifact_dir: Path) -> list[str]:
-    """Lays the zip out as a core's `--artifacts` folder wants it, for every recipe that names it:
-    `<artifact_dir>/<Component>/<version>/edgeway-components.zip`. Returns the components staged."""
-    data = components_zip()
+    """Lays the artifacts out as a core's `--artifacts` folder wants them, for every recipe that names
+    them: `<artifact_dir>/<Component>/<version>/<file>`, the components' zip built here and the object
+    model fetched (once, checked) by `model_store`. Returns the components staged."""
+    data: bytes | None = None
+    model: Path | None = None
     staged = []
     for path in sorted(recipe_dir.glob("*.yaml")):
         recipe = yaml.safe_load(path.read_text())
-        uris = [
-            artifact.get("URI", "")
+        names = [
+            str(artifact.get("URI", "")).rsplit("/", 1)[-1]
             for manifest in recipe.get("Manifests", [])
             for artifact in manifest.get("Artifacts", []) or []
         ]
-        if any(uri.endswith(f"/{ARTIFACT_NAME}") for uri in uris):
-            folder = artifact_dir / recipe["ComponentName"] / str(recipe["ComponentVersion"])
+        folder = artifact_dir / recipe["ComponentName"] / str(recipe["ComponentVersion"])
+        wanted = [n for n in names if n == ARTIFACT_NAME or n in model_store.SHA256]
+        for name in wanted:
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / ARTIFACT_NAME).write_bytes(data)
+            if name == ARTIFACT_NAME:
+                data = data if data is not None else components_zip()
+                (folder / name).write_bytes(data)
+            else:
+                model = model or model_store.fetch_model()
+                shutil.copyfile(model / name, folder / name)
+        if wanted:
             staged.append(recipe["ComponentName"])
     return staged

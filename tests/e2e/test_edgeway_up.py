@@ -50,8 +50,8 @@ def test_edgeway_up_runs_the_edge_components_and_their_data_reaches_the_cloud(tm
             if not socket_path.exists():
                 return False
             components = control_request(socket_path, {"op": "list"})["components"]
-            running = {c["name"] for c in components if c["state"] == "RUNNING"}
-            return set(UP_COMPONENTS) <= running
+            ready = {c["name"] for c in components if c["state"] in ("RUNNING", "FINISHED")}
+            return set(UP_COMPONENTS) <= ready  # the model store has nothing to run: it is FINISHED
 
         wait_for(components_running, 60, "the edge components to run")
         page = requests.get(f"http://127.0.0.1:{http_port}/", timeout=10)
@@ -72,6 +72,10 @@ def test_edgeway_up_runs_the_edge_components_and_their_data_reaches_the_cloud(tm
         assert window["thing"] == "up-test" and window["count"] >= 1
         vision = ada.wait("dash/vision/up-test", lambda b: b.get("frames", 0) >= 1, timeout=60)
         assert vision["labels"]
+        # the tag cloud counts what the object model (the model-store component) saw: the demo camera's
+        # second photograph is scikit-image's coffee cup, which no heuristic label names
+        cloud_of_tags = ada.wait("dash/vision/up-test", lambda b: "cup" in b.get("labels", {}), timeout=120)
+        assert cloud_of_tags["labels"]["cup"] >= 1
         ada.close()
     finally:
         up.send_signal(signal.SIGINT)

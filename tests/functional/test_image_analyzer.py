@@ -105,3 +105,39 @@ def test_a_source_that_does_not_validate_reports_errored(start_core, tmp_path):
         core, tmp_path, ANALYZER, {"Source": {"type": "folder", "path": str(tmp_path / "nowhere")}}
     )
     assert "is not a folder" in log
+
+
+def test_objects_from_the_model_store_component_label_the_demo_photographs(start_core, tmp_path):
+    core = start_core()
+    listener = Listener(core, tmp_path, TOPICS)
+    deploy(  # the model comes from com.edgeway.ObjectModel, staged and deployed as its dependency
+        core,
+        tmp_path,
+        {
+            ANALYZER: {
+                "Source": {"type": "demo", "photos": ["astronaut", "chelsea"], "framesPerPhoto": 2},
+                "MaxFramesPerSecond": 5,
+            }
+        },
+    )
+    results = listener.wait("edgeway/vision", lambda r: len(r) >= 4, what="4 demo frames")
+    by_photo = {r["frame"].split("#")[0]: r for r in results}
+    assert "person" in [o["label"] for o in by_photo["astronaut"]["objects"]]
+    assert by_photo["chelsea"]["labels"].get("cat") == 1
+    assert "com.edgeway.ObjectModel" in core.log_text()
+
+
+def test_a_corrupt_model_reports_errored_naming_the_file(start_core, tmp_path):
+    core = start_core()
+    bad = tmp_path / "bad-model"
+    bad.mkdir()
+    (bad / "mobilenet_ssd_v2_coco_quant_postprocess.tflite").write_bytes(b"\0" * 1024)
+    (bad / "coco_labels.txt").write_text("0  person\n")
+    log = deploy_invalid(
+        core,
+        tmp_path,
+        ANALYZER,
+        {"Analysis": {"analyses": ["objects", "faces"], "objects": {"modelDir": str(bad)}}},
+        "com.edgeway.ObjectModel",
+    )
+    assert "mobilenet_ssd_v2_coco_quant_postprocess.tflite: not a TensorFlow Lite model" in log

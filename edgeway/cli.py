@@ -9,6 +9,7 @@ from edgeway.components_commands import components
 from edgeway.core_commands import core
 from edgeway.device_commands import device, fleet
 from edgeway.edge_commands import edge
+from edgeway.operator_commands import build, deploy, deployments, publish
 from edgeway.status_command import status
 from edgeway.up_command import up
 
@@ -25,11 +26,15 @@ def cli() -> None:
 cli.add_command(cloud)
 cli.add_command(components)
 cli.add_command(core)
+cli.add_command(deploy)
+cli.add_command(deployments)
 cli.add_command(device)
 cli.add_command(edge)
 cli.add_command(fleet)
 cli.add_command(status)
 cli.add_command(up)
+components.add_command(build)
+components.add_command(publish)
 
 
 def main() -> None:

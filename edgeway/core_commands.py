@@ -110,6 +110,17 @@ def core() -> None:
     show_default=True,
     help="Seconds a deployment waits for its components to be RUNNING or FINISHED.",
 )
+@click.option(
+    "--cloud-deployments",
+    is_flag=True,
+    help="Take deployments from the cloud through the IoT jobs of this core's thing (needs --iot-endpoint).",
+)
+@click.option(
+    "--greengrass-endpoint-url",
+    default=None,
+    envvar="EDGEWAY_GREENGRASS_ENDPOINT_URL",
+    help="Greengrass's API and S3 at this URL (the stand-in: http://127.0.0.1:8081) instead of AWS's.",
+)
 def run(
     root: Path,
     recipe_dir: Path | None,
@@ -127,8 +138,14 @@ def run(
     reconnect_min: float,
     reconnect_max: float,
     deployment_timeout: float,
+    cloud_deployments: bool,
+    greengrass_endpoint_url: str | None,
 ) -> None:
     """Run the core in the foreground until SIGINT or SIGTERM."""
+    if cloud_deployments and not iot_endpoint:
+        raise click.BadParameter(
+            "cloud deployments come through IoT jobs: give --iot-endpoint", param_hint="--cloud-deployments"
+        )
     try:
         endpoint = IotEndpoint.parse(iot_endpoint, cert, key, ca, iot_token) if iot_endpoint else None
     except ValueError as exc:
@@ -146,6 +163,8 @@ def run(
         region=region,
         platform_overrides=_key_value(platform_overrides, "--platform"),
         deployment_timeout=deployment_timeout,
+        cloud_deployments=cloud_deployments,
+        greengrass_endpoint_url=greengrass_endpoint_url,
     )
     raise SystemExit(run_core(settings))
 

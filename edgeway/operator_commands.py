@@ -43,6 +43,13 @@ class Aws:
         self._boto, self._local = boto3, local
 
     def client(self, service: str) -> Any:
+        if service == "s3" and self.endpoint:  # the stand-in serves S3 path-style under /s3
+            from botocore.config import Config
+
+            return self._boto.client(
+                "s3", region_name=self.region, endpoint_url=f"{self.endpoint}/s3",
+                config=Config(s3={"addressing_style": "path"}), **self._local,
+            )  # fmt: skip
         return self._boto.client(service, region_name=self.region, endpoint_url=self.endpoint, **self._local)
 
     @property

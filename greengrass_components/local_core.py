@@ -9,6 +9,7 @@ control socket. On SIGINT or SIGTERM every component is stopped dependents-first
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -21,6 +22,8 @@ from typing import Any
 
 from edgeway_common.json_logs import log
 from edgeway_common.shadow_store import ShadowStore
+from greengrass_components.cloud.component_fetch import fetch_components
+from greengrass_components.cloud.fleet_jobs import FleetJobs
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
 from greengrass_components.cloud.mqtt_session import IotCoreSession
 from greengrass_components.cloud.shadow_sync import ShadowSync
@@ -78,6 +81,10 @@ class CoreSettings:
     reconnect_max_seconds: float = 120.0
     # Configuration merged into components by the first deployment (as a deployment's MERGE would).
     initial_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Cloud deployments: where Greengrass's API (GetComponent) and S3 are; None: take no jobs. With
+    # an endpoint URL (the stand-in), S3 is under <url>/s3 and the account is the stand-in's.
+    cloud_deployments: bool = False
+    greengrass_endpoint_url: str | None = None
 
 
 class Core:
@@ -119,6 +126,11 @@ class Core:
         self.shadow_sync = (
             ShadowSync(self.shadows, self.iot, settings.thing_name, self.log)
             if self.iot is not None
+            else None
+        )
+        self.fleet = (
+            FleetJobs(self.iot, settings.thing_name, self._apply_cloud, self._health, self.log)
+            if self.iot is not None and settings.cloud_deployments
             else None
         )
         self.validator = ConfigurationValidator(settings.configuration_validation_timeout)
@@ -259,6 +271,27 @@ class Core:
     def request_stop(self) -> None:
         self._stopping.set()
 
+    async def _apply_cloud(self, document: dict[str, Any]) -> tuple[str, str]:
+        return await CloudDeployments(self).apply(document)
+
+    def _health(self) -> dict[str, Any]:
+        """The fleet status message's body: every component, and the core UNHEALTHY if one is broken."""
+        snapshot = self.supervisor.snapshot()
+        bad = any(c["state"] in ("BROKEN", "ERRORED") for c in snapshot)
+        return {
+            "ggcVersion": "2.14.3", "platform": self.device.get("os", "linux"),
+            "architecture": self.device.get("architecture", "amd64"),
+            "overallDeviceStatus": "UNHEALTHY" if bad else "HEALTHY",
+            "components": [
+                {"componentName": c["name"], "version": c["version"], "status": c["state"], "isRoot": True}
+                for c in snapshot
+            ],
+        }  # fmt: skip
+
+    def _broken_to_fleet(self, change: StateChange) -> None:
+        if change.new == State.BROKEN and self.fleet is not None:
+            asyncio.get_running_loop().create_task(self.fleet.report_health("BROKEN_COMPONENT"))
+
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -282,6 +315,9 @@ class Core:
             await self.iot.start()
         if self.shadow_sync is not None:
             self.shadow_sync.start()
+        if self.fleet is not None:
+            self.fleet.start()
+            self.board.subscribe(self._broken_to_fleet)
         exit_code = 0
         try:
             self.deployments.restore()
@@ -304,6 +340,8 @@ class Core:
             server.close()
             await self.supervisor.stop_all()
             await self.ipc.close()
+            if self.fleet is not None:
+                await self.fleet.close()
             if self.iot is not None:
                 await self.iot.close()
             self.spool.close()
@@ -313,6 +351,75 @@ class Core:
             stop_reaper(reaper)
             log(self.log, logging.INFO, "core-stopped")
         return exit_code
+
+
+class CloudDeployments:
+    """How the core carries out a deployment from the cloud (FleetJobs hands it the job document): fetch
+    the recipes and artifacts, then deploy them as a local deployment would (rolling back on failure),
+    removing what this core's previous cloud deployment held and the new one leaves out."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.roots = core.paths.root / "cloud-deployments" / "roots.json"
+
+    def _clients(self) -> tuple[Any, Any, str, str]:
+        import boto3
+        from botocore.config import Config
+
+        settings = self.core.settings
+        url = settings.greengrass_endpoint_url
+        local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if url else {}
+        greengrass = boto3.client("greengrassv2", region_name=settings.region, endpoint_url=url, **local)
+        s3 = boto3.client(
+            "s3", region_name=settings.region, endpoint_url=f"{url}/s3" if url else None,
+            config=Config(s3={"addressing_style": "path"}), **local,
+        )  # fmt: skip
+        account = "000000000000" if url else str(boto3.client("sts").get_caller_identity()["Account"])
+        return greengrass, s3, account, settings.region
+
+    def previous(self) -> set[str]:
+        try:
+            return set(json.loads(self.roots.read_text()))
+        except (OSError, ValueError):
+            return set()
+
+    async def apply(self, document: dict[str, Any]) -> tuple[str, str]:
+        folder = self.core.paths.root / "cloud-deployments" / str(document["deploymentId"])
+        try:
+            greengrass, s3, account, region = await asyncio.to_thread(self._clients)
+            await asyncio.to_thread(
+                fetch_components,
+                document,
+                greengrass,
+                s3,
+                folder / "recipes",
+                folder / "artifacts",
+                account,
+                region,
+            )
+        except Exception as exc:  # boto3's errors, a missing object: the deployment fails saying so
+            return "FAILED", f"fetching the components failed: {type(exc).__name__}: {exc}"
+        wanted = document["components"]
+        updates = {
+            name: ConfigurationUpdate(
+                merge=dict(spec.get("configurationUpdate", {}).get("merge") or {}),
+                reset=tuple(spec.get("configurationUpdate", {}).get("reset") or ()),
+            )
+            for name, spec in wanted.items()
+            if spec.get("configurationUpdate")
+        }
+        request = DeploymentRequest(
+            merge={name: str(spec["version"]) for name, spec in wanted.items()},
+            remove=tuple(sorted(self.previous() - set(wanted))),
+            update_config=updates,
+            recipe_dir=folder / "recipes",
+            artifact_dir=folder / "artifacts",
+        )
+        result = await self.core.deployments.deploy(request, deployment_id=str(document["deploymentId"]))
+        if result.status == "SUCCEEDED":
+            self.roots.parent.mkdir(parents=True, exist_ok=True)
+            self.roots.write_text(json.dumps(sorted(wanted)))
+        return result.status, result.reason
 
 
 class CoreComponentControl:

@@ -38,6 +38,7 @@ from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.iot_api import jobs_routes, shadow_routes
 from cloud_backend.local.lambda_host import LambdaHost, function_specs
 from cloud_backend.local.policies import role_policies
+from cloud_backend.local.s3_api import ObjectStore, s3_routes
 from cloud_backend.local.thing_groups import ThingGroups
 from cloud_backend.rules.engine import RulesEngine
 from cloud_backend.rules.loader import load_rules
@@ -197,7 +198,10 @@ class LocalCloud:
         self.jobs = JobsService(jobs_store, lambda topic, doc: bus.publish(topic, encode(doc)), time.time)
         launcher = JobsLauncher(self.jobs, groups)
         groups.joined = launcher.joined
-        self.greengrass = GreengrassService(data / "greengrass-control.sqlite3", launcher, self._recipe_check)
+        self.objects = ObjectStore(data / "s3")
+        self.greengrass = GreengrassService(
+            data / "greengrass-control.sqlite3", launcher, self._recipe_check, self.objects.exists
+        )
         self._closers.append(self.greengrass.close)
         self.broker = IotBroker(
             broker_config(settings.mqtt_port, settings.ws_port, settings.host),
@@ -222,6 +226,7 @@ class LocalCloud:
         greengrass_routes(registry)(app)
         control_routes(self.greengrass, self.jobs)(app)
         thing_group_routes(groups)(app)
+        s3_routes(self.objects)(app)
         if self._routes is not None:
             self._routes(app)
         self._runner = web.AppRunner(app, access_log=None)

@@ -20,6 +20,7 @@ class StackInfo:
     console_token: str = ""
     device_port: int = 8883
     discovery_port: int = 8443
+    cores: int = 1
 
     @property
     def web(self) -> str:
@@ -46,6 +47,12 @@ class StackInfo:
             ),
             ("a device certificate", f"edgeway cloud thing create THING --core {self.thing} --out DIR"),
             ("core", f"thing {self.thing}, edgeway core list --root {state / 'core'}"),
+            (
+                "fleet",
+                f"{self.cores} core(s) in thinggroup/edgeway-fleet: edgeway deploy"
+                " --target thinggroup/edgeway-fleet"
+                f" --endpoint-url http://127.0.0.1:{self.cloud_http_port} --component NAME=VERSION",
+            ),
             ("state", str(state)),
             ("logs", str(state / "core" / "logs")),
         ]

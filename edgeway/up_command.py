@@ -24,6 +24,8 @@ from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from edgeway.console_api import console_routes
 from edgeway.console_logs import FORMATS, attach, console_handler
+from edgeway.local_fleet import GROUP as FLEET_GROUP
+from edgeway.local_fleet import LocalFleet, fleet_things
 from edgeway.output import errors, table
 from edgeway.port_options import (
     cloud_http_port_option,
@@ -156,8 +158,16 @@ class Stack:
     """The running local stack: the stand-in, the local CloudFront and the core, and whether each
     answers; the health `/healthz` serves and the ready table come from here."""
 
-    def __init__(self, info: StackInfo, cloud: CloudSettings, core: CoreSettings, edge: EdgeSettings) -> None:
+    def __init__(
+        self,
+        info: StackInfo,
+        cloud: CloudSettings,
+        core: CoreSettings,
+        edge: EdgeSettings,
+        fleet: LocalFleet | None = None,
+    ) -> None:
         self.info = info
+        self.fleet = fleet
         self.core = Core(core)  # first: it sets up the `edgeway` logger, which the console joins
         monitor = Monitor()
         routes = console_routes(self.core, monitor, info.console_token)
@@ -182,6 +192,12 @@ class Stack:
 
     async def run(self, started: float, command: str | None) -> int:
         await self.cloud.start()
+        if self.cloud.groups is not None:  # every core of the local fleet is in one thing group
+            self.cloud.groups.create(FLEET_GROUP)
+            for thing in self.fleet.things if self.fleet else [self.info.thing]:
+                self.cloud.groups.add(FLEET_GROUP, thing)
+        if self.fleet is not None:
+            await self.fleet.start()
         try:
             await self.edge.start()
             self.edge_up = True
@@ -199,6 +215,8 @@ class Stack:
                 self.edge_up = False
                 await self.edge.stop()
         finally:
+            if self.fleet is not None:
+                await self.fleet.stop()
             await self.cloud.stop()
 
     async def _when_ready(self, started: float, command: str | None) -> int | None:
@@ -250,6 +268,15 @@ class Stack:
 @discovery_port_option
 @port_option("--device-port", 8883, "EDGEWAY_DEVICE_PORT", "The core's broker for client devices (TLS)")
 @click.option(
+    "--cores",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    envvar="EDGEWAY_CORES",
+    help="Cores in the local fleet (gateway-1 ... gateway-N, one thing group, deployments from the stand-in)"
+    " [env EDGEWAY_CORES].",
+)
+@click.option(
     "--log-format",
     type=click.Choice(FORMATS),
     default="auto",
@@ -274,6 +301,7 @@ def up(
     cloud_http_port: int,
     discovery_port: int,
     device_port: int,
+    cores: int,
     log_format: str,
     command: str | None,
 ) -> None:
@@ -298,7 +326,10 @@ def up(
     )
     stand_in_ca = CertificateAuthority(cloud_settings.data_dir / "ca", "edgeway stand-in CA").ca
     recipes, artifacts = stage_edge_components(state_dir, recipe_dir or packaged_recipes())
-    token = Identity(load_or_create_key(cloud_settings.data_dir)).issue(thing_name, "device", thing_name)
+    identity = Identity(load_or_create_key(cloud_settings.data_dir), token_seconds=86400)
+    things = fleet_things(thing_name, cores)
+    tokens = {thing: identity.issue(thing, "device", thing) for thing in things}
+    token = tokens[thing_name]
     core_settings = CoreSettings(
         root=state_dir / "core",
         recipe_dir=recipes,
@@ -308,7 +339,10 @@ def up(
         reconnect_max_seconds=10.0,
         log_to_stderr=False,
         initial_config=device_config(stand_in_ca, device_port),
+        cloud_deployments=True,
+        greengrass_endpoint_url=f"http://127.0.0.1:{cloud_http_port}",
     )
+    fleet = LocalFleet(state_dir, things, mqtt_port, cloud_http_port, tokens) if cores > 1 else None
     edge_settings = EdgeSettings(
         port=http_port,
         origins={"WebOrigin": str(packaged_web()), "ApiOrigin": f"http://127.0.0.1:{cloud_http_port}"},
@@ -326,8 +360,9 @@ def up(
         secrets.token_urlsafe(24),
         device_port,
         discovery_port,
+        cores,
     )
-    stack = Stack(info, cloud_settings, core_settings, edge_settings)
+    stack = Stack(info, cloud_settings, core_settings, edge_settings, fleet)
     attach(console_handler(log_format))
     try:
         raise SystemExit(asyncio.run(stack.run(started, command)))

@@ -126,6 +126,8 @@ class LocalCloud:
         self.jobs: JobsService | None = None
         self.registry: GreengrassRegistry | None = None
         self.greengrass: GreengrassService | None = None
+        self._bus: LoopBus | None = None
+        self.groups: ThingGroups | None = None
         self.authority: CertificateAuthority | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,7 +153,7 @@ class LocalCloud:
         shadow_store = ShadowStore(data / "shadows.sqlite3")
         jobs_store = JobsStore(data / "jobs.sqlite3", time.time)
         self.registry = registry = GreengrassRegistry(data / "greengrass.sqlite3")
-        groups = ThingGroups(data / "thing-groups.sqlite3")
+        self.groups = groups = ThingGroups(data / "thing-groups.sqlite3")
         self.authority = CertificateAuthority(data / "ca", "edgeway stand-in CA")
         self._closers += [
             db.close,
@@ -164,7 +166,7 @@ class LocalCloud:
         lambdas = LambdaHost(function_specs(template, resolver))
         self._closers.insert(0, lambdas.close)
 
-        bus = LoopBus(loop)
+        bus = self._bus = LoopBus(loop)
         messages, presence = SqliteMessageStore(db), SqlitePresenceStore(db)
         backend.install(
             backend.configured(environment, messages, presence, SqliteTelemetryStore(db), BusPublisher(bus))
@@ -266,6 +268,19 @@ class LocalCloud:
             self.greengrass.report(thing, document if isinstance(document, dict) else {})
         except (ValueError, GreengrassError) as exc:
             log.info("fleet status refused", extra={"thing": thing, "reason": str(exc)[:300]})
+            return
+        core = self.greengrass.core(thing)
+        summary = {  # the dashboard's core list: each core's health from the fleet status feed
+            "thing": thing,
+            "status": core["status"],
+            "components": len(core["components"]),
+            "broken": [
+                str(c.get("componentName")) for c in core["components"] if c.get("status") == "BROKEN"
+            ],
+            "ts": int(core["updated"] * 1000),
+        }
+        if self._bus is not None:
+            self._bus.publish(f"dash/cores/{thing}", encode(summary))
 
     async def _sweep_jobs(self) -> None:
         """Job executions in progress past their timeout end TIMED_OUT within a second."""

@@ -78,3 +78,32 @@ def test_the_dashboard_shows_a_device_its_telemetry_alerts_and_vision(stack, bro
     )
     assert page.csp_violations() == []
     page.close()
+
+
+def test_the_core_list_shows_each_cores_health_from_the_fleet_status_feed(stack, browser):  # noqa: F811
+    page = Page(browser, stack.url)
+    page.sign_in("operator")
+    page.page.click("#tab-dashboard")
+    core = Device(stack.cloud, "gateway-9")
+    health = {
+        "ggcVersion": "2.14.3", "overallDeviceStatus": "HEALTHY", "thing": "gateway-9",
+        "components": [{"componentName": "com.example.A", "version": "1.0.0", "status": "RUNNING"},
+                       {"componentName": "com.example.B", "version": "1.0.0", "status": "RUNNING"}],
+    }  # fmt: skip
+    core.paho.publish(
+        "$aws/things/gateway-9/greengrassv2/health/json", json.dumps(health), qos=1
+    ).wait_for_publish(10)
+    item = "#devices li[data-thing=gateway-9]"
+    wait_for(lambda: "HEALTHY, 2 components" in page.page.inner_text(item), 15, "the core's health")
+    health["overallDeviceStatus"] = "UNHEALTHY"
+    health["components"][1]["status"] = "BROKEN"
+    core.paho.publish(
+        "$aws/things/gateway-9/greengrassv2/health/json", json.dumps(health), qos=1
+    ).wait_for_publish(10)
+    wait_for(
+        lambda: "UNHEALTHY, 2 components, broken: com.example.B" in page.page.inner_text(item), 15, "broken"
+    )
+    assert page.page.locator(f"{item} .health.unhealthy").count() == 1
+    assert page.csp_violations() == []
+    core.close()
+    page.close()

@@ -84,3 +84,38 @@ def test_the_discovery_answer_parses_with_the_official_sdk():
         ("10.0.0.5", 8883),
     ]
     assert group.certificate_authorities == ["PEM"]
+
+
+def test_a_rollout_releases_executions_at_its_rate_and_a_group_target_reaches_every_member(jobs):
+    store, clock = jobs
+    members = {"fleet": ["a", "b", "c"]}
+    _, things = store.create(
+        "roll", ["arn:aws:iot:us-east-1:000000000000:thinggroup/fleet"], {}, "", None,
+        members=members.__getitem__, per_minute=2,
+    )  # fmt: skip
+    assert things == ["a", "b", "c"]
+    assert [store.next_for(t) is not None for t in things] == [True, False, False]
+    clock.now += 30  # 2 a minute: the second one 30 s after the first
+    assert store.released() == ["b"] and store.next_for("b") is not None and store.next_for("c") is None
+    clock.now += 30
+    assert store.released() == ["c"] and store.released() == []  # each told once
+
+
+def test_the_abort_criteria_cancel_what_is_still_queued(jobs):
+    store, _ = jobs
+    criteria = [
+        {
+            "failureType": "FAILED",
+            "action": "CANCEL",
+            "thresholdPercentage": 50,
+            "minNumberOfExecutedThings": 2,
+        }
+    ]
+    store.create("risky", ["a", "b", "c", "d"], {}, "", None, abort=criteria)
+    for thing in ("a", "b"):
+        store.start_next(thing, {})
+    store.update("risky", "a", "FAILED", {"reason": "Install exited with code 3"}, None)
+    assert store.job("risky").status == "IN_PROGRESS"  # one executed: below the minimum
+    store.update("risky", "b", "FAILED", None, None)
+    assert store.job("risky").status == "CANCELED" and "aborted" in store.job("risky").description
+    assert {store.execution("risky", t).status for t in ("c", "d")} == {"CANCELED"}

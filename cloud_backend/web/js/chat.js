@@ -61,6 +61,10 @@ export function parse(topic, text, myClientId) {
     const thing = dash[2];
     if (dash[1] === "devices") return { kind: "device", thing, online: doc.online === true, since: num(doc.since) ?? Date.now() };
     if (dash[1] === "telemetry") return { kind: "telemetry", thing, sensor: str(doc.sensor), value: num(doc.last), alerting: doc.alerting === true };
+    if (dash[1] === "cores") {
+      const broken = Array.isArray(doc.broken) ? doc.broken.map(str).filter((n) => n) : [];
+      return { kind: "core", thing, health: doc.status === "UNHEALTHY" ? "UNHEALTHY" : "HEALTHY", components: num(doc.components) ?? 0, broken };
+    }
     if (dash[1] === "vision") {
       const labels = doc.labels !== null && typeof doc.labels === "object" ? doc.labels : {};
       const counts = Object.entries(labels).filter(([, n]) => typeof n === "number" && n > 0).map(([label, n]) => [String(label), n]);

@@ -30,7 +30,9 @@ export class DashView {
       el("li", { class: d.online === false ? "device offline" : "device online", dataset: { thing } },
         el("span", { class: "thing" }, thing), " ",
         el("span", { class: "state" }, d.online === false ? "offline" : "online"), " ",
-        el("span", { class: "seen" }, `last seen ${time(d.lastSeen ?? d.since)}`)));
+        el("span", { class: "seen" }, `last seen ${time(d.lastSeen ?? d.since)}`),
+        ...(d.core ? [" ", el("span", { class: d.core.health === "HEALTHY" ? "health healthy" : "health unhealthy" },
+          `${d.core.health}, ${d.core.components} components${d.core.broken.length ? `, broken: ${d.core.broken.join(", ")}` : ""}`)] : [])));
     replaceChildren(this.devices, items);
   }
 

@@ -90,6 +90,12 @@ export class Store {
         this.changed("devices");
         break;
       }
+      case "core": {
+        const device = this.devices.get(event.thing) ?? { online: true, since: Date.now() };
+        this.devices.set(event.thing, { ...device, core: { health: event.health, components: event.components, broken: event.broken }, lastSeen: Date.now() });
+        this.changed("devices");
+        break;
+      }
       case "telemetry": {
         if (event.value === null || !event.sensor) break;
         const key = `${event.thing}/${event.sensor}`;

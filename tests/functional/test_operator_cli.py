@@ -79,3 +79,27 @@ def test_deploy_status_and_rollback_to_a_group(cloud):
     assert gg.get_deployment(deploymentId=now["deploymentId"])["components"] == {
         "com.example.Hello": {"componentVersion": "1.0.0"}
     }
+
+
+def test_components_build_writes_each_recipe_with_its_artifacts_real_uri_and_digest(tmp_path):
+    import base64
+    import hashlib
+
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "edgeway", "components", "build", "--bucket", "my-bucket", "--out", str(out)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    uplink = json.loads((out / "recipes" / "com.edgeway.Uplink-1.0.0.json").read_text())
+    (artifact,) = uplink["Manifests"][0]["Artifacts"]
+    assert artifact["URI"] == "s3://my-bucket/com.edgeway.Uplink/1.0.0/edgeway-components.zip"
+    built = (out / "artifacts" / "com.edgeway.Uplink" / "1.0.0" / "edgeway-components.zip").read_bytes()
+    assert artifact["Algorithm"] == "SHA-256"
+    assert artifact["Digest"] == base64.b64encode(hashlib.sha256(built).digest()).decode()
+    model = json.loads((out / "recipes" / "com.edgeway.ObjectModel-1.0.0.json").read_text())
+    digests = [a["Digest"] for a in model["Manifests"][0]["Artifacts"]]
+    assert digests == [
+        "cEbzGnLsAEWle5QZkUTJbPWEDH3BBrgItkoe1VWaoM0=",
+        "k/I1iWdIU3/HEyWgcO4y6aCv2iSBzrlDVZMlYZdj+m0=",
+    ]

@@ -22,7 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import machine
-from greengrass_components.runtime.control_client import control_request
+from greengrass_components.runtime.control_client import (
+    CoreNotRunningError,
+    control_request,
+)
 from greengrass_components.runtime.core_paths import CorePaths
 
 RECIPE = """\
@@ -60,7 +63,7 @@ def one_run(count: int, workdir: Path) -> dict[str, float]:
                 socket_at = socket_at or now
                 try:
                     components = control_request(socket_path, {"op": "list"}, 5.0)["components"]
-                except OSError:
+                except (OSError, CoreNotRunningError):  # the socket file is there, not yet listening
                     components = []
                 if len(components) == count and all(c["state"] == "RUNNING" for c in components):
                     running_at = time.perf_counter()

@@ -13,7 +13,7 @@ from greengrass_components.runtime.recipe_loader import find_recipe_files, load_
 
 @click.group()
 def components() -> None:
-    """Validate (and later build and publish) Greengrass components."""
+    """Validate, build and publish Greengrass components."""
 
 
 @components.command()
@@ -36,3 +36,13 @@ def validate(paths: tuple[Path, ...]) -> None:
     console.print(f"{len(files) - failed} valid, {failed} invalid", highlight=False)
     if failed:
         raise SystemExit(1)
+
+
+def _operator_commands() -> None:
+    from edgeway.operator_commands import build, publish
+
+    components.add_command(build)
+    components.add_command(publish)
+
+
+_operator_commands()

@@ -3,7 +3,8 @@
 Evaluation is pure and quick, so it runs where the message arrives (the broker's loop); the actions go
 to an `ActionRunner`, which decides where each runs and reports a failure back through `failed`, which
 sends IoT Core's error-action payload to the rule's errorAction. `timestamp()` is the same for every
-rule that sees one message.
+rule that sees one message. Statements are compiled to closures when the engine is made
+(`sql_compile`), and a WHERE that several rules share is evaluated once per message.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cloud_backend.rules.model import Action, PutRecord, Republish, Rule, describe
-from cloud_backend.rules.sql_eval import Environment, Message, evaluate
+from cloud_backend.rules.sql_compile import CompiledStatement
+from cloud_backend.rules.sql_eval import Environment, Message, _Evaluator
 from edgeway_common.topics import topic_matches
 
 log = logging.getLogger("edgeway.rules")
@@ -58,6 +60,13 @@ class RulesEngine:
         new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.rules = tuple(rules)
+        self._compiled = [CompiledStatement(rule.statement) for rule in self.rules]
+        shared: dict[Any, int] = {}  # one slot per distinct WHERE
+        self._where_slot = [
+            shared.setdefault(rule.statement.where, len(shared)) if rule.statement.where is not None else -1
+            for rule in self.rules
+        ]
+        self._slots = len(shared)
         self._runner = runner
         self._now_ms = now_ms
         self._new_uuid = new_uuid
@@ -71,12 +80,18 @@ class RulesEngine:
         now = self._now_ms()
         environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
         fired = 0
-        for rule in self.rules:
+        evaluator: _Evaluator | None = None
+        wheres: list[Any] = [None] * self._slots
+        for rule, compiled, slot in zip(self.rules, self._compiled, self._where_slot, strict=True):
             if not topic_matches(rule.statement.topic_filter, topic):
                 continue
-            output = evaluate(rule.statement, message, environment)
-            if output is None:
-                continue
+            evaluator = evaluator or _Evaluator(message, message.document(), environment)
+            if compiled.where is not None:
+                if wheres[slot] is None:
+                    wheres[slot] = compiled.where(evaluator) is True
+                if not wheres[slot]:
+                    continue
+            output = compiled.select(evaluator)
             fired += 1
             for action in rule.actions:
                 pending = self._runner.run(

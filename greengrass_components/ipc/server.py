@@ -203,15 +203,30 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
         self.open = True
         self.rejected = False
+        self._pending: list[bytes] = []
+        self._flush_scheduled = False
 
     def send(self, message: Message) -> None:
         self.send_bytes(encode(message))
 
     def send_bytes(self, data: bytes) -> None:
-        if self.open and not self._writer.is_closing():
-            self._writer.write(data)
+        """Frames are gathered and written once per turn of the event loop: one send call for many
+        frames (a burst of responses, or many events fanned out to this subscriber), in order."""
+        if not self.open or self._writer.is_closing():
+            return
+        self._pending.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending and not self._writer.is_closing():
+            self._writer.write(b"".join(self._pending))
+        self._pending.clear()
 
     async def drain(self) -> None:
+        self.flush()
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
 

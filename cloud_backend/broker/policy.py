@@ -1,6 +1,7 @@
 """IoT policy evaluation as IoT Core does it, for the actions a broker checks. Pure.
 
-Actions iot:Connect (resource `client/<clientId>`), iot:Publish and iot:Receive (`topic/<topic>`),
+Actions iot:Connect (resource `client/<clientId>`), iot:Publish, iot:RetainPublish and iot:Receive
+(`topic/<topic>`),
 iot:Subscribe (`topicfilter/<filter>`, MQTT wildcards taken literally). Resources match with `*` (any
 run of characters, `/` included) and `?` (one character); action names match case-insensitively and
 may use `*`. Policy variables (`${iot:ClientId}`, `${iot:Connection.Thing.ThingName}`) are substituted
@@ -20,6 +21,7 @@ from typing import Any
 from cloud_backend.errors import PolicyError as PolicyError
 
 CONNECT, PUBLISH, SUBSCRIBE, RECEIVE = "iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"
+RETAIN_PUBLISH = "iot:RetainPublish"  # a publish with the RETAIN flag needs it beside iot:Publish
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 

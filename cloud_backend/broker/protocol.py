@@ -6,6 +6,10 @@
   message is not lost; amqtt sends it on receipt. PUBACKs still go in the order the PUBLISHes came.
 - A SUBSCRIBE with fixed-header flags other than 0010 or a requested QoS above 2 is a protocol
   violation (MQTT-3.8.1-1, MQTT-3-8.3-4): the connection is closed, not answered with a return code.
+- No timer per packet sent: amqtt re-arms one on every write for a handler that does nothing in the
+  broker. The keep-alive that matters is the client's: the broker closes a connection that sent
+  nothing for 1.5 times its keep-alive (MQTT-3.1.2-24, IoT Core), from one sweep for all connections
+  (`IotBroker`), with `ConnectFirst.last_read`.
 - What the broker sends a connection is bounded (`MAX_PENDING` deliveries not yet written or
   acknowledged); beyond that, messages for it are dropped and counted, as IoT Core bounds in-flight
   messages, so a client that stops reading cannot grow the broker's memory.
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from amqtt.adapters import ReaderAdapter
@@ -37,6 +43,12 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         self.pending = 0  # deliveries not yet written, or (QoS 1) not yet acknowledged
         self.dropped = 0  # deliveries refused because `pending` was at MAX_PENDING
         self.unacknowledged = 0  # QoS 1 deliveries the client never acknowledged
+
+    def _init_session(self, session: Any) -> None:
+        super()._init_session(session)
+        # amqtt re-arms a write timer on every packet sent, and the broker's timeout handler does
+        # nothing; the client's keep-alive is the broker's sweep (`server.IotBroker`).
+        self.keepalive_timeout = None
 
     async def _handle_qos1_message_flow(
         self, app_message: OutgoingApplicationMessage | IncomingApplicationMessage
@@ -85,14 +97,18 @@ CONNECT_FIRST_BYTE = 0x10  # packet type 1, flags 0000 (MQTT-2.2.2-2)
 
 class ConnectFirst(ReaderAdapter):  # type: ignore[misc]
     """A reader that refuses a connection whose first byte is not a CONNECT's: amqtt would parse any
-    packet (or an HTTP request) as a CONNECT and wait for bytes that never come."""
+    packet (or an HTTP request) as a CONNECT and wait for bytes that never come. It also notes when
+    the client last sent anything, for the keep-alive (amqtt's own read timeout closes nothing)."""
 
-    def __init__(self, reader: ReaderAdapter) -> None:
+    def __init__(self, reader: ReaderAdapter, clock: Callable[[], float] = time.monotonic) -> None:
         self._reader = reader
         self._first = True
+        self._clock = clock
+        self.last_read = clock()  # when the client last sent anything: the keep-alive sweep reads it
 
     async def read(self, n: int = -1) -> bytes:
         data: bytes = await self._reader.read(n)
+        self.last_read = self._clock()
         if self._first and data:
             self._first = False
             if data[0] != CONNECT_FIRST_BYTE:

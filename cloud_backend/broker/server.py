@@ -13,10 +13,14 @@ authorizer's disconnectAfterInSeconds and refreshAfterInSeconds are honoured (`g
 Messages (`_handle_message_delivery`, `_run_broadcast`). amqtt refuses every client publish to a `$`
 topic and closes the connection; IoT Core accepts the device shadow API there, so a shadow request the
 client's policy allows goes to the shadow service. Messages over IoT Core's 128 KB are dropped. A QoS 1
-publish is acknowledged once the rules' writes have committed (`protocol`). A subscriber gets a
+publish is acknowledged once the rules' writes have committed (`protocol`). A retained publish needs
+iot:RetainPublish as well as iot:Publish, as in IoT Core. A subscriber gets a
 message at the lower of the published QoS and its subscription's; a persistent session that is away
 keeps what it gets at QoS 1 (up to `MAX_QUEUED`) for `SESSION_EXPIRY_SECONDS`; a connection that
-stops reading gets at most `protocol.MAX_PENDING` messages in flight, the rest dropped and counted.
+stops reading gets at most `protocol.MAX_PENDING` messages in flight (QoS 0 on TCP: `MAX_BUFFERED_BYTES`
+unwritten), the rest dropped and counted. A QoS 0 message is encoded once and the same bytes written
+to every TCP subscriber (`_write_once_encoded`); amqtt builds, encodes and schedules a task per
+subscriber.
 
 These overrides use amqtt's internals, which is why its version is pinned in pyproject.toml.
 """
@@ -28,23 +32,27 @@ import contextlib
 import logging
 import re
 import ssl
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from http import HTTPStatus
 from typing import Any
 
 import websockets
+from amqtt.adapters import StreamWriterAdapter
 from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.constants import QOS_0
 from amqtt.mqtt.disconnect import DisconnectPacket
+from amqtt.mqtt.publish import PublishPacket
 from amqtt.utils import gen_client_id
 
 from cloud_backend.broker import jobs_service
 from cloud_backend.broker.gate import MAX_MESSAGE_BYTES, Connection, Gate
 from cloud_backend.broker.jobs_service import JobsService
-from cloud_backend.broker.policy import PUBLISH, RECEIVE, SUBSCRIBE
+from cloud_backend.broker.policy import PUBLISH, RECEIVE, RETAIN_PUBLISH, SUBSCRIBE
 from cloud_backend.broker.protocol import MAX_PENDING, ConnectFirst, EdgeProtocolHandler
 from cloud_backend.broker.shadow_service import ShadowService, parse_topic
 
@@ -54,6 +62,8 @@ _HEALTH = re.compile(r"^\$aws/things/(?P<thing>[A-Za-z0-9:_-]{1,128})/greengrass
 SESSION_EXPIRY_SECONDS = 3600  # IoT Core's default for a persistent session
 MAX_QUEUED = 10_000  # messages a persistent session that is away keeps
 TAKEOVER_SECONDS = 10.0
+MAX_BUFFERED_BYTES = 1 << 20  # QoS 0 bytes a connection may have unwritten before its deliveries drop
+KEEP_ALIVE_SWEEP_SECONDS = 1.0
 CONNECT_SECONDS = 10.0  # a connection that sends no whole CONNECT in this time is closed
 _ACTIONS = {Action.PUBLISH: PUBLISH, Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE}
 
@@ -84,6 +94,31 @@ class IotBroker(Broker):  # type: ignore[misc]
         super().__init__(config, **kwargs)
         self.gate, self.shadows, self.jobs, self.fleet_status = gate, shadows, jobs, fleet_status
         self._deliveries: set[asyncio.Future[Any]] = set()
+        self._keep_alive_sweep: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        self._keep_alive_sweep = asyncio.get_running_loop().create_task(self._sweep_keep_alive())
+
+    async def shutdown(self) -> None:
+        if self._keep_alive_sweep is not None:
+            self._keep_alive_sweep.cancel()
+        await super().shutdown()
+
+    async def _sweep_keep_alive(self) -> None:
+        """Closes each connection that sent nothing for 1.5 times its keep-alive (MQTT-3.1.2-24), with
+        IoT Core's disconnect reason."""
+        while True:
+            await asyncio.sleep(KEEP_ALIVE_SWEEP_SECONDS)
+            now = time.monotonic()
+            for client_id, (session, handler) in list(self._sessions.items()):
+                connection = self.gate.current(client_id)
+                reader = getattr(handler, "reader", None)
+                keep_alive = getattr(session, "keep_alive", 0) or 0
+                if connection is None or not isinstance(reader, ConnectFirst) or keep_alive <= 0:
+                    continue
+                if now - reader.last_read > 1.5 * keep_alive:
+                    self._close(connection, "MQTT_KEEP_ALIVE_TIMEOUT")
 
     async def _create_server_instance(
         self,
@@ -112,9 +147,10 @@ class IotBroker(Broker):  # type: ignore[misc]
         self, reader: Any, writer: Any, remote_address: str, remote_port: int
     ) -> tuple[EdgeProtocolHandler, Any]:
         """Reads the CONNECT; touches no existing session (that waits for authentication)."""
+        reading = ConnectFirst(reader)
         try:
             handler, session = await asyncio.wait_for(
-                EdgeProtocolHandler.init_from_connect(ConnectFirst(reader), writer, self.plugins_manager),
+                EdgeProtocolHandler.init_from_connect(reading, writer, self.plugins_manager),
                 CONNECT_SECONDS,
             )
         except (AMQTTError, MQTTError, NoDataError, TimeoutError) as exc:
@@ -128,6 +164,7 @@ class IotBroker(Broker):  # type: ignore[misc]
         if not session.client_id:
             session.client_id = gen_client_id()
         session.parent = 0
+        handler.reading = reading  # attached in place of `reader`, so the keep-alive sweep sees reads
         return handler, session
 
     async def _handle_client_session(
@@ -145,7 +182,7 @@ class IotBroker(Broker):  # type: ignore[misc]
         if session.transitions.is_connected():  # the old connection did not end in time
             session.transitions.disconnect()
         session.transitions.connect()
-        handler.attach(session, reader, writer)
+        handler.attach(session, getattr(handler, "reading", reader), writer)
         self._sessions[client_id] = (session, handler)
         self.gate.activate(connection, handler, self._close)
         await handler.mqtt_connack_authorize(True)
@@ -238,15 +275,18 @@ class IotBroker(Broker):  # type: ignore[misc]
             if not topic or "#" in topic or "+" in topic:  # MQTT-4.7.3-1, MQTT-3.3.2-2: close
                 return False
             data = bytes(message.data or b"")
+            retain = message.publish_packet is not None and bool(message.publish_packet.retain_flag)
             if len(data) > MAX_MESSAGE_BYTES:
                 self.gate.publish_refused(client_session, topic, f"message over {MAX_MESSAGE_BYTES} bytes")
             elif topic.startswith("$"):
                 self._reserved(client_session, topic, data)
             elif not self.gate.decide(client_session, PUBLISH, topic):
                 self.gate.publish_refused(client_session, topic, "not allowed to publish")
+            elif retain and not self.gate.decide(client_session, RETAIN_PUBLISH, topic):
+                self.gate.publish_refused(client_session, topic, "not allowed to publish retained messages")
             else:
                 await self._broadcast_message(client_session, topic, data, message.qos or QOS_0)
-                if message.publish_packet is not None and message.publish_packet.retain_flag:
+                if retain:
                     await self.retain_message(client_session, topic, data, message.qos)
                 durable = self.gate.accepted(client_session.client_id, topic, data)
             return True
@@ -285,10 +325,21 @@ class IotBroker(Broker):  # type: ignore[misc]
         elif job is not None and self.jobs is not None:
             self.jobs.handle(job, payload)
 
+    async def _broadcast_message(
+        self, session: Any, topic: str | None, data: bytes | bytearray | None, force_qos: int | None = None
+    ) -> None:
+        """Fans the message out at once, in the order messages come: amqtt queues each one for a loop
+        that starts a task and an `asyncio.wait` per message."""
+        if topic:
+            self.fan_out(topic, bytes(data or b""), force_qos or QOS_0)
+
     async def _run_broadcast(self, running_tasks: Any) -> None:
-        broadcast = await self._broadcast_queue.get()
-        topic, data = broadcast["topic"], broadcast["data"]
-        published = broadcast.get("qos") or QOS_0
+        broadcast = await self._broadcast_queue.get()  # nothing queues here now; kept for amqtt's loop
+        self.fan_out(broadcast["topic"], broadcast["data"], broadcast.get("qos") or QOS_0)
+
+    def fan_out(self, topic: str, data: bytes, published: int) -> None:
+        """To every subscriber whose filter matches and whose policy lets it receive the topic."""
+        encoded = _Encoded(topic, data)
         for topic_filter, subscriptions in list(self._subscriptions.items()):
             if not self._matches(topic, topic_filter):
                 continue
@@ -301,8 +352,23 @@ class IotBroker(Broker):  # type: ignore[misc]
                         self._queue_for_later(target, topic, data, qos)
                     continue
                 handler = self._get_handler(target)
-                if handler is not None:
+                if handler is None:
+                    continue
+                if qos == QOS_0 and isinstance(handler.writer, StreamWriterAdapter):
+                    self._write_once_encoded(handler, encoded)
+                else:
                     self._deliver(handler, topic, data, qos)
+
+    def _write_once_encoded(self, handler: Any, encoded: _Encoded) -> None:
+        """A QoS 0 delivery on TCP: the PUBLISH encoded once for every subscriber, written straight to
+        the transport (no task, no lock: a transport write is whole, and amqtt's own writes are too)."""
+        transport = handler.writer._writer.transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
+            self._count_drop(handler)
+            return
+        transport.write(encoded.packet())
 
     def _queue_for_later(self, session: Any, topic: str, data: bytes, qos: int) -> None:
         if session.retained_messages.qsize() >= MAX_QUEUED:
@@ -310,14 +376,17 @@ class IotBroker(Broker):  # type: ignore[misc]
             return
         session.retained_messages.put_nowait(RetainedApplicationMessage(None, topic, data, qos))
 
+    def _count_drop(self, handler: Any) -> None:
+        handler.dropped += 1
+        if handler.dropped in (1, 10, 100) or handler.dropped % 1000 == 0:
+            log.info(
+                "deliveries dropped: the client is not reading",
+                extra={"client_id": handler.session.client_id, "dropped": handler.dropped},
+            )
+
     def _deliver(self, handler: Any, topic: str, data: bytes, qos: int) -> None:
         if handler.pending >= MAX_PENDING:
-            handler.dropped += 1
-            if handler.dropped in (1, 10, 100) or handler.dropped % 1000 == 0:
-                log.info(
-                    "deliveries dropped: the client is not reading",
-                    extra={"client_id": handler.session.client_id, "dropped": handler.dropped},
-                )
+            self._count_drop(handler)
             return
         handler.pending += 1
         task = asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False))
@@ -352,22 +421,44 @@ class IotBroker(Broker):  # type: ignore[misc]
             self._deliver(handler, kept.topic, bytes(kept.data), kept.qos or QOS_0)
 
 
+class _Encoded:
+    """A QoS 0 PUBLISH of one message, encoded the first time a subscriber needs it."""
+
+    __slots__ = ("_data", "_packet", "_topic")
+
+    def __init__(self, topic: str, data: bytes) -> None:
+        self._topic, self._data = topic, data
+        self._packet: bytes | None = None
+
+    def packet(self) -> bytes:
+        if self._packet is None:
+            self._packet = PublishPacket.build(self._topic, self._data, None, False, QOS_0, False).to_bytes()
+        return self._packet
+
+
 class LoopBus:
     """Publishing from the backend (any thread): to subscribers through the broker, and to the rules."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.broker: Broker | None = None  # both set once built: the rules publish through this bus
+        self.broker: IotBroker | None = None  # both set once built: the rules publish through this bus
         self.rules: Callable[[str, bytes, str], Any] | None = None
-        self._pending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
+        self._loop_thread: int | None = None
 
     def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
-        self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id, qos)
+        """From the loop's own thread (the rules' republish) the message waits only for the current
+        callback to end; from any other thread the loop is woken for it."""
+        if self._loop_thread is None and self.loop.is_running():
+            with contextlib.suppress(RuntimeError):
+                if asyncio.get_running_loop() is self.loop:
+                    self._loop_thread = threading.get_ident()
+        if threading.get_ident() == self._loop_thread:
+            self.loop.call_soon(self._publish_now, topic, payload, client_id, qos)
+        else:
+            self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id, qos)
 
     def _publish_now(self, topic: str, payload: bytes, client_id: str, qos: int) -> None:
         if self.broker is not None:
-            task = self.loop.create_task(self.broker.internal_message_broadcast(topic, payload, qos))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self.broker.fan_out(topic, payload, qos or QOS_0)
         if self.rules is not None:
             self.rules(topic, payload, client_id)

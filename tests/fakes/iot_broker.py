@@ -33,6 +33,7 @@ EVERYTHING = json.dumps(
                 "Resource": "arn:aws:iot:*:*:topic/*",
             },
             {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "arn:aws:iot:*:*:topicfilter/*"},
+            {"Effect": "Allow", "Action": "iot:RetainPublish", "Resource": "arn:aws:iot:*:*:topic/secret/*"},
         ],
     }
 )

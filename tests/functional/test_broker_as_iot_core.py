@@ -6,6 +6,7 @@ broker and gate in this process (`tests.fakes.iot_broker`)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -213,8 +214,58 @@ def test_a_client_that_stops_reading_gets_a_bounded_number_of_messages_in_flight
         client.stop()
 
 
-def connect_packet(client_id: str, password: bytes = b"good") -> bytes:
-    body = b"\x00\x04MQTT\x04\xc2\x00\x3c"  # MQTT 3.1.1, username+password+clean, keep-alive 60
+def test_a_retained_publish_needs_retain_publish_as_well_as_publish(broker):
+    watcher = Client(broker, "watcher").connect()
+    watcher.subscribe("open/#")
+    keeper = Client(broker, "keeper").connect()
+    keeper.subscribe("chat/in/keeper")
+    keeper.paho.publish("open/x", b"kept?", qos=1, retain=True).wait_for_publish(10)
+    (refusal,) = wait_for(lambda: keeper.on("chat/in/keeper"), 10, "the refusal in the publisher's inbox")
+    assert "not allowed to publish retained messages: open/x" in refusal[0].decode()
+    keeper.publish("open/x", b"plain")  # iot:Publish alone is enough without the RETAIN flag
+    wait_for(lambda: heard(watcher, "open/x", b"plain"), 10, "the plain message")
+    assert not heard(watcher, "open/x", b"kept?")
+    late = Client(broker, "late").connect()
+    late.subscribe("open/#")
+    late.subscribe("marker")
+    keeper.publish("marker", b"m")
+    wait_for(lambda: heard(late, "marker", b"m"), 10, "the marker")
+    assert late.on("open/x") == []  # nothing was retained
+    for client in (watcher, keeper, late):
+        client.stop()
+
+
+def test_a_client_silent_for_one_and_a_half_keep_alives_is_closed_and_one_that_pings_is_not(broker):
+    silent = socket.create_connection(("127.0.0.1", broker.port))
+    pinging = socket.create_connection(("127.0.0.1", broker.port))
+    for sock, client_id in ((silent, "quiet"), (pinging, "chatty")):
+        sock.sendall(connect_packet(client_id, keep_alive=1))
+        sock.settimeout(10)
+        assert sock.recv(4)[:1] == b"\x20"  # CONNACK
+    pinging.settimeout(0.3)
+    closed_at = None
+    deadline = time.monotonic() + 20
+    while closed_at is None and time.monotonic() < deadline:
+        pinging.sendall(b"\xc0\x00")  # PINGREQ, well inside its keep-alive
+        with contextlib.suppress(TimeoutError):
+            assert pinging.recv(2) == b"\xd0\x00"  # PINGRESP: still served
+        if broker.bus.events("disconnected", "quiet"):
+            closed_at = time.monotonic()
+    (event,) = broker.bus.events("disconnected", "quiet")
+    assert event["disconnectReason"] == "MQTT_KEEP_ALIVE_TIMEOUT"
+    silent.settimeout(10)
+    assert silent.recv(1) == b""  # the broker closed it
+    assert broker.bus.events("disconnected", "chatty") == []
+    pinging.sendall(b"\xc0\x00")
+    pinging.settimeout(10)
+    assert pinging.recv(2) == b"\xd0\x00"
+    silent.close()
+    pinging.close()
+
+
+def connect_packet(client_id: str, password: bytes = b"good", keep_alive: int = 60) -> bytes:
+    # MQTT 3.1.1, username+password+clean session, then the keep-alive in seconds
+    body = b"\x00\x04MQTT\x04\xc2" + keep_alive.to_bytes(2, "big")
     for field in (client_id.encode(), b"u", password):
         body += len(field).to_bytes(2, "big") + field
     return b"\x10" + remaining_length(len(body)) + body

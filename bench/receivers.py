@@ -1,0 +1,191 @@
+"""Many MQTT subscribers in one process, cheap enough to measure a broker with.
+
+Written by hand on purpose: a benchmark's receivers must cost less CPU than the broker they measure.
+A paho client spends over 100 µs of Python per message and a `mosquitto_sub` process per receiver
+pays a process wake-up per message; here one `selectors` loop holds every connection, and each
+wake-up only stamps the time and keeps the bytes. The MQTT (3.1.1, QoS 0) parsing happens after the
+run, outside the measured window.
+
+Run by a benchmark as a child process (one JSON object per line on stdin and stdout):
+
+    python bench/receivers.py --port P --topic T --count N --credentials FILE
+
+`FILE` holds a JSON list of [client id, password or null]. The process connects and subscribes every
+receiver, prints {"ready": true}, reads one line ("go": the measured window starts), and prints its
+report once every receiver has `--count` messages or `--seconds` pass: per receiver the messages,
+and for every message the arrival time (ns since the epoch) beside the payload's `id`; and the CPU
+seconds this process used between "go" and the last message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import selectors
+import socket
+import sys
+import time
+from typing import Any
+
+PUBLISH, CONNACK, SUBACK = 0x3, 0x2, 0x9
+
+
+def _field(text: str) -> bytes:
+    raw = text.encode()
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    length, encoded = len(body), bytearray()
+    while True:
+        byte, length = length % 128, length // 128
+        encoded.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes([first]) + bytes(encoded) + body
+
+
+def connect_packet(client_id: str, password: str | None) -> bytes:
+    flags = 0x02 | (0xC0 if password is not None else 0)  # clean session, user name and password
+    body = _field("MQTT") + bytes([4, flags]) + (0).to_bytes(2, "big") + _field(client_id)  # no keep-alive
+    if password is not None:
+        body += _field(client_id) + _field(password)
+    return _packet(0x10, body)
+
+
+def subscribe_packet(topic: str) -> bytes:
+    return _packet(0x82, (1).to_bytes(2, "big") + _field(topic) + b"\x00")
+
+
+def packets(stream: bytes) -> list[tuple[int, int, bytes]]:
+    """(type, end offset, body) of each whole packet in the stream."""
+    found, at = [], 0
+    while at < len(stream):
+        kind, at, multiplier, length = stream[at] >> 4, at + 1, 1, 0
+        while True:
+            if at >= len(stream):
+                return found
+            byte = stream[at]
+            at += 1
+            length += (byte & 0x7F) * multiplier
+            multiplier *= 128
+            if not byte & 0x80:
+                break
+        if at + length > len(stream):
+            return found
+        found.append((kind, at + length, stream[at : at + length]))
+        at += length
+    return found
+
+
+def publish_payload(body: bytes) -> bytes:
+    return body[2 + int.from_bytes(body[:2], "big") :]  # QoS 0: no packet id
+
+
+class Receiver:
+    def __init__(self, port: int, client_id: str, password: str | None, topic: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.sendall(connect_packet(client_id, password) + subscribe_packet(topic))
+        self.chunks: list[tuple[int, bytes]] = []  # (arrival ns, bytes) as read
+        self.publishes = 0  # whole PUBLISH packets read so far
+        self.pending = b""  # the bytes of a packet not yet whole
+        self._handshake = b""
+
+    def wait_subscribed(self) -> None:
+        while not any(kind == SUBACK for kind, _, _ in packets(self._handshake)):
+            data = self.sock.recv(4096)
+            if not data:
+                raise SystemExit(f"the broker closed a receiver: {self._handshake!r}")
+            self._handshake += data
+        connack = packets(self._handshake)[0]
+        if connack[0] != CONNACK or connack[2][1] != 0:
+            raise SystemExit(f"a receiver was refused: {self._handshake!r}")
+        if packets(self._handshake)[-1][2][2:] == b"\x80":
+            raise SystemExit("a receiver's subscription was refused")
+        self.sock.setblocking(False)
+
+    def take(self, stamp: int, data: bytes) -> int:
+        """Keeps what was read; counts the PUBLISH packets now whole (headers only, no copies)."""
+        self.chunks.append((stamp, data))
+        stream = self.pending + data
+        at = 0
+        while at < len(stream):
+            start, kind, at, multiplier, length = at, stream[at] >> 4, at + 1, 1, 0
+            while at < len(stream):
+                byte = stream[at]
+                at += 1
+                length += (byte & 0x7F) * multiplier
+                multiplier *= 128
+                if not byte & 0x80:
+                    break
+            else:
+                at = start
+                break
+            if at + length > len(stream):
+                at = start
+                break
+            at += length
+            self.publishes += kind == PUBLISH
+        self.pending = stream[at:]
+        return self.publishes
+
+    def arrivals(self) -> list[tuple[int, str]]:
+        """(arrival ns, payload id) of each message, its arrival being that of its last byte."""
+        stream, ends, total = b"".join(data for _, data in self.chunks), [], 0
+        for stamp, data in self.chunks:
+            total += len(data)
+            ends.append((total, stamp))
+        found, chunk = [], 0
+        for kind, end, body in packets(stream):
+            while ends[chunk][0] < end:
+                chunk += 1
+            if kind == PUBLISH:
+                try:
+                    found.append((ends[chunk][1], str(json.loads(publish_payload(body))["id"])))
+                except (ValueError, KeyError, TypeError):
+                    continue
+        return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--credentials", required=True)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    args = parser.parse_args()
+    with open(args.credentials) as handle:
+        credentials = json.load(handle)
+    receivers = [Receiver(args.port, client_id, password, args.topic) for client_id, password in credentials]
+    for receiver in receivers:
+        receiver.wait_subscribed()
+    print(json.dumps({"ready": True}), flush=True)
+    sys.stdin.readline()
+    cpu_started = time.process_time()
+    selector = selectors.DefaultSelector()
+    for receiver in receivers:
+        selector.register(receiver.sock, selectors.EVENT_READ, receiver)
+    deadline = time.monotonic() + args.seconds
+    waiting = len(receivers)
+    while waiting and time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=0.5):
+            receiver: Receiver = key.data
+            try:
+                data = receiver.sock.recv(1 << 16)
+            except BlockingIOError:
+                continue
+            if not data or receiver.take(time.time_ns(), data) >= args.count:
+                selector.unregister(receiver.sock)
+                waiting -= 1
+    cpu_used = time.process_time() - cpu_started
+    report: dict[str, Any] = {
+        "cpu_s": cpu_used,
+        "receivers": [{"arrivals": receiver.arrivals()} for receiver in receivers],
+    }
+    print(json.dumps(report), flush=True)
+    for receiver in receivers:
+        receiver.sock.close()
+
+
+if __name__ == "__main__":
+    main()

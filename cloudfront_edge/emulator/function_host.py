@@ -3,7 +3,8 @@ within the trigger's time limit.
 
 On the main thread (as `edgeway edge serve` and `edgeway up` run) a function is called inline and a
 SIGALRM timer interrupts it at its limit, as Lambda stops a function that overruns: this costs two
-`setitimer` calls instead of a thread hand-off (about 125 us per invocation on a 2-core machine). Off the
+`setitimer` calls instead of a thread hand-off (about 125 us per invocation on a 2-core machine); the
+handler is installed once and acts only while a function runs. Off the
 main thread, where signals cannot reach, it runs in a worker pool and an overrunning function is
 abandoned to finish in its thread while the request gets its 503.
 """
@@ -118,20 +119,36 @@ class FunctionTimeout(BaseException):
     function cannot swallow it."""
 
 
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise FunctionTimeout
+class _Alarm:
+    """The SIGALRM handler, installed on the main thread's first call and again only if something else
+    took the signal since (a cheap check, not an install and a restore per call): it interrupts only
+    while a function runs (`armed`); an alarm at any other moment is ignored."""
+
+    armed = False
+
+    @classmethod
+    def on_alarm(cls, signum: int, frame: Any) -> None:
+        if cls.armed:
+            cls.armed = False
+            raise FunctionTimeout
+
+    @classmethod
+    def install(cls) -> None:
+        if signal.getsignal(signal.SIGALRM) != cls.on_alarm:
+            signal.signal(signal.SIGALRM, cls.on_alarm)
 
 
 def _call_with_alarm(
     name: str, handler: Any, event: dict[str, Any], context: LambdaContext, limit: float, started: float
 ) -> Invocation:
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    _Alarm.install()
+    _Alarm.armed = True
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         kind, value = _call(handler, event, context)
     except FunctionTimeout:
         return _timed_out(name, limit)
     finally:
+        _Alarm.armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
     return _finished(kind, value, started)

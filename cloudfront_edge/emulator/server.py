@@ -23,6 +23,7 @@ class _EdgeStreamResponse(web.StreamResponse):
     origin or function gave it (the policy and the security-headers function remove that one)."""
 
     has_server = False
+    _send_headers_immediately = False  # the head goes out with the first body bytes: one write, not two
 
     async def _prepare_headers(self) -> None:
         await super()._prepare_headers()
@@ -155,9 +156,7 @@ class EdgeServer:
         if not streaming:
             out.content_length = len(response.body)
             await out.prepare(request)
-            if request.method != "HEAD":
-                await out.write(response.body)
-            await out.write_eof()
+            await out.write_eof(response.body if request.method != "HEAD" else b"")  # with the head
             return out, len(response.body)
         await out.prepare(request)
         sent = 0

@@ -116,12 +116,16 @@ def _as_json(result: Any) -> Any:
         ) from exc
 
 
-def _check_headers(headers: Any) -> dict[str, list[str]]:
-    """The header map's shape, names and value types; returns name -> values."""
+def _check_headers(headers: Any, given: dict[str, Any] | None = None) -> dict[str, list[str]]:
+    """The header map's shape, names and value types; returns name -> values. A header whose entries
+    are exactly those CloudFront gave the function (`given`) is not checked again."""
     if not isinstance(headers, dict):
         raise Violation("headers-not-object", _failed("The headers must be an object."))
     values: dict[str, list[str]] = {}
     for name, entries in headers.items():
+        if given is not None and given.get(name) == entries and isinstance(name, str):
+            values[name] = [entry["value"] for entry in entries]
+            continue
         if not _TOKEN.match(name):
             raise Violation(
                 "header-name-invalid",
@@ -328,7 +332,7 @@ def _validate_request(trigger: Trigger, before: dict[str, Any], request: dict[st
                 "read-only-field", _failed(f"The function tried to change the read-only field {field}.")
             )
     _check_uri(before, request)
-    after = _check_headers(request.get("headers"))
+    after = _check_headers(request.get("headers"), before["headers"])
     _check_header_changes(trigger, _header_values(before["headers"]), after)
     _check_origin(trigger, before, request)
     _check_request_body(trigger, before, request)
@@ -341,7 +345,7 @@ def _validate_response(trigger: Trigger, before: dict[str, Any], response: dict[
         raise Violation(
             "status-read-only", _failed("A viewer-response function cannot change the status code.")
         )
-    after = _check_headers(response.get("headers"))
+    after = _check_headers(response.get("headers"), before["headers"])
     _check_header_changes(trigger, _header_values(before["headers"]), after)
     if "body" in response:
         body_size = _body_size(response)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ class Distribution:
         return {t for b in self.behaviours for t, a in b.associations.items() if a.function == function}
 
 
+@lru_cache(maxsize=512)
 def _pattern(path_pattern: str) -> re.Pattern[str]:
     """CloudFront path patterns: `*` any characters, `?` one, case-sensitive, the leading / optional."""
     pattern = path_pattern if path_pattern.startswith(("/", "*")) else "/" + path_pattern

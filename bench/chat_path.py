@@ -32,6 +32,7 @@ import json
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,9 +89,8 @@ def running_mosquitto(folder: Path, clients: int) -> Iterator[Broker]:
     port = free_port()
     config = folder / "mosquitto.conf"
     config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n")
-    process = subprocess.Popen(
-        ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    with (folder / "mosquitto.log").open("wb") as log:  # a pipe nobody reads would fill and stall it
+        process = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 10
         while not _listening(port):
@@ -104,8 +104,6 @@ def running_mosquitto(folder: Path, clients: int) -> Iterator[Broker]:
 
 
 def _listening(port: int) -> bool:
-    import socket
-
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
     return False

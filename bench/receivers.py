@@ -25,6 +25,7 @@ import selectors
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 PUBLISH, CONNACK, SUBACK = 0x3, 0x2, 0x9
@@ -56,14 +57,14 @@ def subscribe_packet(topic: str) -> bytes:
     return _packet(0x82, (1).to_bytes(2, "big") + _field(topic) + b"\x00")
 
 
-def packets(stream: bytes) -> list[tuple[int, int, bytes]]:
-    """(type, end offset, body) of each whole packet in the stream."""
-    found, at = [], 0
+def whole_packets(stream: bytes) -> Iterator[tuple[int, int, int]]:
+    """(type, body start, end) of each whole packet at the start of the stream, up to one not whole."""
+    at = 0
     while at < len(stream):
         kind, at, multiplier, length = stream[at] >> 4, at + 1, 1, 0
         while True:
             if at >= len(stream):
-                return found
+                return
             byte = stream[at]
             at += 1
             length += (byte & 0x7F) * multiplier
@@ -71,10 +72,14 @@ def packets(stream: bytes) -> list[tuple[int, int, bytes]]:
             if not byte & 0x80:
                 break
         if at + length > len(stream):
-            return found
-        found.append((kind, at + length, stream[at : at + length]))
+            return
+        yield kind, at, at + length
         at += length
-    return found
+
+
+def packets(stream: bytes) -> list[tuple[int, int, bytes]]:
+    """(type, end offset, body) of each whole packet in the stream."""
+    return [(kind, end, stream[start:end]) for kind, start, end in whole_packets(stream)]
 
 
 def publish_payload(body: bytes) -> bytes:
@@ -106,26 +111,11 @@ class Receiver:
     def take(self, stamp: int, data: bytes) -> int:
         """Keeps what was read; counts the PUBLISH packets now whole (headers only, no copies)."""
         self.chunks.append((stamp, data))
-        stream = self.pending + data
-        at = 0
-        while at < len(stream):
-            start, kind, at, multiplier, length = at, stream[at] >> 4, at + 1, 1, 0
-            while at < len(stream):
-                byte = stream[at]
-                at += 1
-                length += (byte & 0x7F) * multiplier
-                multiplier *= 128
-                if not byte & 0x80:
-                    break
-            else:
-                at = start
-                break
-            if at + length > len(stream):
-                at = start
-                break
-            at += length
+        stream, consumed = self.pending + data, 0
+        for kind, _, end in whole_packets(stream):
             self.publishes += kind == PUBLISH
-        self.pending = stream[at:]
+            consumed = end
+        self.pending = stream[consumed:]
         return self.publishes
 
     def arrivals(self) -> list[tuple[int, str]]:

@@ -204,12 +204,7 @@ def deploy(
     endpoint_url: str,
 ) -> None:
     """Deploy to a core or a group: start from its current deployment, print the difference, go."""
-    from greengrass_components.publish.operations import (
-        PublishError,
-        current_components,
-        execute_deploy,
-        plan_deploy,
-    )
+    from greengrass_components.publish.operations import PublishError, current_components, plan_deploy
 
     aws = Aws(region, endpoint_url)
     greengrass = aws.client("greengrassv2")
@@ -247,14 +242,9 @@ def deploy(
             policies,
             job,
         )
-        for line in plan.describe():
-            click.echo(line)
-        if dry_run:
-            return
-        answer = execute_deploy(plan, greengrass)
+        _show_and_deploy(plan, greengrass, dry_run)
     except PublishError as exc:
         fail(str(exc))
-    click.echo(json.dumps({"deploymentId": answer["deploymentId"], "iotJobId": answer.get("iotJobId")}))
 
 
 @click.group()
@@ -305,7 +295,6 @@ def rollback(target: str, dry_run: bool, region: str, endpoint_url: str) -> None
         DeployPlan,
         PublishError,
         current_components,
-        execute_deploy,
         previous_components,
     )
 
@@ -316,11 +305,18 @@ def rollback(target: str, dry_run: bool, region: str, endpoint_url: str) -> None
         revision, components = previous_components(greengrass, arn)
         plan = DeployPlan(arn, current_components(greengrass, arn), components)
         click.echo(f"roll back to revision {revision}")
-        for line in plan.describe():
-            click.echo(line)
-        if dry_run:
-            return
-        answer = execute_deploy(plan, greengrass)
+        _show_and_deploy(plan, greengrass, dry_run)
     except PublishError as exc:
         fail(str(exc))
+
+
+def _show_and_deploy(plan: Any, greengrass: Any, dry_run: bool) -> None:
+    """The plan first; then, unless it is a dry run, the deployment and its ids."""
+    from greengrass_components.publish.operations import execute_deploy
+
+    for line in plan.describe():
+        click.echo(line)
+    if dry_run:
+        return
+    answer = execute_deploy(plan, greengrass)
     click.echo(json.dumps({"deploymentId": answer["deploymentId"], "iotJobId": answer.get("iotJobId")}))

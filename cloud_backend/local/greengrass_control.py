@@ -23,6 +23,7 @@ from cloud_backend.local.greengrass_service import (
     component_arn,
     parse_component_arn,
 )
+from cloud_backend.local.json_body import json_object
 from cloud_backend.local.thing_groups import ThingGroups
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -99,13 +100,7 @@ def _guarded(handler: Handler) -> Handler:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError as exc:
-        raise GreengrassError("ValidationException", f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise GreengrassError("ValidationException", "the body must be a JSON object")
-    return body
+    return await json_object(request, lambda why: GreengrassError("ValidationException", why))
 
 
 def _status(component: Component) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from aiohttp import web
 from cloud_backend.broker.jobs_service import JobsService
 from cloud_backend.broker.jobs_store import Execution, Job, JobError
 from cloud_backend.broker.shadow_service import ShadowRequest, ShadowService
+from cloud_backend.local.json_body import json_object
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
 JOB_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -105,13 +106,7 @@ def _guarded(handler: Handler) -> Handler:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except ValueError as exc:
-        raise JobError("InvalidRequestException", f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise JobError("InvalidRequestException", "the body must be a JSON object")
-    return body
+    return await json_object(request, lambda why: JobError("InvalidRequestException", why))
 
 
 def jobs_routes(service: JobsService) -> Callable[[web.Application], None]:

@@ -6,6 +6,8 @@ statements and payloads. Pure, as the interpreter is.
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -55,9 +57,57 @@ def compile_expression(expr: Expr) -> Compiled:
         if op in ("AND", "OR"):
             return lambda ev: _logical(op, left(ev), right(ev))
         if op in COMPARISONS:
+            if isinstance(expr.right, Literal):
+                specialised = _compare_with_literal(op, left, expr.right.value)
+                if specialised is not None:
+                    return specialised
             return lambda ev: _compare(op, left(ev), right(ev))
         return lambda ev: _arithmetic(op, left(ev), right(ev))
     return _compile_call(expr)
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "<>": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+
+
+def _compare_with_literal(op: str, left: Compiled, literal: Any) -> Compiled | None:
+    """`x op literal` for a number or string literal, with `_compare`'s rules decided at load: against
+    a number only a number compares, against a string only a string; anything else is Undefined."""
+    apply = _OPERATORS[op]
+    if _number(literal):
+
+        def with_number(ev: _Evaluator) -> Any:
+            value = left(ev)
+            return apply(value, literal) if _number(value) else UNDEFINED
+
+        return with_number
+    if type(literal) is str:
+
+        def with_string(ev: _Evaluator) -> Any:
+            value = left(ev)
+            return apply(value, literal) if type(value) is str else UNDEFINED
+
+        return with_string
+    return None
+
+
+def compile_condition(expr: Expr) -> Callable[[_Evaluator], bool]:
+    """A WHERE: whether it is exactly true. `a AND b` is true only when both are exactly true, so a
+    chain of ANDs stops at the first part that is not (the value of the whole, which a WHERE does not
+    need, could be false or Undefined; either drops the message)."""
+    if isinstance(expr, Binary) and expr.op == "AND":
+        parts = [compile_condition(part) for part in _conjuncts(expr)]
+        return lambda ev: all(part(ev) for part in parts)
+    value = compile_expression(expr)
+    return lambda ev: value(ev) is True
+
+
+def _conjuncts(expr: Expr) -> list[Expr]:
+    if isinstance(expr, Binary) and expr.op == "AND":
+        return [*_conjuncts(expr.left), *_conjuncts(expr.right)]
+    return [expr]
 
 
 def _compile_path(steps: tuple[str | int, ...]) -> Compiled:
@@ -85,15 +135,36 @@ def _compile_call(call: Call) -> Compiled:
         rest = [compile_expression(a) for a in call.args[1:]]
         return lambda ev: handler(ev, ev.message.payload, *(a(ev) for a in rest))
     args = [compile_expression(a) for a in call.args]
+    if call.name == "regexp_matches" and len(call.args) == 2 and isinstance(call.args[1], Literal):
+        return _regexp_with_literal(args[0], call.args[1].value) or (
+            lambda ev: handler(ev, *(a(ev) for a in args))
+        )
     return lambda ev: handler(ev, *(a(ev) for a in args))
 
 
+def _regexp_with_literal(value: Compiled, pattern: Any) -> Compiled | None:
+    """`regexp_matches(x, 'pattern')` with the pattern compiled once at load."""
+    if not isinstance(pattern, str):
+        return None
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return None  # the general path answers Undefined for it, as the interpreter does
+
+    def matches(ev: _Evaluator) -> Any:
+        text = value(ev)
+        return compiled.search(text) is not None if isinstance(text, str) else UNDEFINED
+
+    return matches
+
+
 class CompiledStatement:
-    """A statement's WHERE and SELECT as closures; `where` is None when the statement has none."""
+    """A statement's WHERE (whether it holds) and SELECT as closures; `where` is None when the
+    statement has none."""
 
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
-        self.where = compile_expression(statement.where) if statement.where is not None else None
+        self.where = compile_condition(statement.where) if statement.where is not None else None
         self._select: list[tuple[str | None, Compiled | None]] = []  # (key, value); None: merge *
         for item in statement.select:
             if isinstance(item.expr, Star) and item.alias is None:

@@ -6,6 +6,7 @@ statements and payloads. Pure, as the interpreter is.
 
 from __future__ import annotations
 
+import inspect
 import operator
 import re
 from collections.abc import Callable
@@ -96,12 +97,40 @@ def _compare_with_literal(op: str, left: Compiled, literal: Any) -> Compiled | N
 def compile_condition(expr: Expr) -> Callable[[_Evaluator], bool]:
     """A WHERE: whether it is exactly true. `a AND b` is true only when both are exactly true, so a
     chain of ANDs stops at the first part that is not (the value of the whole, which a WHERE does not
-    need, could be false or Undefined; either drops the message)."""
+    need, could be false or Undefined; either drops the message). A WHERE with a call that cannot be
+    made (the wrong number of arguments: the parser refuses it, a hand-built statement may not) is
+    evaluated whole, as the interpreter does, so it fails the same way wherever the call stands."""
+    if not _calls_can_be_made(expr):
+        value = compile_expression(expr)
+        return lambda ev: value(ev) is True
+    return _condition(expr)
+
+
+def _condition(expr: Expr) -> Callable[[_Evaluator], bool]:
     if isinstance(expr, Binary) and expr.op == "AND":
-        parts = [compile_condition(part) for part in _conjuncts(expr)]
+        parts = [_condition(part) for part in _conjuncts(expr)]
         return lambda ev: all(part(ev) for part in parts)
     value = compile_expression(expr)
     return lambda ev: value(ev) is True
+
+
+def _calls_can_be_made(expr: Expr) -> bool:
+    """Every call the interpreter would make has arguments its function takes (an unknown function's
+    arguments are never evaluated)."""
+    if isinstance(expr, Unary):
+        return _calls_can_be_made(expr.operand)
+    if isinstance(expr, Binary):
+        return _calls_can_be_made(expr.left) and _calls_can_be_made(expr.right)
+    if isinstance(expr, Call):
+        handler = _FUNCTIONS.get(expr.name)
+        if handler is None:
+            return True
+        try:
+            inspect.signature(handler).bind(None, *expr.args)
+        except TypeError:
+            return False
+        return all(_calls_can_be_made(arg) for arg in expr.args)
+    return True
 
 
 def _conjuncts(expr: Expr) -> list[Expr]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cloud_backend.rules.sql_ast import Binary, Call, Literal, Path, SelectItem, Star, Statement, Unary
@@ -73,6 +73,13 @@ def same(run):
 
 @settings(max_examples=3000, deadline=None)
 @given(statements, documents, st.sampled_from(["chat/out", "a/b/c"]))
+@example(  # a WHERE whose AND chain could stop before a call that cannot be made: both must fail
+    Statement(
+        (SelectItem(Literal(None), None),), "chat/out", Binary("AND", Literal(None), Call("isstring", ()))
+    ),
+    None,
+    "chat/out",
+)
 def test_the_compiled_statement_answers_as_the_interpreter_does(statement, document, topic):
     message = Message(topic, json.dumps(document).encode(), "client-1")
     compiled = same(lambda: CompiledStatement(statement).evaluate(message, ENVIRONMENT))

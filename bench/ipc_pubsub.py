@@ -6,11 +6,13 @@ they use paho against Debian's mosquitto on a loopback port (skipped if
 mosquitto is not installed). Messages are 200 bytes of JSON.
 
     python bench/ipc_pubsub.py [--burst 20000] [--paced-rate 1000] [--paced-seconds 10]
-                               [--fanout 10] [--fanout-count 5000]
+                               [--fanout 10] [--fanout-count 5000] [--repeat 3]
 
 Scenarios: burst (one subscriber, messages/s from the first send to the last
 receipt), paced (median and p99 latency), fan-out (deliveries/s to N subscribers).
-Prints JSON with both transports and the ratios.
+For each, CPU time per message of the core (or Mosquitto), the publisher and the
+subscribers; --repeat runs, side by side, as min/median/max. Prints JSON with
+both transports and the ratios.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.machine import machine  # noqa: E402
+from bench.measure import cpu_seconds, spread  # noqa: E402
 from greengrass_components.runtime.control_client import control_request  # noqa: E402
 from greengrass_components.runtime.core_paths import CorePaths  # noqa: E402
 
@@ -52,6 +55,19 @@ def wait_files(paths: list[Path], limit: float = LIMIT_S) -> None:
             missing = [str(p) for p in paths if not p.exists()]
             raise RuntimeError(f"no result after {limit}s: {missing}")
         time.sleep(0.05)
+
+
+def wait_measuring(outs: list[Path], ready: Path, subscribers: int, pid: int) -> float:
+    """Waits for every result file; returns the broker's (or core's) CPU seconds from the moment every
+    subscriber was ready (the publisher starts then) to the last result."""
+    deadline = time.monotonic() + LIMIT_S
+    while len(list(ready.glob("*.ready"))) < subscribers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"subscribers not ready after {LIMIT_S}s")
+        time.sleep(0.005)
+    before = cpu_seconds(pid)
+    wait_files(outs)
+    return cpu_seconds(pid) - before
 
 
 def summarize(start_ns: int, subscribers: list[dict[str, Any]], count: int) -> dict[str, Any]:
@@ -137,20 +153,26 @@ def run_ipc(work: Path, count: int, rate: float | None, subs: int) -> dict[str, 
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_files(outs)
+        core_cpu = wait_measuring(outs, ready, subs, core.pid)
     finally:
         with_socket = CorePaths(root.resolve()).control_socket
         if with_socket.exists():
             control_request(with_socket, {"op": "list"})
         core.send_signal(signal.SIGTERM)
         core.wait(60)
-    return collect(outs, count)
+    return collect(outs, count, core_cpu)
 
 
-def collect(outs: list[Path], count: int) -> dict[str, Any]:
+def collect(outs: list[Path], count: int, broker_cpu: float) -> dict[str, Any]:
     publisher = json.loads(outs[-1].read_text())
     subscribers = [json.loads(p.read_text()) for p in outs[:-1]]
-    return summarize(publisher["start"], subscribers, count)
+    found = summarize(publisher["start"], subscribers, count)
+    found["cpu_us_per_message"] = {
+        "broker_or_core": round(1e6 * broker_cpu / count, 1),
+        "publisher": round(1e6 * publisher["cpu_s"] / count, 1),
+        "subscribers": round(1e6 * sum(s["cpu_s"] for s in subscribers) / count, 1),
+    }
+    return found
 
 
 def run_mqtt(work: Path, count: int, rate: float | None, subs: int) -> dict[str, Any]:
@@ -192,7 +214,7 @@ def run_mqtt(work: Path, count: int, rate: float | None, subs: int) -> dict[str,
                     stdout=subprocess.DEVNULL,
                 )
             )
-        wait_files(outs)
+        broker_cpu = wait_measuring(outs, ready, subs, broker.pid)
         for peer in peers:
             peer.wait(60)
     finally:
@@ -201,7 +223,7 @@ def run_mqtt(work: Path, count: int, rate: float | None, subs: int) -> dict[str,
                 peer.kill()
         broker.terminate()
         broker.wait(10)
-    return collect(outs, count)
+    return collect(outs, count, broker_cpu)
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -217,6 +239,7 @@ def main() -> None:
     parser.add_argument("--paced-seconds", type=float, default=10.0)
     parser.add_argument("--fanout", type=int, default=10)
     parser.add_argument("--fanout-count", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     scenarios = {
         "burst": (args.burst, None, 1),
@@ -224,17 +247,33 @@ def main() -> None:
         "fanout": (args.fanout_count, None, args.fanout),
     }
     have_mosquitto = shutil.which("mosquitto") is not None
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in scenarios}
+    for _ in range(args.repeat):  # side by side: each repeat runs every scenario on both transports
+        for name, (count, rate, subs) in scenarios.items():
+            with tempfile.TemporaryDirectory(prefix="edgeway-bench-") as tmp:
+                entry: dict[str, Any] = {"ipc": run_ipc(Path(tmp) / "ipc", count, rate, subs)}
+            if have_mosquitto:
+                with tempfile.TemporaryDirectory(prefix="edgeway-bench-") as tmp:
+                    entry["mosquitto"] = run_mqtt(Path(tmp) / "mqtt", count, rate, subs)
+            runs[name].append(entry)
     results: dict[str, Any] = {}
     for name, (count, rate, subs) in scenarios.items():
-        with tempfile.TemporaryDirectory(prefix="edgeway-bench-") as tmp:
-            ipc = run_ipc(Path(tmp) / "ipc", count, rate, subs)
-        entry: dict[str, Any] = {"messages": count, "rate": rate, "subscribers": subs, "ipc": ipc}
+        entry = {"messages": count, "rate": rate, "subscribers": subs, "runs": runs[name]}
+        for transport in ("ipc", "mosquitto") if have_mosquitto else ("ipc",):
+            found = [run[transport] for run in runs[name]]
+            entry[transport] = {
+                "deliveries_per_s": spread([f["deliveries_per_s"] for f in found], 1),
+                "latency_ms_p50": spread([f["latency_ms_p50"] for f in found]),
+                "latency_ms_p99": spread([f["latency_ms_p99"] for f in found]),
+                "cpu_us_per_message": {
+                    process: spread([f["cpu_us_per_message"][process] for f in found], 1)
+                    for process in ("broker_or_core", "publisher", "subscribers")
+                },
+            }
         if have_mosquitto:
-            with tempfile.TemporaryDirectory(prefix="edgeway-bench-") as tmp:
-                entry["mosquitto"] = run_mqtt(Path(tmp) / "mqtt", count, rate, subs)
             entry["ratio_ipc_to_mosquitto"] = {
-                "deliveries_per_s": ratio(ipc["deliveries_per_s"], entry["mosquitto"]["deliveries_per_s"]),
-                "latency_ms_p99": ratio(ipc["latency_ms_p99"], entry["mosquitto"]["latency_ms_p99"]),
+                figure: ratio(entry["ipc"][figure]["median"], entry["mosquitto"][figure]["median"])
+                for figure in ("deliveries_per_s", "latency_ms_p99")
             }
         results[name] = entry
     print(
@@ -243,6 +282,7 @@ def main() -> None:
                 "benchmark": "ipc_pubsub",
                 "machine": machine(),
                 "message_bytes": 200,
+                "repeat": args.repeat,
                 "mosquitto": have_mosquitto,
                 "results": results,
             },

@@ -4,9 +4,10 @@
                    --out FILE --ready-dir DIR --subscribers K [--port P]
 
 A subscriber subscribes, writes DIR/<pid>.ready, and when it has N messages
-writes its receive times and latencies to FILE. A publisher waits for K ready
-files, then sends N messages of exactly 200 bytes of JSON, as fast as it can
-(no --rate) or paced at R per second, and writes its start time to FILE.
+writes its receive times, latencies and CPU seconds since it was ready to FILE.
+A publisher waits for K ready files, then sends N messages of exactly 200 bytes
+of JSON, as fast as it can (no --rate) or paced at R per second, and writes its
+start time and CPU seconds to FILE.
 Times are CLOCK_MONOTONIC nanoseconds, the same clock in every process.
 """
 
@@ -39,7 +40,7 @@ class Receiver:
         self.first = self.last = 0
         self.done = threading.Event()
 
-    def write(self) -> None:
+    def write(self, cpu_s: float) -> None:
         self.out.write_text(
             json.dumps(
                 {
@@ -47,6 +48,7 @@ class Receiver:
                     "last": self.last,
                     "latencies": self.latencies,
                     "complete": len(self.latencies) >= self.count,
+                    "cpu_s": cpu_s,
                 }
             )
         )
@@ -87,10 +89,12 @@ def run_ipc(args: argparse.Namespace) -> None:
             topic=args.topic, on_stream_event=lambda event: receiver.on_payload(event.json_message.message)
         )
         (args.ready_dir / f"{os.getpid()}.ready").write_text("")
+        cpu = time.process_time()
         receiver.done.wait(args.timeout)
-        receiver.write()
+        receiver.write(time.process_time() - cpu)
         return
     wait_ready(args.ready_dir, args.subscribers)
+    cpu = time.process_time()
     start_ns, start = time.monotonic_ns(), time.monotonic()
     pending = []
     for seq in range(args.count):
@@ -105,7 +109,7 @@ def run_ipc(args: argparse.Namespace) -> None:
             pending.pop(0).result(30)
     for future in pending:
         future.result(30)
-    args.out.write_text(json.dumps({"start": start_ns}))
+    args.out.write_text(json.dumps({"start": start_ns, "cpu_s": time.process_time() - cpu}))
 
 
 def run_mqtt(args: argparse.Namespace) -> None:
@@ -126,19 +130,21 @@ def run_mqtt(args: argparse.Namespace) -> None:
         client.subscribe(args.topic, qos=0)
         subscribed.wait(10)
         (args.ready_dir / f"{os.getpid()}.ready").write_text("")
+        cpu = time.process_time()
         receiver.done.wait(args.timeout)
-        receiver.write()
+        receiver.write(time.process_time() - cpu)
         client.loop_stop()
         return
     client.connect("127.0.0.1", args.port)
     client.loop_start()
     connected.wait(10)
     wait_ready(args.ready_dir, args.subscribers)
+    cpu = time.process_time()
     start_ns, start = time.monotonic_ns(), time.monotonic()
     for seq in range(args.count):
         pace(args.rate, start, seq)
         client.publish(args.topic, message(seq), qos=0)
-    args.out.write_text(json.dumps({"start": start_ns}))
+    args.out.write_text(json.dumps({"start": start_ns, "cpu_s": time.process_time() - cpu}))
     time.sleep(1)
     client.loop_stop()
 

@@ -144,57 +144,90 @@ def encode(message: Message) -> bytes:
     return body + struct.pack(">I", zlib.crc32(body))
 
 
-def decode_headers(data: bytes) -> tuple[Header, ...]:
+_UNREPEATED = b":stream-id"  # a new value on every stream: not worth remembering
+
+
+def decode_headers(data: bytes, known: dict[bytes, Header] | None = None) -> tuple[Header, ...]:
+    """The headers in `data`. With `known` (a connection's own, bounded to `MAX_KNOWN_HEADERS`), a
+    header whose bytes came before is taken from it instead of being decoded again: a client sends the
+    same operation, content type and model type headers on every stream."""
     headers = []
     at = 0
     while at < len(data):
+        start = at
         name_length = data[at]
         at += 1
         if name_length == 0 or at + name_length + 1 > len(data):
             raise FramingError("header name runs past the headers")
-        try:
-            name = data[at : at + name_length].decode()
-        except UnicodeDecodeError as exc:
-            raise FramingError("header name is not utf-8") from exc
+        raw_name = data[at : at + name_length]
         at += name_length
         if data[at] >= len(_TYPES):
-            raise FramingError(f"header {name!r} has unknown type {data[at]}")
+            raise FramingError(f"header {_printable(raw_name)!r} has unknown type {data[at]}")
         kind = _TYPES[data[at]]
         at += 1
-        value: HeaderValue
-        if kind == HeaderType.BOOL_TRUE:
-            value = True
-        elif kind == HeaderType.BOOL_FALSE:
-            value = False
-        elif kind in _INT_FORMATS:
-            unpacker = _INT_STRUCTS[kind]
-            if at + unpacker.size > len(data):
-                raise FramingError(f"header {name!r} value runs past the headers")
-            (value,) = unpacker.unpack_from(data, at)
-            at += unpacker.size
-        elif kind in (HeaderType.BYTE_BUF, HeaderType.STRING):
-            if at + 2 > len(data):
-                raise FramingError(f"header {name!r} length runs past the headers")
-            (length,) = _U16.unpack_from(data, at)
-            at += 2
-            if at + length > len(data):
-                raise FramingError(f"header {name!r} value runs past the headers")
-            raw = data[at : at + length]
-            at += length
-            if kind == HeaderType.STRING:
-                try:
-                    value = raw.decode()
-                except UnicodeDecodeError as exc:
-                    raise FramingError(f"header {name!r} string is not utf-8") from exc
-            else:
-                value = bytes(raw)
-        else:  # UUID
-            if at + 16 > len(data):
-                raise FramingError(f"header {name!r} uuid runs past the headers")
-            value = uuid.UUID(bytes=bytes(data[at : at + 16]))
-            at += 16
-        headers.append(Header(name, kind, value))
+        end = _value_end(data, at, kind, raw_name)
+        if known is not None:
+            entry = data[start:end]
+            header = known.get(entry)
+            if header is None:
+                header = Header(_name(raw_name), kind, _value(data, at, end, kind, raw_name))
+                if raw_name != _UNREPEATED and len(known) < MAX_KNOWN_HEADERS:
+                    known[entry] = header
+        else:
+            header = Header(_name(raw_name), kind, _value(data, at, end, kind, raw_name))
+        headers.append(header)
+        at = end
     return tuple(headers)
+
+
+MAX_KNOWN_HEADERS = 256
+
+
+def _printable(raw_name: bytes) -> str:
+    return raw_name.decode("utf-8", "replace")
+
+
+def _name(raw_name: bytes) -> str:
+    try:
+        return raw_name.decode()
+    except UnicodeDecodeError as exc:
+        raise FramingError("header name is not utf-8") from exc
+
+
+def _value_end(data: bytes, at: int, kind: HeaderType, raw_name: bytes) -> int:
+    """Where the header's value ends; FramingError when it runs past the headers."""
+    if kind in (HeaderType.BOOL_TRUE, HeaderType.BOOL_FALSE):
+        return at
+    if kind in _INT_STRUCTS:
+        end = at + _INT_STRUCTS[kind].size
+    elif kind in (HeaderType.BYTE_BUF, HeaderType.STRING):
+        if at + 2 > len(data):
+            raise FramingError(f"header {_name(raw_name)!r} length runs past the headers")
+        end = at + 2 + _U16.unpack_from(data, at)[0]
+    else:  # UUID
+        end = at + 16
+    if end > len(data):
+        what = "uuid" if kind == HeaderType.UUID else "value"
+        raise FramingError(f"header {_name(raw_name)!r} {what} runs past the headers")
+    return end
+
+
+def _value(data: bytes, at: int, end: int, kind: HeaderType, raw_name: bytes) -> HeaderValue:
+    if kind == HeaderType.BOOL_TRUE:
+        return True
+    if kind == HeaderType.BOOL_FALSE:
+        return False
+    if kind in _INT_STRUCTS:
+        value: int = _INT_STRUCTS[kind].unpack_from(data, at)[0]
+        return value
+    if kind == HeaderType.STRING:
+        try:
+            return data[at + 2 : end].decode()
+        except UnicodeDecodeError as exc:
+            raise FramingError(f"header {_name(raw_name)!r} string is not utf-8") from exc
+    if kind == HeaderType.BYTE_BUF:
+        return bytes(data[at + 2 : end])
+    return uuid.UUID(bytes=bytes(data[at:end]))
 
 
 class Decoder:
@@ -203,6 +236,7 @@ class Decoder:
     def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         self._buffer = bytearray()
         self._max = max_message_size
+        self._known: dict[bytes, Header] = {}  # header bytes -> header, for this stream of messages
 
     def allow(self, max_message_size: int) -> None:
         """Messages up to this size from now on (the server allows large ones once a client is known)."""
@@ -242,5 +276,5 @@ class Decoder:
         (message_crc,) = _U32.unpack_from(whole, total - 4)
         if zlib.crc32(memoryview(whole)[: total - 4]) != message_crc:
             raise FramingError("message CRC mismatch")
-        headers = decode_headers(whole[PRELUDE_SIZE : PRELUDE_SIZE + headers_length])
+        headers = decode_headers(whole[PRELUDE_SIZE : PRELUDE_SIZE + headers_length], self._known)
         return Message(headers, whole[PRELUDE_SIZE + headers_length : total - 4])

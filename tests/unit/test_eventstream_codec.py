@@ -88,3 +88,31 @@ def _frame(total: int, headers_length: int) -> bytes:
 def test_limits_are_enforced_from_the_prelude(total, headers, error):
     with pytest.raises(FramingError, match=error):
         Decoder().feed(_frame(total, headers))
+
+
+def test_a_connection_remembers_repeated_headers_but_not_stream_ids_and_stays_bounded():
+    decoder = Decoder()
+    for stream_id in range(1, 600):
+        headers = (
+            Header("operation", HeaderType.STRING, "aws.greengrass#PublishToTopic"),
+            Header(":stream-id", HeaderType.INT32, stream_id),
+            Header("unique", HeaderType.STRING, f"value-{stream_id}"),  # a client that never repeats
+        )
+        (message,) = decoder.feed(encode(Message(headers, b"{}")))
+        assert message.headers == headers  # remembered or decoded, the same headers
+    known = decoder._known
+    assert len(known) == 256  # bounded: a client sending new values cannot grow it
+    assert all(header.name != ":stream-id" for header in known.values())
+    assert Header("operation", HeaderType.STRING, "aws.greengrass#PublishToTopic") in known.values()
+
+
+def test_a_remembered_header_does_not_hide_a_later_error():
+    decoder = Decoder()
+    good = encode(Message((Header("operation", HeaderType.STRING, "x"),), b""))
+    decoder.feed(good)
+    broken = Message((Header("operation", HeaderType.STRING, "x"), Header("n", HeaderType.INT32, 1)), b"")
+    data = bytearray(encode(broken))
+    data[12 + 14 + 2] = 42  # after the first header (14 bytes), the second's type byte: no such type
+    struct.pack_into(">I", data, len(data) - 4, zlib.crc32(bytes(data[:-4])))
+    with pytest.raises(FramingError, match="unknown type 42"):
+        decoder.feed(bytes(data))

@@ -113,5 +113,7 @@ def test_ten_thousand_readings_survive_two_sigkills_and_arrive_once_each_in_orde
             assert downstream.kept(topic) == list(range(index, COUNT, 2))  # none lost, none twice, in order
         assert downstream.unique() == COUNT
     finally:
+        if device.poll() is None:
+            kill(device)
         downstream.close()
         broker.stop()

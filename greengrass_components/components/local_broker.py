@@ -9,7 +9,9 @@ to devices as the group CA; `Hostnames` go into it), `Clients` (client id -> sto
 with `broker_auth.hash_password`), and `ClientDeviceAuth` (`trustedCa`: the PEM file of the CA that
 signs device certificates; `deviceGroups` in client device auth's format). With a trusted CA, a device
 connects with its certificate; a certificate from another CA fails the TLS handshake, and the broker
-logs who and why (the handshake is done here, not inside asyncio, so the reason is not lost).
+logs who and why (the handshake is done here, not inside asyncio, so the reason is not lost). A device
+that goes silent (power lost, a half-open connection) is disconnected after 1.5 times its keep-alive,
+and a connection that sends no CONNECT within `CONNECT_SECONDS` is closed.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import logging
 import ssl
 import sys
 import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from amqtt.adapters import ReaderAdapter, StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import ListenerType
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
 
 from edgeway_common.certificates import CertificateAuthority
 
@@ -35,14 +40,90 @@ from .ipc_client import CoreLink
 from .settings import number, section, text
 
 HANDSHAKE_SECONDS = 10.0
+KEEP_ALIVE_SWEEP_SECONDS = 1.0
+CONNECT_SECONDS = 10.0  # a connection that sends no whole CONNECT in this time is closed
+
+
+class _ReadClock(ReaderAdapter):  # type: ignore[misc]
+    """A connection's reader that notes when the client last sent anything, for the keep-alive."""
+
+    def __init__(self, reader: ReaderAdapter) -> None:
+        self._reader = reader
+        self.last_read = time.monotonic()
+
+    async def read(self, n: int = -1) -> bytes:
+        data: bytes = await self._reader.read(n)
+        self.last_read = time.monotonic()
+        return data
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()
 
 
 class TlsBroker(Broker):  # type: ignore[misc]
-    """amqtt's broker with the TLS handshake done by us, after accepting the connection."""
+    """amqtt's broker with the TLS handshake done by us, after accepting the connection, and the
+    client's keep-alive kept as Moquette keeps it: a client that sends nothing for 1.5 times its
+    keep-alive is disconnected (MQTT-3.1.2-24; amqtt closes nobody for it), from one sweep a second."""
 
     def __init__(self, config: dict[str, Any], tls: ssl.SSLContext | None, log: logging.Logger) -> None:
         super().__init__(config)
         self._tls, self._log = tls, log
+        self._sweep: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        await super().start()
+        self._sweep = asyncio.get_running_loop().create_task(self._sweep_keep_alive())
+
+    async def shutdown(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+        await super().shutdown()
+
+    async def _initialize_client_session(
+        self, reader: Any, writer: Any, remote_address: str, remote_port: int
+    ) -> Any:
+        """amqtt's, with a time limit for the CONNECT and the connection closed when it fails (amqtt
+        waits for a CONNECT for ever and leaves a failed connection's socket open)."""
+        try:
+            return await asyncio.wait_for(
+                super()._initialize_client_session(reader, writer, remote_address, remote_port),
+                CONNECT_SECONDS,
+            )
+        except (AMQTTError, MQTTError, NoDataError, TimeoutError) as exc:
+            with contextlib.suppress(Exception):
+                await writer.close()
+            raise AMQTTError(f"no valid CONNECT within {CONNECT_SECONDS:g} s: {exc}") from exc
+
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        await self._client_connected(
+            listener_name, _ReadClock(StreamReaderAdapter(reader)), StreamWriterAdapter(writer)
+        )
+
+    async def _sweep_keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEP_ALIVE_SWEEP_SECONDS)
+            now = time.monotonic()
+            for client_id, (session, handler) in list(self._sessions.items()):
+                reader = getattr(handler, "reader", None)
+                keep_alive = getattr(session, "keep_alive", 0) or 0
+                if (
+                    not isinstance(reader, _ReadClock)
+                    or keep_alive <= 0
+                    or not session.transitions.is_connected()
+                ):
+                    continue
+                if now - reader.last_read > 1.5 * keep_alive:
+                    self._log.info(
+                        "client disconnected: nothing received for 1.5 times its keep-alive",
+                        extra={"client_id": client_id, "keep_alive": keep_alive},
+                    )
+                    reader.last_read = now  # once: the close below takes a moment
+                    task = asyncio.get_running_loop().create_task(handler.handle_connection_closed())
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
 
     async def _create_server_instance(
         self, listener_name: str, listener_type: Any, address: str | None, port: int, ssl_context: Any

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import pickle
 from typing import Any
 
 from cloudfront_edge.emulator.messages import Headers, ViewerRequest
@@ -115,3 +116,20 @@ def response_object(status: int, reason: str, headers: Headers) -> dict[str, Any
 
 def event(cf: dict[str, Any]) -> dict[str, Any]:
     return {"Records": [{"cf": cf}]}
+
+
+def copied(cf: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a `cf` object built here, for the function to own (as it would over the wire):
+    the parts and their header maps copied by their known shape, in a third of pickle's time; any other
+    nested value (a body, an origin) through pickle."""
+    return {part: _copied_part(value) for part, value in cf.items()}
+
+
+def _copied_part(part: dict[str, Any]) -> dict[str, Any]:
+    out = dict(part)
+    for key, value in part.items():
+        if key == "headers":
+            out[key] = {name: [dict(entry) for entry in entries] for name, entries in value.items()}
+        elif isinstance(value, (dict, list)):
+            out[key] = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    return out

@@ -105,10 +105,39 @@ def _failed(what: str) -> str:
     return f"The Lambda function result failed validation: {what}"
 
 
+_JSON = json.JSONEncoder(allow_nan=False)  # made once: `json.dumps` with an option makes one a call
+
+
+class _NotPlain(Exception):
+    """A value the plain copy leaves to the JSON round trip."""
+
+
+def _plain_copy(value: Any) -> Any:
+    """The copy a JSON round trip would make, for values made only of dicts with string keys, lists,
+    strings, ints, booleans and None (what functions return): half the time of the round trip. Anything
+    else (a float, a tuple, a key that is not a string, a subclass) raises _NotPlain."""
+    kind = type(value)
+    if kind is dict:
+        for key in value:
+            if type(key) is not str:
+                raise _NotPlain
+        return {key: item if type(item) is str else _plain_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) is str else _plain_copy(item) for item in value]
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    raise _NotPlain
+
+
 def _as_json(result: Any) -> Any:
-    """Lambda serialises the return value to JSON; CloudFront parses that. Round-trip it the same way."""
+    """Lambda serialises the return value to JSON; CloudFront parses that. The same copy: a plain one
+    where that is the same thing, the round trip itself otherwise."""
     try:
-        return json.loads(json.dumps(result, allow_nan=False))
+        return _plain_copy(result)
+    except (_NotPlain, RecursionError):
+        pass
+    try:
+        return json.loads(_JSON.encode(result))
     except (TypeError, ValueError) as exc:
         raise Violation(
             "invalid-json",
@@ -116,64 +145,73 @@ def _as_json(result: Any) -> Any:
         ) from exc
 
 
-def _check_headers(headers: Any, given: dict[str, Any] | None = None) -> dict[str, list[str]]:
-    """The header map's shape, names and value types; returns name -> values. A header whose entries
-    are exactly those CloudFront gave the function (`given`) is not checked again."""
+def _check_headers(headers: Any) -> dict[str, list[str]]:
+    """The header map's shape, names and value types; returns name -> values."""
     if not isinstance(headers, dict):
         raise Violation("headers-not-object", _failed("The headers must be an object."))
-    values: dict[str, list[str]] = {}
-    for name, entries in headers.items():
-        if given is not None and given.get(name) == entries and isinstance(name, str):
-            values[name] = [entry["value"] for entry in entries]
-            continue
-        if not _TOKEN.match(name):
+    return {name: _checked_values(name, entries) for name, entries in headers.items()}
+
+
+def _checked_values(name: Any, entries: Any) -> list[str]:
+    """One header's name and entries checked; its values."""
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise Violation(
+            "header-name-invalid",
+            _failed("A header name in the headers object must be lowercase and a valid HTTP token."),
+            str(name),
+        )
+    if not isinstance(entries, list):
+        raise Violation(
+            "header-not-array",
+            "The Lambda function returned an invalid entry in the headers object: "
+            "Each header entry in the headers object must be an array.",
+            name,
+        )
+    values: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
             raise Violation(
-                "header-name-invalid",
-                _failed("A header name in the headers object must be lowercase and a valid HTTP token."),
-                name,
-            )
-        if not isinstance(entries, list):
-            raise Violation(
-                "header-not-array",
+                "header-value-type",
                 "The Lambda function returned an invalid entry in the headers object: "
-                "Each header entry in the headers object must be an array.",
+                "The header must include a value field, and the value must be a string.",
                 name,
             )
-        values[name] = []
-        for entry in entries:
-            if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
-                raise Violation(
-                    "header-value-type",
-                    "The Lambda function returned an invalid entry in the headers object: "
-                    "The header must include a value field, and the value must be a string.",
-                    name,
-                )
-            key = entry.get("key")
-            if key is not None and (not isinstance(key, str) or key.lower() != name):
-                raise Violation(
-                    "header-key-mismatch",
-                    "The Lambda function returned an invalid entry in the headers object: "
-                    f"the key field {key!r} does not match the header name.",
-                    name,
-                )
-            if _CONTROL.search(entry["value"]):
-                raise Violation(
-                    "header-value-invalid", _failed("A header value contains a control character."), name
-                )
-            values[name].append(entry["value"])
+        key = entry.get("key")
+        if key is not None and (not isinstance(key, str) or key.lower() != name):
+            raise Violation(
+                "header-key-mismatch",
+                "The Lambda function returned an invalid entry in the headers object: "
+                f"the key field {key!r} does not match the header name.",
+                name,
+            )
+        if _CONTROL.search(entry["value"]):
+            raise Violation(
+                "header-value-invalid", _failed("A header value contains a control character."), name
+            )
+        values.append(entry["value"])
     return values
 
 
-def _header_values(headers: dict[str, list[dict[str, str]]]) -> dict[str, list[str]]:
-    return {name: [entry["value"] for entry in entries] for name, entries in headers.items()}
-
-
-def _check_header_changes(
-    trigger: Trigger, before: dict[str, list[str]], after: dict[str, list[str]]
-) -> None:
-    for name in sorted(set(before) | set(after)):
-        if before.get(name) == after.get(name):
+def _changed_headers(headers: Any, given: dict[str, list[dict[str, str]]]) -> list[str]:
+    """The names whose values differ from those CloudFront gave the function (`given`), added and
+    removed ones included. A header whose entries are exactly as given is not checked again; every
+    other one is checked as `_check_headers` checks it."""
+    if not isinstance(headers, dict):
+        raise Violation("headers-not-object", _failed("The headers must be an object."))
+    changed: list[str] = []
+    for name, entries in headers.items():
+        before = given.get(name)
+        if before is not None and before == entries:
             continue
+        values = _checked_values(name, entries)
+        if before is None or values != [entry["value"] for entry in before]:
+            changed.append(name)
+    changed += [name for name in given if name not in headers]
+    return changed
+
+
+def _check_header_changes(trigger: Trigger, changed: list[str]) -> None:
+    for name in sorted(changed):  # the first in name order, whatever order the function used
         if is_disallowed(name):
             raise Violation(
                 "disallowed-header",
@@ -332,8 +370,7 @@ def _validate_request(trigger: Trigger, before: dict[str, Any], request: dict[st
                 "read-only-field", _failed(f"The function tried to change the read-only field {field}.")
             )
     _check_uri(before, request)
-    after = _check_headers(request.get("headers"), before["headers"])
-    _check_header_changes(trigger, _header_values(before["headers"]), after)
+    _check_header_changes(trigger, _changed_headers(request.get("headers"), before["headers"]))
     _check_origin(trigger, before, request)
     _check_request_body(trigger, before, request)
     return Outcome("request", request, generated=False)
@@ -345,8 +382,7 @@ def _validate_response(trigger: Trigger, before: dict[str, Any], response: dict[
         raise Violation(
             "status-read-only", _failed("A viewer-response function cannot change the status code.")
         )
-    after = _check_headers(response.get("headers"), before["headers"])
-    _check_header_changes(trigger, _header_values(before["headers"]), after)
+    _check_header_changes(trigger, _changed_headers(response.get("headers"), before["headers"]))
     if "body" in response:
         body_size = _body_size(response)
         limit = trigger.generated_response_limit

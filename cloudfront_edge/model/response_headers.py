@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cloudfront_edge.errors import ResponseHeadersPolicyError as PolicyError
@@ -33,12 +34,30 @@ class ResponseHeadersPolicy:
     remove: tuple[str, ...] = ()
 
     def apply(self, headers: Headers) -> Headers:
-        present = {k.lower() for k, _ in headers}
-        overridden = {r.name.lower() for r in self.rules if r.override}
-        out = [(k, v) for k, v in headers if k.lower() not in overridden]
-        out += [(r.name, r.value) for r in self.rules if r.override or r.name.lower() not in present]
-        removed = {name.lower() for name in self.remove}
-        return [(k, v) for k, v in out if k.lower() not in removed]
+        overridden, removed, added = self._plan
+        present = set()
+        out: Headers = []
+        for key, value in headers:
+            name = key.lower()
+            present.add(name)
+            if name not in overridden and name not in removed:
+                out.append((key, value))
+        out += [(key, value) for name, key, value, override in added if override or name not in present]
+        return out
+
+    @cached_property
+    def _plan(self) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, str, bool], ...]]:
+        """Worked out once per policy (a policy is applied to every response): the names replaced, the
+        names removed, and the rules to add as (lowercase name, name, value, override), removed ones
+        left out."""
+        removed = frozenset(name.lower() for name in self.remove)
+        overridden = frozenset(rule.name.lower() for rule in self.rules if rule.override)
+        added = tuple(
+            (rule.name.lower(), rule.name, rule.value, rule.override)
+            for rule in self.rules
+            if rule.name.lower() not in removed
+        )
+        return overridden, removed, added
 
 
 def _flag(section: Mapping[str, Any], key: str, where: str) -> bool:

@@ -3,13 +3,17 @@ sample events pass unchanged."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonpointer
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cloudfront_edge.emulator.validation import Violation, validate
+from cloudfront_edge.emulator import events
+from cloudfront_edge.emulator.validation import Violation, _as_json, validate
 from cloudfront_edge.model.triggers import Trigger
 from tests.edge_support import sample_event
 
@@ -87,3 +91,52 @@ def test_only_what_the_function_changed_is_judged():
     with pytest.raises(Violation) as raised:
         validate(Trigger.VIEWER_REQUEST, before, unchanged | {"querystring": "?a=1"})
     assert raised.value.rule == "querystring-invalid"
+
+
+_SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.floats() | st.binary(max_size=2)
+)
+_KEYS = st.text(max_size=3) | st.integers(0, 3) | st.booleans()
+_RESULTS = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(_KEYS, inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_RESULTS)
+def test_a_result_is_copied_as_lambdas_json_round_trip_copies_it(result):
+    """Most results take a plain copy instead of the round trip; both give the same value, and what
+    JSON cannot carry (bytes, NaN) is refused the same way."""
+    try:
+        expected = json.loads(json.dumps(result, allow_nan=False))
+    except (TypeError, ValueError):
+        with pytest.raises(Violation) as raised:
+            _as_json(result)
+        assert raised.value.rule == "invalid-json"
+    else:
+        assert _as_json(result) == expected
+        assert json.dumps(_as_json(result)) == json.dumps(expected)  # the same types, keys in order
+
+
+def _containers(value, found):
+    if isinstance(value, (dict, list)):
+        found.add(id(value))
+        for item in value.values() if isinstance(value, dict) else value:
+            _containers(item, found)
+    return found
+
+
+@pytest.mark.parametrize("trigger", list(Trigger))
+def test_a_function_gets_a_copy_that_shares_nothing_it_could_change(trigger):
+    """The event a function gets is copied by its shape; the copy equals the original and no dict or
+    list is shared (the sample origin-request has an origin and a body)."""
+    cf = sample_event(trigger)["Records"][0]["cf"]
+    copy_ = events.copied(cf)
+    assert copy_ == cf
+    assert not _containers(copy_, set()) & _containers(cf, set())

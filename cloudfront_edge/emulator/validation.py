@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -97,6 +98,7 @@ class Outcome:
     generated: bool  # a response made by a request trigger
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every header of every event; names repeat
 def is_disallowed(name: str) -> bool:
     return name in DISALLOWED or name.startswith(DISALLOWED_PREFIXES)
 

@@ -31,3 +31,33 @@ def spread(values: Sequence[float], digits: int = 3) -> dict[str, float]:
         "median": round(statistics.median(values), digits),
         "max": round(max(values), digits),
     }
+
+
+def tree_cpu_seconds(root: int) -> dict[int, float]:
+    """CPU seconds so far of a process and of every process under it, by pid (a core and the
+    components it started). Compare two of these with `cpu_delta`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent_of: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone since the listing
+            continue
+        pid = int(entry.name)
+        parent_of[pid], used[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parent_of.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return {pid: used[pid] for pid in tree if pid in used}
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two `tree_cpu_seconds` readings by the processes in both (one started
+    in between, such as a load generator deployed for the run, is not counted)."""
+    return sum(after[pid] - seconds for pid, seconds in before.items() if pid in after)

@@ -1,10 +1,11 @@
 """Events per second through the sensor handler, in process.
 
-    python bench/sensor_handler.py [--events 200000] [--seconds 5]
+    python bench/sensor_handler.py [--events 200000] [--seconds 5] [--repeat 3]
 
 Three shapes: single readings with calibration, units, a threshold with hysteresis and minimum duration,
 a rate rule and a 60 s window; the same in batches of 100; and readings with no rules (window only).
-Each is bounded by an event count and a time.
+Each is bounded by an event count and a time and runs --repeat times: readings per second and CPU
+microseconds per reading, as min/median/max.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.machine import machine  # noqa: E402
+from bench.measure import spread  # noqa: E402
 from edge_functions.sensors import SensorConfig, SensorProcessor  # noqa: E402
 
 RULES = {
@@ -56,11 +58,12 @@ def readings(count: int, seed: int = 1) -> list[dict[str, Any]]:
     return out
 
 
-def measure(
+def one_run(
     config: dict[str, Any], events: list[dict[str, Any]], batch: int, seconds: float
-) -> dict[str, Any]:
+) -> tuple[int, float, float, int]:
+    """(readings, seconds, CPU seconds, alerts) of one run with a new processor."""
     processor = SensorProcessor(SensorConfig.from_dict(config), clock_ms=lambda: 0)
-    done, alerts, start = 0, 0, time.perf_counter()
+    done, alerts, start, cpu = 0, 0, time.perf_counter(), time.process_time()
     while done < len(events) and time.perf_counter() - start < seconds:
         if batch == 1:
             out = processor.process(events[done])
@@ -68,12 +71,18 @@ def measure(
             out = processor.process({"readings": events[done : done + batch]})
         alerts += len(out["alerts"])
         done += batch
-    elapsed = time.perf_counter() - start
+    return done, time.perf_counter() - start, time.process_time() - cpu, alerts
+
+
+def measure(
+    config: dict[str, Any], events: list[dict[str, Any]], batch: int, seconds: float, repeat: int
+) -> dict[str, Any]:
+    runs = [one_run(config, events, batch, seconds) for _ in range(repeat)]
     return {
-        "events": done,
-        "seconds": round(elapsed, 3),
-        "events_per_second": round(done / elapsed),
-        "alerts": alerts,
+        "events": [done for done, *_ in runs],
+        "alerts": [alerts for *_, alerts in runs],
+        "events_per_second": spread([done / elapsed for done, elapsed, _, _ in runs], 0),
+        "cpu_us_per_event": spread([1e6 * cpu / done for done, _, cpu, _ in runs], 2),
     }
 
 
@@ -81,13 +90,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     events = readings(args.events)
     result = {
         "benchmark": "sensor_handler",
-        "single_readings_with_rules": measure(RULES, events, 1, args.seconds),
-        "batches_of_100_with_rules": measure(RULES, events, 100, args.seconds),
-        "single_readings_window_only": measure({}, events, 1, args.seconds),
+        "repeat": args.repeat,
+        "single_readings_with_rules": measure(RULES, events, 1, args.seconds, args.repeat),
+        "batches_of_100_with_rules": measure(RULES, events, 100, args.seconds, args.repeat),
+        "single_readings_window_only": measure({}, events, 1, args.seconds, args.repeat),
         "machine": machine(),
     }
     print(json.dumps(result, indent=2))

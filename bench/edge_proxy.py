@@ -11,9 +11,12 @@ each with keep-alive connections:
   edge-miss   GET edge /index.html?n=<unique> (every request runs all three functions and the origin fetch)
 
 All of it twice: against the origin as it is (about 0.3 ms on loopback) and against the same origin
-made to wait 5 ms before each answer (an origin across a network). Latency: --requests sequential
-requests after a warm-up, p50 and p99, and the edge process's CPU per request from /proc; throughput
-(loopback only): --concurrency connections for --seconds. --repeat runs, as min/median/max. Prints JSON.
+made to wait 5 ms before each answer (an origin across a network). Latency: after a warm-up, --requests
+rounds of one request to each path in turn (side by side, so a slower moment of the machine falls on
+all three alike), p50 and p99, and each run's ratio of a path's p50 to the direct one's. CPU per request
+of the edge and of the origin from /proc, in separate sequential loops of --requests. Throughput
+(loopback only): --concurrency connections for --seconds. --repeat runs, as min/median/max; the goals
+are judged on the median of the runs' own ratios. Prints JSON.
 
     python bench/edge_proxy.py [--requests 2000] [--concurrency 8] [--seconds 5] [--repeat 3]
 
@@ -92,20 +95,49 @@ def fetch(connection: http.client.HTTPConnection, path: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def latency(
-    port: int, paths: itertools.count[int] | None, path: str, count: int, pid: int | None = None
-) -> dict[str, float]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    for index in range(min(200, count)):
-        fetch(connection, path if paths is None else f"{path}?warm={index}")
-    cpu = cpu_seconds(pid) if pid is not None else 0.0
-    samples = [fetch(connection, path if paths is None else f"{path}?n={next(paths)}") for _ in range(count)]
-    connection.close()
-    quantiles = statistics.quantiles(samples, n=100)
-    found = {"p50_ms": round(statistics.median(samples), 3), "p99_ms": round(quantiles[98], 3)}
-    if pid is not None:
-        found["edge_cpu_us_per_request"] = round(1e6 * (cpu_seconds(pid) - cpu) / count, 1)
+def latencies(targets: dict[str, tuple[int, bool]], count: int) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each target (name -> (port, a new query string each time)), measured side by
+    side: one request to each in turn, `count` rounds, so a moment when the machine is slower falls on
+    all of them alike. Each target has its own keep-alive connection."""
+    unique = itertools.count()
+    connections = {
+        name: http.client.HTTPConnection("127.0.0.1", port, timeout=10) for name, (port, _) in targets.items()
+    }
+
+    def path(name: str, key: str) -> str:
+        return f"/index.html?{key}={next(unique)}" if targets[name][1] else "/index.html"
+
+    for _ in range(min(200, count)):
+        for name, connection in connections.items():
+            fetch(connection, path(name, "warm"))
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(count):
+        for name, connection in connections.items():
+            samples[name].append(fetch(connection, path(name, "n")))
+    for connection in connections.values():
+        connection.close()
+    found = {}
+    for name, values in samples.items():
+        quantiles = statistics.quantiles(values, n=100)
+        found[name] = {"p50_ms": round(statistics.median(values), 3), "p99_ms": round(quantiles[98], 3)}
     return found
+
+
+_CPU_PATHS = itertools.count()  # query strings never used before: every one a miss
+
+
+def cpu_per_request(port: int, unique: bool, count: int, pid: int) -> float:
+    """The CPU microseconds process `pid` spends per request, requests one after another."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    paths = (f"/index.html?cpu={next(_CPU_PATHS)}" if unique else "/index.html" for _ in itertools.count())
+    for _ in range(min(200, count)):
+        fetch(connection, next(paths))
+    cpu = cpu_seconds(pid)
+    for _ in range(count):
+        fetch(connection, next(paths))
+    used = cpu_seconds(pid) - cpu
+    connection.close()
+    return round(1e6 * used / count, 1)
 
 
 def throughput(port: int, path: str, unique: bool, concurrency: int, seconds: float) -> float:
@@ -141,12 +173,22 @@ def one_run(web: Path, delay: float, args: argparse.Namespace, with_throughput: 
     try:
         wait_listening(origin_port, origin)
         wait_listening(edge_port, edge)
-        unique = itertools.count()
-        results: dict[str, Any] = {
-            "direct": latency(origin_port, None, "/index.html", args.requests),
-            "edge-hit": latency(edge_port, None, "/index.html", args.requests, edge.pid),
-            "edge-miss": latency(edge_port, unique, "/index.html", args.requests, edge.pid),
-        }
+        results: dict[str, Any] = latencies(
+            {"direct": (origin_port, False), "edge-hit": (edge_port, False), "edge-miss": (edge_port, True)},
+            args.requests,
+        )
+        results["direct"]["origin_cpu_us_per_request"] = cpu_per_request(
+            origin_port, False, args.requests, origin.pid
+        )
+        for name, unique in (("edge-hit", False), ("edge-miss", True)):
+            results[name]["edge_cpu_us_per_request"] = cpu_per_request(
+                edge_port, unique, args.requests, edge.pid
+            )
+            results[name]["origin_cpu_us_per_request"] = cpu_per_request(
+                edge_port, unique, args.requests, origin.pid
+            )
+        for name in ("edge-hit", "edge-miss"):  # this run's own ratio: measured side by side
+            results[name]["p50_to_direct"] = round(results[name]["p50_ms"] / results["direct"]["p50_ms"], 3)
         if with_throughput:
             for name, port, unique_paths in (
                 ("direct", origin_port, False),
@@ -194,10 +236,11 @@ def main() -> None:
             summary[path] = {
                 figure: spread([run[path][figure] for run in found]) for figure in found[0][path]
             }
-        direct = summary["direct"]["p50_ms"]["median"]
-        summary["hit_p50_to_direct"] = round(summary["edge-hit"]["p50_ms"]["median"] / direct, 2)
-        summary["miss_p50_to_direct"] = round(summary["edge-miss"]["p50_ms"]["median"] / direct, 2)
-        summary["miss_p50_added_ms"] = round(summary["edge-miss"]["p50_ms"]["median"] - direct, 3)
+        summary["hit_p50_to_direct"] = summary["edge-hit"]["p50_to_direct"]["median"]
+        summary["miss_p50_to_direct"] = summary["edge-miss"]["p50_to_direct"]["median"]
+        summary["miss_p50_added_ms"] = round(
+            statistics.median(run["edge-miss"]["p50_ms"] - run["direct"]["p50_ms"] for run in found), 3
+        )
         summary["runs"] = found
         report[name] = summary
     slow = report[f"origin_{args.origin_delay_ms:g}ms"]

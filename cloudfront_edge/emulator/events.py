@@ -118,10 +118,14 @@ def event(cf: dict[str, Any]) -> dict[str, Any]:
     return {"Records": [{"cf": cf}]}
 
 
+_FLAT_ENTRY = frozenset({"key", "value"})
+
+
 def copied(cf: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a `cf` object built here, for the function to own (as it would over the wire):
-    the parts and their header maps copied by their known shape, in a third of pickle's time; any other
-    nested value (a body, an origin) through pickle."""
+    """A deep copy of a `cf` object (built here, or a function's validated result), for the function to
+    own as it would over the wire: the parts and their header maps copied by their known shape, in a
+    third of pickle's time. A header entry holds only strings (or a null key) once built or validated;
+    one with other fields, and any other nested value (a body, an origin), is copied through pickle."""
     return {part: _copied_part(value) for part, value in cf.items()}
 
 
@@ -129,7 +133,14 @@ def _copied_part(part: dict[str, Any]) -> dict[str, Any]:
     out = dict(part)
     for key, value in part.items():
         if key == "headers":
-            out[key] = {name: [dict(entry) for entry in entries] for name, entries in value.items()}
+            out[key] = {
+                name: [dict(entry) if entry.keys() <= _FLAT_ENTRY else _deep(entry) for entry in entries]
+                for name, entries in value.items()
+            }
         elif isinstance(value, (dict, list)):
-            out[key] = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+            out[key] = _deep(value)
     return out
+
+
+def _deep(value: Any) -> Any:
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))

@@ -13,7 +13,7 @@ import click
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import DEFAULT_TEMPLATE, CloudSettings, LocalCloud
 from cloud_backend.rules.loader import RuleLoadError
-from edgeway.output import fail, json_logs
+from edgeway.output import fail, json_logs, name_value_pairs
 from edgeway.port_options import (
     cloud_http_port_option,
     discovery_port_option,
@@ -268,12 +268,7 @@ def deploy(
     from cloud_backend.deploy.plan import make_plan
     from cloud_backend.errors import ArtifactError
 
-    pairs = {}
-    for item in parameters:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--parameter {item!r}: use KEY=VALUE")
-        pairs[key] = value
+    pairs = name_value_pairs(parameters, "--parameter", "KEY=VALUE", empty_value=True)
     try:  # a dry run packages exactly as a deploy does: the plan it prints is the plan a deploy runs
         artifact = build(vendored_dependencies() if vendor else None)
         plan = make_plan(stack_name, region, bucket, artifact, DEFAULT_TEMPLATE.read_text(), pairs)

@@ -16,7 +16,7 @@ from cloudfront_edge.emulator.invoke import build_event, invoke_once
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from cloudfront_edge.emulator.messages import ViewerRequest
 from cloudfront_edge.model.triggers import Trigger
-from edgeway.output import fail, json_logs
+from edgeway.output import fail, json_logs, name_value_pairs
 
 template_option = click.option(
     "--config",
@@ -41,16 +41,6 @@ function_config_option = click.option(
 @click.group()
 def edge() -> None:
     """Lambda@Edge: a local CloudFront, single invocations, deployment."""
-
-
-def _origins(values: tuple[str, ...]) -> dict[str, str]:
-    mapped = {}
-    for value in values:
-        origin_id, sep, target = value.partition("=")
-        if not sep or not origin_id or not target:
-            fail(f"--origin {value!r}: use ORIGIN_ID=http://HOST:PORT or ORIGIN_ID=FOLDER")
-        mapped[origin_id] = target
-    return mapped
 
 
 async def _serve(settings: EdgeSettings) -> None:
@@ -94,7 +84,7 @@ def serve(
     settings = EdgeSettings(
         port,
         config,
-        _origins(origins),
+        name_value_pairs(origins, "--origin", "ORIGIN_ID=http://HOST:PORT or ORIGIN_ID=FOLDER"),
         function_config,
         viewer_country=viewer_country,
         functions_dir=functions_dir,

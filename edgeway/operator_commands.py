@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from edgeway.output import fail, table
+from edgeway.output import fail, name_value_pairs, table
 
 STATUS_EXIT = {"SUCCEEDED": 0, "FAILED": 1}
 aws_options = [
@@ -157,16 +157,6 @@ def publish(recipes: Path, bucket: str, dry_run: bool, region: str, endpoint_url
         fail(str(exc))
 
 
-def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        name, sep, rest = value.partition("=")
-        if not sep or not name or not rest:
-            fail(f"{flag} {value!r}: use NAME=VALUE")
-        pairs[name] = rest
-    return pairs
-
-
 @click.command("deploy")
 @click.option("--target", required=True, help="thing/NAME or thinggroup/NAME")
 @click.option("--component", "components", multiple=True, metavar="NAME=VERSION")
@@ -235,8 +225,8 @@ def deploy(
         plan = plan_deploy(
             current_components(greengrass, arn),
             arn,
-            _pairs(components, "--component"),
-            _pairs(configs, "--update-config"),
+            name_value_pairs(components, "--component"),
+            name_value_pairs(configs, "--update-config"),
             remove,
             allow_remove,
             policies,

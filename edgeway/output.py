@@ -41,6 +41,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
+def name_value_pairs(
+    values: Sequence[str], option: str, usage: str = "NAME=VALUE", empty_value: bool = False
+) -> dict[str, str]:
+    """Repeated `NAME=VALUE` options as a dict; a malformed one fails naming the option and `usage`.
+    `empty_value`: whether `NAME=` (an empty value) is allowed."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or (not rest and not empty_value):
+            fail(f"{option} {value!r}: use {usage}")
+        pairs[name] = rest
+    return pairs
+
+
 def json_logs(level: int = logging.INFO) -> None:
     """Structured logs: one JSON object per line on stderr, for everything under the `edgeway` logger."""
     for name, threshold in (("edgeway", level), ("amqtt", logging.WARNING)):

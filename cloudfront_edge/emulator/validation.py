@@ -149,9 +149,13 @@ def _as_json(result: Any) -> Any:
 
 def _check_headers(headers: Any) -> dict[str, list[str]]:
     """The header map's shape, names and value types; returns name -> values."""
+    return {name: _checked_values(name, entries) for name, entries in _header_map(headers).items()}
+
+
+def _header_map(headers: Any) -> dict[Any, Any]:
     if not isinstance(headers, dict):
         raise Violation("headers-not-object", _failed("The headers must be an object."))
-    return {name: _checked_values(name, entries) for name, entries in headers.items()}
+    return headers
 
 
 def _checked_values(name: Any, entries: Any) -> list[str]:
@@ -198,8 +202,7 @@ def _changed_headers(headers: Any, given: dict[str, list[dict[str, str]]]) -> li
     """The names whose values differ from those CloudFront gave the function (`given`), added and
     removed ones included. A header whose entries are exactly as given is not checked again; every
     other one is checked as `_check_headers` checks it."""
-    if not isinstance(headers, dict):
-        raise Violation("headers-not-object", _failed("The headers must be an object."))
+    headers = _header_map(headers)
     changed: list[str] = []
     for name, entries in headers.items():
         before = given.get(name)

@@ -202,3 +202,28 @@ def test_on_the_main_thread_an_overrunning_function_is_interrupted_at_its_limit(
     )
     assert ok.kind == "ok" and ok.result == {"uri": "/"}
     host.close()
+
+
+def test_on_the_main_thread_an_alarm_left_by_an_earlier_call_stops_nothing(tmp_path):
+    """The timer is not cleared after a call (one system call less per invocation): when it goes off
+    between calls nothing is disturbed, and an alarm arriving during a call that still has time left
+    does not stop it."""
+    import asyncio
+    import signal
+    import time
+
+    from cloudfront_edge.deploy.packaging import package, stage
+    from cloudfront_edge.emulator.function_host import FunctionHost
+
+    folder = stage(package("stray_alarm", source_dir=TEST_FUNCTIONS), tmp_path / "staged")
+    host = FunctionHost(folder, timeouts={Trigger.VIEWER_REQUEST: 0.2})
+    event = {"Records": [{"cf": {"request": {"uri": "/"}}}]}
+    first = asyncio.run(host.invoke("stray_alarm", Trigger.VIEWER_REQUEST, event, "r1"))
+    assert first.kind == "ok" and first.result["total"] == 499500
+    deadline = time.monotonic() + 10
+    while signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0):  # the first call's timer goes off, idle
+        assert time.monotonic() < deadline, "the timer never went off"
+        time.sleep(0.01)
+    second = asyncio.run(host.invoke("stray_alarm", Trigger.VIEWER_REQUEST, event, "r2"))
+    assert second.kind == "ok", second.error
+    host.close()

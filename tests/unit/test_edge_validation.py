@@ -3,6 +3,7 @@ sample events pass unchanged."""
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
@@ -122,6 +123,47 @@ def test_a_result_is_copied_as_lambdas_json_round_trip_copies_it(result):
     else:
         assert _as_json(result) == expected
         assert json.dumps(_as_json(result)) == json.dumps(expected)  # the same types, keys in order
+
+
+class _Text(str):
+    pass
+
+
+_GIVEN = {"a": [{"key": "A", "value": "1"}], "b": [{"key": "B", "value": "2"}, {"key": "B", "value": "3"}]}
+_ENTRY_VARIANTS = st.sampled_from(
+    [
+        lambda entries: [dict(entry) for entry in entries],  # as given
+        lambda entries: [{**entry, "value": _Text(entry["value"])} for entry in entries],  # equal, a subclass
+        lambda entries: [{**entry, "value": collections.UserString(entry["value"])} for entry in entries],
+        lambda entries: tuple(dict(entry) for entry in entries),  # JSON makes a list of a tuple
+        lambda entries: [{**entry, "value": entry["value"] + "!"} for entry in entries],  # changed
+        lambda entries: [{**entry, "extra": float("nan")} for entry in entries],  # JSON cannot carry NaN
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), _ENTRY_VARIANTS, max_size=3))
+def test_header_entries_left_as_given_are_taken_as_given_only_where_json_would_give_them_back(variants):
+    """Entries equal to those the function was sent are shared with them, not copied; anything JSON
+    would change or refuse (a subclass, a tuple, NaN) still goes the copy's or the round trip's way."""
+    result = {
+        "status": "200",
+        "headers": {
+            name: make(_GIVEN.get(name, [{"key": "C", "value": "c"}])) for name, make in variants.items()
+        },
+    }
+    try:
+        expected = json.loads(json.dumps(result, allow_nan=False))
+    except (TypeError, ValueError):
+        with pytest.raises(Violation) as raised:
+            _as_json(result, _GIVEN)
+        assert raised.value.rule == "invalid-json"
+        return
+    copied = _as_json(result, _GIVEN)
+    assert json.dumps(copied) == json.dumps(expected)
+    assert all(type(entry["value"]) is str for entries in copied["headers"].values() for entry in entries)
+    assert not _containers(copied, set()) & _containers(result, set())  # nothing the function still holds
 
 
 def _containers(value, found):

@@ -6,6 +6,12 @@
   message is not lost; amqtt sends it on receipt. PUBACKs still go in the order the PUBLISHes came.
 - A SUBSCRIBE with fixed-header flags other than 0010 or a requested QoS above 2 is a protocol
   violation (MQTT-3.8.1-1, MQTT-3-8.3-4): the connection is closed, not answered with a return code.
+- Packets are read as they come, several in one pass of the event loop when a client sends faster
+  than one a pass (amqtt waits for each under a timeout, a task and a timer per packet, and its read
+  timeout closes nothing); a SUBSCRIBE or UNSUBSCRIBE takes effect as it is read, in the order the
+  client sent them and before the messages read after it are delivered (amqtt hands them to a loop
+  that takes one per pass, after the messages, so a reply to a request sent right after a SUBSCRIBE
+  would find no subscription).
 - No timer per packet sent: amqtt re-arms one on every write for a handler that does nothing in the
   broker. The keep-alive that matters is the client's: the broker closes a connection that sent
   nothing for 1.5 times its keep-alive (MQTT-3.1.2-24, IoT Core), from one sweep for all connections
@@ -21,7 +27,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from amqtt.adapters import ReaderAdapter
 from amqtt.errors import AMQTTError, NoDataError
@@ -29,6 +35,7 @@ from amqtt.mqtt.constants import QOS_1
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.subscribe import SubscribePacket
+from amqtt.mqtt.unsubscribe import UnsubscribePacket
 from amqtt.session import INCOMING, IncomingApplicationMessage, OutgoingApplicationMessage
 
 log = logging.getLogger("edgeway.broker")
@@ -36,7 +43,18 @@ MAX_PENDING = 100  # IoT Core: at most 100 in-flight messages per connection
 SUBSCRIBE_FLAGS = 0x02
 
 
+class Subscriptions(Protocol):
+    """The broker's side of a SUBSCRIBE or UNSUBSCRIBE: the subscription table, the SUBACK or UNSUBACK,
+    retained messages."""
+
+    async def apply_subscription(self, session: Any, handler: Any, subscription: Any) -> None: ...
+
+    async def apply_unsubscription(self, session: Any, handler: Any, unsubscription: Any) -> None: ...
+
+
 class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
+    subscriptions: Subscriptions | None = None  # set by the broker when a connection is accepted
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.accepting: dict[int, asyncio.Future[bool]] = {}  # id(message) -> accepted (True) or not
@@ -67,6 +85,20 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         await self._send_packet(puback)
         app_message.puback_packet = puback
 
+    async def start(self) -> None:
+        """amqtt's reader waits for each packet under a timeout of the client's keep-alive (a task and
+        a timer per packet, so one packet per pass of the event loop) and on a timeout closes nothing.
+        The reader reads the keep-alive once, before it is ready: it reads 0 (no timeout), and the
+        session keeps its keep-alive for the broker's sweep."""
+        keep_alive = self.session.keep_alive if self.session is not None else 0
+        if self.session is not None:
+            self.session.keep_alive = 0
+        try:
+            await super().start()
+        finally:
+            if self.session is not None:
+                self.session.keep_alive = keep_alive
+
     def accepted(self, message: Any) -> asyncio.Future[bool] | None:
         """The future a QoS 1 message's PUBACK waits on (None for QoS 0)."""
         return self.accepting.pop(id(message), None)
@@ -83,6 +115,15 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
             await self.handle_connection_closed()
             return
         await super().handle_subscribe(subscribe)
+        if self.subscriptions is not None and self.session is not None:
+            taken = self._pending_subscriptions.get_nowait()
+            await self.subscriptions.apply_subscription(self.session, self, taken)
+
+    async def handle_unsubscribe(self, unsubscribe: UnsubscribePacket) -> None:
+        await super().handle_unsubscribe(unsubscribe)
+        if self.subscriptions is not None and self.session is not None:
+            taken = self._pending_unsubscriptions.get_nowait()
+            await self.subscriptions.apply_unsubscription(self.session, self, taken)
 
     async def stop(self) -> None:
         for accepted in self.accepting.values():

@@ -20,7 +20,9 @@ keeps what it gets at QoS 1 (up to `MAX_QUEUED`) for `SESSION_EXPIRY_SECONDS`; a
 stops reading gets at most `protocol.MAX_PENDING` messages in flight (QoS 0 on TCP: `MAX_BUFFERED_BYTES`
 unwritten), the rest dropped and counted. A QoS 0 message is encoded once and the same bytes written
 to every TCP subscriber (`_write_once_encoded`); amqtt builds, encodes and schedules a task per
-subscriber.
+subscriber. Messages a client sends in a burst are read and delivered several in one pass of the
+event loop (`protocol`, `_handle_message_delivery`), and each subscriber gets what one pass has for it
+in one write: a burst costs a system call per subscriber, not one per message and subscriber.
 
 These overrides use amqtt's internals, which is why its version is pinned in pyproject.toml.
 """
@@ -94,6 +96,7 @@ class IotBroker(Broker):  # type: ignore[misc]
         super().__init__(config, **kwargs)
         self.gate, self.shadows, self.jobs, self.fleet_status = gate, shadows, jobs, fleet_status
         self._deliveries: set[asyncio.Future[Any]] = set()
+        self._unwritten: dict[Any, list[bytes]] = {}  # transport -> QoS 0 packets for this loop pass
         self._keep_alive_sweep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -183,6 +186,7 @@ class IotBroker(Broker):  # type: ignore[misc]
             session.transitions.disconnect()
         session.transitions.connect()
         handler.attach(session, getattr(handler, "reading", reader), writer)
+        handler.subscriptions = self
         self._sessions[client_id] = (session, handler)
         self.gate.activate(connection, handler, self._close)
         await handler.mqtt_connack_authorize(True)
@@ -264,8 +268,27 @@ class IotBroker(Broker):  # type: ignore[misc]
         """Subscribe decisions, straight to the gate (amqtt's own path gathers a task per plugin)."""
         return self.gate.decide(session, _ACTIONS[action], topic)
 
+    async def apply_subscription(self, session: Any, handler: Any, subscription: Any) -> None:
+        await self._handle_subscription(session, handler, _resolved(subscription))
+
+    async def apply_unsubscription(self, session: Any, handler: Any, unsubscription: Any) -> None:
+        await self._handle_unsubscription(session, handler, _resolved(unsubscription))
+
     async def _handle_message_delivery(self, client_session: Any, handler: Any, wait_deliver: Any) -> bool:
-        message = wait_deliver.result()
+        """The message amqtt's loop waited for, and then those already queued behind it: amqtt's loop
+        starts a task and an `asyncio.wait` per message, one message per pass of the event loop; a
+        burst read in one pass is delivered in one (and written in one, `_write_once_encoded`)."""
+        if not await self._deliver_message(client_session, handler, wait_deliver.result()):
+            return False
+        queue = client_session.delivered_message_queue
+        for _ in range(queue.qsize()):  # what is queued now, not what the deliveries add
+            if queue.empty():
+                break
+            if not await self._deliver_message(client_session, handler, queue.get_nowait()):
+                return False
+        return True
+
+    async def _deliver_message(self, client_session: Any, handler: Any, message: Any) -> bool:
         accepted = handler.accepted(message) if isinstance(handler, EdgeProtocolHandler) else None
         durable: list[Future[Any]] = []
         try:
@@ -360,15 +383,29 @@ class IotBroker(Broker):  # type: ignore[misc]
                     self._deliver(handler, topic, data, qos)
 
     def _write_once_encoded(self, handler: Any, encoded: _Encoded) -> None:
-        """A QoS 0 delivery on TCP: the PUBLISH encoded once for every subscriber, written straight to
-        the transport (no task, no lock: a transport write is whole, and amqtt's own writes are too)."""
+        """A QoS 0 delivery on TCP: the PUBLISH encoded once for every subscriber, and written with the
+        others this pass of the loop has for the same connection in one write (one system call per
+        subscriber for a burst, not one per message)."""
         transport = handler.writer._writer.transport
         if transport.is_closing():
             return
-        if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
-            self._count_drop(handler)
-            return
-        transport.write(encoded.packet())
+        packet = encoded.packet()
+        unwritten = self._unwritten.get(transport)
+        if unwritten is None:
+            if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
+                self._count_drop(handler)
+                return
+            if not self._unwritten:
+                asyncio.get_running_loop().call_soon(self._write_unwritten)
+            self._unwritten[transport] = [packet]
+        else:
+            unwritten.append(packet)
+
+    def _write_unwritten(self) -> None:
+        unwritten, self._unwritten = self._unwritten, {}
+        for transport, packets in unwritten.items():
+            if not transport.is_closing():
+                transport.write(packets[0] if len(packets) == 1 else b"".join(packets))
 
     def _queue_for_later(self, session: Any, topic: str, data: bytes, qos: int) -> None:
         if session.retained_messages.qsize() >= MAX_QUEUED:
@@ -419,6 +456,13 @@ class IotBroker(Broker):  # type: ignore[misc]
             while handler.pending >= MAX_PENDING:
                 await asyncio.sleep(0.01)
             self._deliver(handler, kept.topic, bytes(kept.data), kept.qos or QOS_0)
+
+
+def _resolved(value: Any) -> asyncio.Future[Any]:
+    """What amqtt's subscription handlers take: the future its loop waited on, here already done."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
 
 
 class _Encoded:

@@ -340,3 +340,87 @@ def test_a_connecting_client_gets_no_retained_message_it_did_not_subscribe_to(br
     wait_for(lambda: heard(late, "secret/x", b"for watchers only"), 10, "the retained message on subscribe")
     for client in (watcher, owner, newcomer, late):
         client.stop()
+
+
+def test_packets_that_come_together_take_effect_in_the_order_they_were_sent(broker):
+    """A client that sends faster than the broker reads gets its packets read several at a time: each
+    SUBSCRIBE still takes effect before the PUBLISH sent after it, a SUBSCRIBE and then an UNSUBSCRIBE
+    of the same filter leave it unsubscribed, and a burst arrives whole and in order."""
+    sock = socket.create_connection(("127.0.0.1", broker.port))
+    sock.sendall(connect_packet("orderly"))
+    sock.settimeout(10)
+    assert sock.recv(4)[:1] == b"\x20"
+    wait_for(lambda: broker.gate.current("orderly") is not None, 10, "the client to be connected")
+    burst = [f"burst-{n}".encode() for n in range(300)]
+    sock.sendall(
+        subscribe_packet(1, "first", 0)
+        + subscribe_packet(2, "second", 0)
+        + subscribe_packet(3, "own", 0)
+        + publish_packet("own", b"sent after the SUBSCRIBE")
+        + subscribe_packet(4, "flip", 0)
+        + unsubscribe_packet(5, "flip")
+        + b"".join(publish_packet("own", payload) for payload in burst)
+    )
+    received = PacketReader(sock)
+    received.until(lambda p: ("own", burst[-1]) in p, "the whole burst")
+    assert [payload for topic, payload in received.publishes if topic == "own"] == [
+        b"sent after the SUBSCRIBE",
+        *burst,
+    ]
+    other = Client(broker, "other").connect()
+    other.publish("flip", b"not for an unsubscribed filter", qos=0)
+    other.publish("own", b"marker", qos=0)  # fanned out after the one before it
+    received.until(lambda p: ("own", b"marker") in p, "the marker")
+    assert [p for p in received.publishes if p[0] == "flip"] == []
+    other.stop()
+    sock.close()
+
+
+def publish_packet(topic: str, payload: bytes) -> bytes:  # QoS 0
+    body = len(topic).to_bytes(2, "big") + topic.encode() + payload
+    return b"\x30" + remaining_length(len(body)) + body
+
+
+def unsubscribe_packet(packet_id: int, topic: str) -> bytes:
+    body = packet_id.to_bytes(2, "big") + len(topic).to_bytes(2, "big") + topic.encode()
+    return b"\xa2" + remaining_length(len(body)) + body
+
+
+class PacketReader:
+    """The (topic, payload) of every QoS 0 PUBLISH a raw connection receives, other packets skipped."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer, self.publishes = sock, b"", []
+
+    def until(self, done: Any, what: str, timeout: float = 15) -> list[tuple[str, bytes]]:
+        deadline = time.monotonic() + timeout
+        while not done(self.publishes):
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            self.sock.settimeout(0.2)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            assert chunk, f"the broker closed the connection before {what}"
+            self.buffer += chunk
+            self._parse()
+        return self.publishes
+
+    def _parse(self) -> None:
+        while len(self.buffer) >= 2:
+            length, shift, index = 0, 0, 1
+            while True:
+                if index >= len(self.buffer):
+                    return
+                byte = self.buffer[index]
+                length += (byte & 0x7F) << shift
+                shift, index = shift + 7, index + 1
+                if not byte & 0x80:
+                    break
+            if len(self.buffer) < index + length:
+                return
+            kind, body = self.buffer[0] >> 4, self.buffer[index : index + length]
+            self.buffer = self.buffer[index + length :]
+            if kind == 3:
+                size = int.from_bytes(body[:2], "big")
+                self.publishes.append((body[2 : 2 + size].decode(), body[2 + size :]))

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from cloud_backend.rules.model import Action, PutRecord, Republish, Rule, describe
 from cloud_backend.rules.sql_compile import CompiledStatement
-from cloud_backend.rules.sql_eval import Environment, Message, _Evaluator
+from cloud_backend.rules.sql_eval import Environment, Evaluator, Message
 from edgeway_common.topics import topic_matches
 
 log = logging.getLogger("edgeway.rules")
@@ -80,12 +80,12 @@ class RulesEngine:
         now = self._now_ms()
         environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
         fired = 0
-        evaluator: _Evaluator | None = None
+        evaluator: Evaluator | None = None
         wheres: list[Any] = [None] * self._slots
         for rule, compiled, slot in zip(self.rules, self._compiled, self._where_slot, strict=True):
             if not topic_matches(rule.statement.topic_filter, topic):
                 continue
-            evaluator = evaluator or _Evaluator(message, message.document(), environment)
+            evaluator = evaluator or Evaluator(message, message.document(), environment)
             if compiled.where is not None:
                 if wheres[slot] is None:
                     wheres[slot] = compiled.where(evaluator) is True

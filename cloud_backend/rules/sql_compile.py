@@ -14,19 +14,19 @@ from typing import Any
 
 from cloud_backend.rules.sql_ast import Binary, Call, Expr, Literal, Path, Star, Statement, Unary
 from cloud_backend.rules.sql_eval import (
-    _FUNCTIONS,
+    FUNCTIONS,
     UNDEFINED,
     Environment,
+    Evaluator,
     Message,
-    _arithmetic,
-    _compare,
-    _Evaluator,
-    _logical,
-    _name,
-    _number,
+    arithmetic,
+    column_name,
+    compare,
+    is_number,
+    logical,
 )
 
-Compiled = Callable[[_Evaluator], Any]
+Compiled = Callable[[Evaluator], Any]
 COMPARISONS = ("=", "<>", "<", "<=", ">", ">=")
 
 
@@ -42,28 +42,28 @@ def compile_expression(expr: Expr) -> Compiled:
         operand = compile_expression(expr.operand)
         if expr.op == "NOT":
 
-            def negation(ev: _Evaluator) -> Any:
+            def negation(ev: Evaluator) -> Any:
                 value = operand(ev)
                 return (not value) if isinstance(value, bool) else UNDEFINED
 
             return negation
 
-        def minus(ev: _Evaluator) -> Any:
+        def minus(ev: Evaluator) -> Any:
             value = operand(ev)
-            return -value if _number(value) else UNDEFINED
+            return -value if is_number(value) else UNDEFINED
 
         return minus
     if isinstance(expr, Binary):
         left, right, op = compile_expression(expr.left), compile_expression(expr.right), expr.op
         if op in ("AND", "OR"):
-            return lambda ev: _logical(op, left(ev), right(ev))
+            return lambda ev: logical(op, left(ev), right(ev))
         if op in COMPARISONS:
             if isinstance(expr.right, Literal):
                 specialised = _compare_with_literal(op, left, expr.right.value)
                 if specialised is not None:
                     return specialised
-            return lambda ev: _compare(op, left(ev), right(ev))
-        return lambda ev: _arithmetic(op, left(ev), right(ev))
+            return lambda ev: compare(op, left(ev), right(ev))
+        return lambda ev: arithmetic(op, left(ev), right(ev))
     return _compile_call(expr)
 
 
@@ -74,19 +74,19 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _compare_with_literal(op: str, left: Compiled, literal: Any) -> Compiled | None:
-    """`x op literal` for a number or string literal, with `_compare`'s rules decided at load: against
+    """`x op literal` for a number or string literal, with `compare`'s rules decided at load: against
     a number only a number compares, against a string only a string; anything else is Undefined."""
     apply = _OPERATORS[op]
-    if _number(literal):
+    if is_number(literal):
 
-        def with_number(ev: _Evaluator) -> Any:
+        def with_number(ev: Evaluator) -> Any:
             value = left(ev)
-            return apply(value, literal) if _number(value) else UNDEFINED
+            return apply(value, literal) if is_number(value) else UNDEFINED
 
         return with_number
     if type(literal) is str:
 
-        def with_string(ev: _Evaluator) -> Any:
+        def with_string(ev: Evaluator) -> Any:
             value = left(ev)
             return apply(value, literal) if type(value) is str else UNDEFINED
 
@@ -94,7 +94,7 @@ def _compare_with_literal(op: str, left: Compiled, literal: Any) -> Compiled | N
     return None
 
 
-def compile_condition(expr: Expr) -> Callable[[_Evaluator], bool]:
+def compile_condition(expr: Expr) -> Callable[[Evaluator], bool]:
     """A WHERE: whether it is exactly true. `a AND b` is true only when both are exactly true, so a
     chain of ANDs stops at the first part that is not (the value of the whole, which a WHERE does not
     need, could be false or Undefined; either drops the message). A WHERE with a call that cannot be
@@ -106,7 +106,7 @@ def compile_condition(expr: Expr) -> Callable[[_Evaluator], bool]:
     return _condition(expr)
 
 
-def _condition(expr: Expr) -> Callable[[_Evaluator], bool]:
+def _condition(expr: Expr) -> Callable[[Evaluator], bool]:
     if isinstance(expr, Binary) and expr.op == "AND":
         parts = [_condition(part) for part in _conjuncts(expr)]
         return lambda ev: all(part(ev) for part in parts)
@@ -122,7 +122,7 @@ def _calls_can_be_made(expr: Expr) -> bool:
     if isinstance(expr, Binary):
         return _calls_can_be_made(expr.left) and _calls_can_be_made(expr.right)
     if isinstance(expr, Call):
-        handler = _FUNCTIONS.get(expr.name)
+        handler = FUNCTIONS.get(expr.name)
         if handler is None:
             return True
         try:
@@ -140,7 +140,7 @@ def _conjuncts(expr: Expr) -> list[Expr]:
 
 
 def _compile_path(steps: tuple[str | int, ...]) -> Compiled:
-    def path(ev: _Evaluator) -> Any:
+    def path(ev: Evaluator) -> Any:
         current = ev.document
         for step in steps:
             if isinstance(current, dict) and isinstance(step, str):
@@ -157,7 +157,7 @@ def _compile_path(steps: tuple[str | int, ...]) -> Compiled:
 
 
 def _compile_call(call: Call) -> Compiled:
-    handler = _FUNCTIONS.get(call.name)
+    handler = FUNCTIONS.get(call.name)
     if handler is None:
         return lambda ev: UNDEFINED
     if call.name == "encode" and call.args and isinstance(call.args[0], Star):
@@ -180,7 +180,7 @@ def _regexp_with_literal(value: Compiled, pattern: Any) -> Compiled | None:
     except re.error:
         return None  # the general path answers Undefined for it, as the interpreter does
 
-    def matches(ev: _Evaluator) -> Any:
+    def matches(ev: Evaluator) -> Any:
         text = value(ev)
         return compiled.search(text) is not None if isinstance(text, str) else UNDEFINED
 
@@ -199,9 +199,9 @@ class CompiledStatement:
             if isinstance(item.expr, Star) and item.alias is None:
                 self._select.append((None, None))
             else:
-                self._select.append((item.alias or _name(item.expr), compile_expression(item.expr)))
+                self._select.append((item.alias or column_name(item.expr), compile_expression(item.expr)))
 
-    def select(self, evaluator: _Evaluator) -> dict[str, Any]:
+    def select(self, evaluator: Evaluator) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, value in self._select:
             if value is None:
@@ -215,7 +215,7 @@ class CompiledStatement:
 
     def evaluate(self, message: Message, environment: Environment) -> dict[str, Any] | None:
         """As `sql_eval.evaluate`: the output, or None when the WHERE does not hold."""
-        evaluator = _Evaluator(message, message.document(), environment)
+        evaluator = Evaluator(message, message.document(), environment)
         if self.where is not None and self.where(evaluator) is not True:
             return None
         return self.select(evaluator)

@@ -3,6 +3,10 @@
 Hand-written with the parser (see `sql_parser`). Semantics follow IoT SQL: a missing field is
 Undefined; operators and functions given Undefined or the wrong types give Undefined; Undefined in a
 SELECT drops the key; a WHERE that is not exactly true drops the message; Int / Int stays an Int.
+
+`Evaluator`, `FUNCTIONS` and the operator functions (`logical`, `compare`, `arithmetic`) are shared
+with `sql_compile`, whose closures call them, so the compiled rules and this reference agree by
+construction where they can and by the property test where they cannot.
 """
 
 from __future__ import annotations
@@ -53,12 +57,12 @@ class Environment:
     new_uuid: Callable[[], str]
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _arithmetic(op: str, left: Any, right: Any) -> Any:
-    if not (_number(left) and _number(right)):
+def arithmetic(op: str, left: Any, right: Any) -> Any:
+    if not (is_number(left) and is_number(right)):
         return UNDEFINED
     if op == "+":
         return left + right
@@ -79,8 +83,10 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
     )
 
 
-def _compare(op: str, left: Any, right: Any) -> Any:
-    comparable = (_number(left) and _number(right)) or (type(left) is type(right) and left is not UNDEFINED)
+def compare(op: str, left: Any, right: Any) -> Any:
+    comparable = (is_number(left) and is_number(right)) or (
+        type(left) is type(right) and left is not UNDEFINED
+    )
     if not comparable:
         return UNDEFINED
     if op == "=":
@@ -92,7 +98,7 @@ def _compare(op: str, left: Any, right: Any) -> Any:
     return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
 
 
-def _logical(op: str, left: Any, right: Any) -> Any:
+def logical(op: str, left: Any, right: Any) -> Any:
     if not isinstance(left, bool) or not isinstance(right, bool):
         return UNDEFINED
     return (left and right) if op == "AND" else (left or right)
@@ -102,7 +108,7 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-class _Evaluator:
+class Evaluator:
     def __init__(self, message: Message, document: Any, environment: Environment) -> None:
         self.message, self.document, self.environment = message, document, environment
 
@@ -117,14 +123,14 @@ class _Evaluator:
             operand = self.value(expr.operand)
             if expr.op == "NOT":
                 return (not operand) if isinstance(operand, bool) else UNDEFINED
-            return -operand if _number(operand) else UNDEFINED
+            return -operand if is_number(operand) else UNDEFINED
         if isinstance(expr, Binary):
             left, right = self.value(expr.left), self.value(expr.right)
             if expr.op in ("AND", "OR"):
-                return _logical(expr.op, left, right)
+                return logical(expr.op, left, right)
             if expr.op in ("=", "<>", "<", "<=", ">", ">="):
-                return _compare(expr.op, left, right)
-            return _arithmetic(expr.op, left, right)
+                return compare(expr.op, left, right)
+            return arithmetic(expr.op, left, right)
         return self._call(expr)
 
     def _path(self, path: Path) -> Any:
@@ -137,7 +143,7 @@ class _Evaluator:
         return current
 
     def _call(self, call: Call) -> Any:
-        handler = _FUNCTIONS.get(call.name)
+        handler = FUNCTIONS.get(call.name)
         if handler is None:
             return UNDEFINED
         if call.name == "encode" and call.args and isinstance(call.args[0], Star):
@@ -165,7 +171,7 @@ class _Evaluator:
 
 
 def _numeric(function: Callable[[Any], Any]) -> Callable[..., Any]:
-    return lambda evaluator, value: function(value) if _number(value) else UNDEFINED
+    return lambda evaluator, value: function(value) if is_number(value) else UNDEFINED
 
 
 def _string(function: Callable[[str], Any]) -> Callable[..., Any]:
@@ -176,7 +182,7 @@ def _round(value: float) -> int:
     return math.floor(abs(value) + 0.5) * (1 if value >= 0 else -1)
 
 
-def _concat(evaluator: _Evaluator, *values: Any) -> Any:
+def _concat(evaluator: Evaluator, *values: Any) -> Any:
     if any(v is UNDEFINED for v in values) or not values:
         return UNDEFINED
     if all(isinstance(v, list) for v in values):
@@ -184,7 +190,7 @@ def _concat(evaluator: _Evaluator, *values: Any) -> Any:
     return "".join(_text(v) for v in values)
 
 
-def _get(evaluator: _Evaluator, container: Any, key: Any) -> Any:
+def _get(evaluator: Evaluator, container: Any, key: Any) -> Any:
     if isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
         return container[key]
     if isinstance(container, dict) and isinstance(key, str) and key in container:
@@ -192,14 +198,14 @@ def _get(evaluator: _Evaluator, container: Any, key: Any) -> Any:
     return UNDEFINED
 
 
-def _encode(evaluator: _Evaluator, value: Any, encoding: Any) -> Any:
+def _encode(evaluator: Evaluator, value: Any, encoding: Any) -> Any:
     if encoding != "base64" or value is UNDEFINED:
         return UNDEFINED
     raw = value if isinstance(value, bytes) else _text(value).encode()
     return base64.b64encode(raw).decode("ascii")
 
 
-def _regexp_matches(evaluator: _Evaluator, value: Any, pattern: Any) -> Any:
+def _regexp_matches(evaluator: Evaluator, value: Any, pattern: Any) -> Any:
     if not isinstance(value, str) or not isinstance(pattern, str):
         return UNDEFINED
     try:
@@ -208,15 +214,15 @@ def _regexp_matches(evaluator: _Evaluator, value: Any, pattern: Any) -> Any:
         return UNDEFINED
 
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     "isstring": lambda evaluator, value: isinstance(value, str),
-    "isnumber": lambda evaluator, value: _number(value),
+    "isnumber": lambda evaluator, value: is_number(value),
     "length": _string(len),
     "regexp_matches": _regexp_matches,
-    "clientid": _Evaluator.clientid,
-    "timestamp": _Evaluator.timestamp,
-    "topic": _Evaluator.topic,
-    "newuuid": _Evaluator.newuuid,
+    "clientid": Evaluator.clientid,
+    "timestamp": Evaluator.timestamp,
+    "topic": Evaluator.topic,
+    "newuuid": Evaluator.newuuid,
     "isundefined": lambda evaluator, value: value is UNDEFINED,
     "round": _numeric(_round),
     "floor": _numeric(math.floor),
@@ -230,7 +236,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _name(expr: Expr) -> str:
+def column_name(expr: Expr) -> str:
     if isinstance(expr, Path):
         last = expr.steps[-1]
         return last if isinstance(last, str) else str(expr.steps[0])
@@ -242,7 +248,7 @@ def _name(expr: Expr) -> str:
 def evaluate(statement: Statement, message: Message, environment: Environment) -> dict[str, Any] | None:
     """The rule's output for this message, or None when its WHERE does not hold."""
     document = message.document()
-    evaluator = _Evaluator(message, document, environment)
+    evaluator = Evaluator(message, document, environment)
     if statement.where is not None and evaluator.value(statement.where) is not True:
         return None
     result: dict[str, Any] = {}
@@ -253,11 +259,11 @@ def evaluate(statement: Statement, message: Message, environment: Environment) -
             continue
         value = evaluator.value(item.expr)
         if value is not UNDEFINED:
-            result[item.alias or _name(item.expr)] = value
+            result[item.alias or column_name(item.expr)] = value
     return result
 
 
 def evaluate_expression(expr: Expr, message: Message, environment: Environment) -> Any:
     """One expression against the original message (substitution templates see the message, not the
     SELECT result); Undefined when it cannot be evaluated."""
-    return _Evaluator(message, message.document(), environment).value(expr)
+    return Evaluator(message, message.document(), environment).value(expr)

@@ -376,6 +376,21 @@ def test_packets_that_come_together_take_effect_in_the_order_they_were_sent(brok
     sock.close()
 
 
+def test_a_publish_read_with_a_later_subscribe_of_its_client_may_reach_that_subscription(broker):
+    """The difference the README lists: a SUBSCRIBE takes effect as it is read, and the messages read
+    in the same burst are delivered after it, so a client that publishes and then at once subscribes
+    to the same topic gets its own message (IoT Core, reading in order, would not send it)."""
+    sock = socket.create_connection(("127.0.0.1", broker.port))
+    sock.sendall(connect_packet("eager"))
+    sock.settimeout(10)
+    assert sock.recv(4)[:1] == b"\x20"
+    wait_for(lambda: broker.gate.current("eager") is not None, 10, "the client to be connected")
+    sock.sendall(publish_packet("mine", b"published first") + subscribe_packet(1, "mine", 0))
+    received = PacketReader(sock)
+    received.until(lambda p: ("mine", b"published first") in p, "its own message")
+    sock.close()
+
+
 def publish_packet(topic: str, payload: bytes) -> bytes:  # QoS 0
     body = len(topic).to_bytes(2, "big") + topic.encode() + payload
     return b"\x30" + remaining_length(len(body)) + body

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from amqtt.adapters import ReaderAdapter
@@ -117,13 +117,26 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         await super().handle_subscribe(subscribe)
         if self.subscriptions is not None and self.session is not None:
             taken = self._pending_subscriptions.get_nowait()
-            await self.subscriptions.apply_subscription(self.session, self, taken)
+            await self._applying(
+                "SUBSCRIBE", self.subscriptions.apply_subscription(self.session, self, taken)
+            )
 
     async def handle_unsubscribe(self, unsubscribe: UnsubscribePacket) -> None:
         await super().handle_unsubscribe(unsubscribe)
         if self.subscriptions is not None and self.session is not None:
             taken = self._pending_unsubscriptions.get_nowait()
-            await self.subscriptions.apply_unsubscription(self.session, self, taken)
+            await self._applying(
+                "UNSUBSCRIBE", self.subscriptions.apply_unsubscription(self.session, self, taken)
+            )
+
+    async def _applying(self, what: str, applying: Awaitable[None]) -> None:
+        """A failure here is the broker's, not the client's: logged where it happened, and the
+        connection and everyone else go on (this runs in a task nobody waits for)."""
+        try:
+            await applying
+        except Exception:
+            client_id = self.session.client_id if self.session else ""
+            log.exception(f"{what} not applied", extra={"client_id": client_id})
 
     async def stop(self) -> None:
         for accepted in self.accepting.values():

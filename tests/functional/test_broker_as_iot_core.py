@@ -439,3 +439,37 @@ class PacketReader:
             if kind == 3:
                 size = int.from_bytes(body[:2], "big")
                 self.publishes.append((body[2 : 2 + size].decode(), body[2 + size :]))
+
+
+class _FailingSubscriptions:
+    """The broker's side of a SUBSCRIBE failing (a bug there), for the connection to outlive it."""
+
+    async def apply_subscription(self, session: Any, handler: Any, subscription: Any) -> None:
+        raise RuntimeError("the subscription table is broken")
+
+    async def apply_unsubscription(self, session: Any, handler: Any, unsubscription: Any) -> None:
+        raise RuntimeError("the subscription table is broken")
+
+
+def test_a_subscribe_the_broker_fails_to_apply_is_logged_and_the_connection_goes_on(broker, caplog):
+    sock = socket.create_connection(("127.0.0.1", broker.port))
+    sock.sendall(connect_packet("unlucky"))
+    sock.settimeout(10)
+    assert sock.recv(4)[:1] == b"\x20"
+    connection = wait_for(lambda: broker.gate.current("unlucky"), 10, "the client to be connected")
+    handler = connection.handler
+    working, handler.subscriptions = handler.subscriptions, _FailingSubscriptions()
+    with caplog.at_level("INFO", logger="edgeway.broker"):
+        sock.sendall(subscribe_packet(1, "anything", 0))
+        failed = wait_for(
+            lambda: [r for r in caplog.records if r.getMessage() == "SUBSCRIBE not applied"],
+            10,
+            "the failure to be logged",
+        )
+    assert failed[0].client_id == "unlucky" and "subscription table is broken" in failed[0].exc_text
+    handler.subscriptions = working
+    sock.sendall(b"\xc0\x00")  # PINGREQ: the connection is still served
+    assert sock.recv(2) == b"\xd0\x00"
+    sock.sendall(subscribe_packet(2, "anything", 0) + publish_packet("anything", b"works again"))
+    PacketReader(sock).until(lambda p: ("anything", b"works again") in p, "a subscription that works")
+    sock.close()

@@ -38,6 +38,8 @@ from amqtt.mqtt.subscribe import SubscribePacket
 from amqtt.mqtt.unsubscribe import UnsubscribePacket
 from amqtt.session import INCOMING, IncomingApplicationMessage, OutgoingApplicationMessage
 
+from edgeway_common.mqtt_keep_alive import ReadClock
+
 log = logging.getLogger("edgeway.broker")
 MAX_PENDING = 100  # IoT Core: at most 100 in-flight messages per connection
 SUBSCRIBE_FLAGS = 0x02
@@ -149,25 +151,19 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
 CONNECT_FIRST_BYTE = 0x10  # packet type 1, flags 0000 (MQTT-2.2.2-2)
 
 
-class ConnectFirst(ReaderAdapter):  # type: ignore[misc]
+class ConnectFirst(ReadClock):
     """A reader that refuses a connection whose first byte is not a CONNECT's: amqtt would parse any
-    packet (or an HTTP request) as a CONNECT and wait for bytes that never come. It also notes when
-    the client last sent anything, for the keep-alive (amqtt's own read timeout closes nothing)."""
+    packet (or an HTTP request) as a CONNECT and wait for bytes that never come. As a `ReadClock` it
+    notes when the client last sent anything, for the broker's keep-alive sweep."""
 
     def __init__(self, reader: ReaderAdapter, clock: Callable[[], float] = time.monotonic) -> None:
-        self._reader = reader
+        super().__init__(reader, clock)
         self._first = True
-        self._clock = clock
-        self.last_read = clock()  # when the client last sent anything: the keep-alive sweep reads it
 
     async def read(self, n: int = -1) -> bytes:
-        data: bytes = await self._reader.read(n)
-        self.last_read = self._clock()
+        data = await super().read(n)
         if self._first and data:
             self._first = False
             if data[0] != CONNECT_FIRST_BYTE:
                 raise NoDataError(f"the first packet is not a CONNECT (first byte 0x{data[0]:02x})")
         return data
-
-    def feed_eof(self) -> None:
-        self._reader.feed_eof()

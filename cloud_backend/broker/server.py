@@ -57,6 +57,7 @@ from cloud_backend.broker.jobs_service import JobsService
 from cloud_backend.broker.policy import PUBLISH, RECEIVE, RETAIN_PUBLISH, SUBSCRIBE
 from cloud_backend.broker.protocol import MAX_PENDING, ConnectFirst, EdgeProtocolHandler
 from cloud_backend.broker.shadow_service import ShadowService, parse_topic
+from edgeway_common.mqtt_keep_alive import SWEEP_SECONDS, silent_sessions
 
 log = logging.getLogger("edgeway.broker")
 WS_PATH = "/mqtt"
@@ -65,7 +66,6 @@ SESSION_EXPIRY_SECONDS = 3600  # IoT Core's default for a persistent session
 MAX_QUEUED = 10_000  # messages a persistent session that is away keeps
 TAKEOVER_SECONDS = 10.0
 MAX_BUFFERED_BYTES = 1 << 20  # QoS 0 bytes a connection may have unwritten before its deliveries drop
-KEEP_ALIVE_SWEEP_SECONDS = 1.0
 CONNECT_SECONDS = 10.0  # a connection that sends no whole CONNECT in this time is closed
 _ACTIONS = {Action.PUBLISH: PUBLISH, Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE}
 
@@ -112,15 +112,10 @@ class IotBroker(Broker):  # type: ignore[misc]
         """Closes each connection that sent nothing for 1.5 times its keep-alive (MQTT-3.1.2-24), with
         IoT Core's disconnect reason."""
         while True:
-            await asyncio.sleep(KEEP_ALIVE_SWEEP_SECONDS)
-            now = time.monotonic()
-            for client_id, (session, handler) in list(self._sessions.items()):
+            await asyncio.sleep(SWEEP_SECONDS)
+            for client_id, _, _ in silent_sessions(self._sessions, time.monotonic()):
                 connection = self.gate.current(client_id)
-                reader = getattr(handler, "reader", None)
-                keep_alive = getattr(session, "keep_alive", 0) or 0
-                if connection is None or not isinstance(reader, ConnectFirst) or keep_alive <= 0:
-                    continue
-                if now - reader.last_read > 1.5 * keep_alive:
+                if connection is not None:
                     self._close(connection, "MQTT_KEEP_ALIVE_TIMEOUT")
 
     async def _create_server_instance(

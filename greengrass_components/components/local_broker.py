@@ -27,12 +27,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from amqtt.adapters import ReaderAdapter, StreamReaderAdapter, StreamWriterAdapter
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 
 from edgeway_common.certificates import CertificateAuthority
+from edgeway_common.mqtt_keep_alive import SWEEP_SECONDS, ReadClock, silent_sessions
 
 from .component_main import ComponentConfigError, run_component
 from .device_groups import DeviceGroupsError, parse
@@ -40,24 +41,7 @@ from .ipc_client import CoreLink
 from .settings import number, section, text
 
 HANDSHAKE_SECONDS = 10.0
-KEEP_ALIVE_SWEEP_SECONDS = 1.0
 CONNECT_SECONDS = 10.0  # a connection that sends no whole CONNECT in this time is closed
-
-
-class _ReadClock(ReaderAdapter):  # type: ignore[misc]
-    """A connection's reader that notes when the client last sent anything, for the keep-alive."""
-
-    def __init__(self, reader: ReaderAdapter) -> None:
-        self._reader = reader
-        self.last_read = time.monotonic()
-
-    async def read(self, n: int = -1) -> bytes:
-        data: bytes = await self._reader.read(n)
-        self.last_read = time.monotonic()
-        return data
-
-    def feed_eof(self) -> None:
-        self._reader.feed_eof()
 
 
 class TlsBroker(Broker):  # type: ignore[misc]
@@ -99,31 +83,24 @@ class TlsBroker(Broker):  # type: ignore[misc]
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
     ) -> None:
         await self._client_connected(
-            listener_name, _ReadClock(StreamReaderAdapter(reader)), StreamWriterAdapter(writer)
+            listener_name, ReadClock(StreamReaderAdapter(reader)), StreamWriterAdapter(writer)
         )
 
     async def _sweep_keep_alive(self) -> None:
         while True:
-            await asyncio.sleep(KEEP_ALIVE_SWEEP_SECONDS)
+            await asyncio.sleep(SWEEP_SECONDS)
             now = time.monotonic()
-            for client_id, (session, handler) in list(self._sessions.items()):
-                reader = getattr(handler, "reader", None)
-                keep_alive = getattr(session, "keep_alive", 0) or 0
-                if (
-                    not isinstance(reader, _ReadClock)
-                    or keep_alive <= 0
-                    or not session.transitions.is_connected()
-                ):
+            for client_id, session, handler in silent_sessions(self._sessions, now):
+                if not session.transitions.is_connected():
                     continue
-                if now - reader.last_read > 1.5 * keep_alive:
-                    self._log.info(
-                        "client disconnected: nothing received for 1.5 times its keep-alive",
-                        extra={"client_id": client_id, "keep_alive": keep_alive},
-                    )
-                    reader.last_read = now  # once: the close below takes a moment
-                    task = asyncio.get_running_loop().create_task(handler.handle_connection_closed())
-                    self._closing.add(task)
-                    task.add_done_callback(self._closing.discard)
+                self._log.info(
+                    "client disconnected: nothing received for 1.5 times its keep-alive",
+                    extra={"client_id": client_id, "keep_alive": session.keep_alive},
+                )
+                handler.reader.last_read = now  # once: the close below takes a moment
+                task = asyncio.get_running_loop().create_task(handler.handle_connection_closed())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
 
     async def _create_server_instance(
         self, listener_name: str, listener_type: Any, address: str | None, port: int, ssl_context: Any

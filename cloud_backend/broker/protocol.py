@@ -92,14 +92,15 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         a timer per packet, so one packet per pass of the event loop) and on a timeout closes nothing.
         The reader reads the keep-alive once, before it is ready: it reads 0 (no timeout), and the
         session keeps its keep-alive for the broker's sweep."""
-        keep_alive = self.session.keep_alive if self.session is not None else 0
-        if self.session is not None:
-            self.session.keep_alive = 0
+        session = self.session
+        if session is None:  # amqtt's start refuses a handler with no session
+            await super().start()
+            return
+        keep_alive, session.keep_alive = session.keep_alive, 0
         try:
             await super().start()
         finally:
-            if self.session is not None:
-                self.session.keep_alive = keep_alive
+            session.keep_alive = keep_alive
 
     def accepted(self, message: Any) -> asyncio.Future[bool] | None:
         """The future a QoS 1 message's PUBACK waits on (None for QoS 0)."""

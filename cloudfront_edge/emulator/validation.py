@@ -137,13 +137,14 @@ def _as_json(result: Any, given: dict[str, Any] | None = None) -> Any:
     where that is the same thing, the round trip itself otherwise. With `given` (the header map the
     function was sent), a result's header entries that equal what was given are taken as given."""
     try:
-        if given is not None and type(result) is dict and type(result.get("headers")) is dict:
-            return {
-                key: _headers_copy(item, given) if key == "headers" else _plain_copy(item)
-                for key, item in result.items()
-                if type(key) is str or _not_plain()
-            }
-        return _plain_copy(result)
+        if given is None or type(result) is not dict or type(result.get("headers")) is not dict:
+            return _plain_copy(result)
+        copy: dict[str, Any] = {}
+        for key, item in result.items():
+            if type(key) is not str:
+                raise _NotPlain
+            copy[key] = _headers_copy(item, given) if key == "headers" else _plain_copy(item)
+        return copy
     except (_NotPlain, RecursionError):
         pass
     try:
@@ -153,10 +154,6 @@ def _as_json(result: Any, given: dict[str, Any] | None = None) -> Any:
             "invalid-json",
             f"The Lambda function returned invalid JSON: The JSON output is not parsable. ({exc})",
         ) from exc
-
-
-def _not_plain() -> bool:
-    raise _NotPlain
 
 
 def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> dict[str, Any]:

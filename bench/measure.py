@@ -12,7 +12,15 @@ from pathlib import Path
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds the process has used so far (/proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _used(_stat(Path(f"/proc/{pid}")))
+
+
+def _stat(process: Path) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses)."""
+    return (process / "stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _used(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -36,24 +44,24 @@ def spread(values: Sequence[float], digits: int = 3) -> dict[str, float]:
 def tree_cpu_seconds(root: int) -> dict[int, float]:
     """CPU seconds so far of a process and of every process under it, by pid (a core and the
     components it started). Compare two of these with `cpu_delta`."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent_of: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
     used: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry)
         except OSError:  # gone since the listing
             continue
         pid = int(entry.name)
-        parent_of[pid], used[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        children.setdefault(int(fields[1]), []).append(pid)
+        used[pid] = _used(fields)
     tree, frontier = {root}, [root]
     while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parent_of.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier += children
+        for child in children.get(frontier.pop(), []):
+            if child not in tree:
+                tree.add(child)
+                frontier.append(child)
     return {pid: used[pid] for pid in tree if pid in used}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -94,9 +95,9 @@ class EdgeGateway:
         association = behaviour.associations.get(trigger)
         if association is None:
             return None
-        # The function gets its own copy (as it would over the wire); its result is judged against
-        # `cf`, which nothing changes until the verdict is in.
-        event = events.event(events.copied(cf))
+        # The function gets its own copy of the part its result is judged against (as it would over
+        # the wire), so nothing changes `cf` until the verdict is in.
+        event = events.event(events.copied(cf, "request" if trigger.is_request else "response"))
         invocation = await self.functions.invoke(association.function, trigger, event, request_id)
         try:
             return judge(association.function, trigger, cf, invocation)
@@ -338,6 +339,7 @@ class EdgeGateway:
 
 
 MAX_URI_BYTES = 8192  # CloudFront's limit on a request's URL
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def bad_request(request: ViewerRequest) -> tuple[int, str] | None:
@@ -346,8 +348,8 @@ def bad_request(request: ViewerRequest) -> tuple[int, str] | None:
         return 414, f"The request URL is longer than {MAX_URI_BYTES} bytes."
     if not request.uri.startswith("/"):
         return 400, "The request path must start with /."
-    decoded = urllib.parse.unquote(request.uri, errors="replace")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+    decoded = urllib.parse.unquote(request.uri, errors="replace") if "%" in request.uri else request.uri
+    if _CONTROL.search(decoded):
         return 400, "The request path holds a control character (such as %00)."
     return None
 

@@ -75,7 +75,7 @@ READ_ONLY = {
 GENERATED_READ_ONLY = frozenset({"content-length", "transfer-encoding", "via"})
 NO_BODY_STATUSES = frozenset({204, 304})
 MAX_URI_BYTES = 8192
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")  # fullmatch: `$` would let a trailing newline by
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _URI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 _READ_ONLY_FIELDS = ("method", "clientIp")
@@ -170,8 +170,27 @@ def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> dict[str, A
         if before is not None and entries == before and _exact_types(entries):
             copy[name] = before
         else:
-            copy[name] = _plain_copy(entries)
+            copy[name] = _entries_copy(entries)
     return copy
+
+
+_FLAT_ENTRY = frozenset({"key", "value"})
+
+
+def _entries_copy(entries: Any) -> Any:
+    """A header's entries as JSON would give them back: an entry of string `key` and `value` only (what
+    functions add) copied whole, anything else by `_plain_copy`."""
+    if type(entries) is not list:
+        return _plain_copy(entries)
+    return [
+        dict(entry)
+        if type(entry) is dict
+        and entry.keys() <= _FLAT_ENTRY
+        and type(entry.get("value")) is str
+        and type(entry.get("key", "")) is str
+        else _plain_copy(entry)
+        for entry in entries
+    ]
 
 
 def _exact_types(value: Any) -> bool:
@@ -194,8 +213,37 @@ def _header_map(headers: Any) -> dict[Any, Any]:
 
 
 def _checked_values(name: Any, entries: Any) -> list[str]:
-    """One header's name and entries checked; its values."""
-    if not isinstance(name, str) or not _TOKEN.match(name):
+    """One header's name and entries checked; its values. A result's headers repeat from call to call
+    (a policy's, a function's constants), so an entry of plain strings is looked up among those
+    already found valid before it is checked; anything else is checked in full (`_check_entries`)."""
+    if type(name) is str and type(entries) is list:
+        values: list[str] = []
+        for entry in entries:
+            if type(entry) is not dict:
+                break
+            key, value = entry.get("key"), entry.get("value")
+            if type(value) is not str or not (key is None or type(key) is str):
+                break
+            if not _valid_entry(name, key, value):
+                break
+            values.append(value)
+        else:
+            return values
+    return _check_entries(name, entries)
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_entry(name: str, key: str | None, value: str) -> bool:
+    return (
+        _TOKEN.fullmatch(name) is not None
+        and (key is None or key.lower() == name)
+        and _CONTROL.search(value) is None
+    )
+
+
+def _check_entries(name: Any, entries: Any) -> list[str]:
+    """The full check of one header, raising the Violation for what is wrong."""
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
         raise Violation(
             "header-name-invalid",
             _failed("A header name in the headers object must be lowercase and a valid HTTP token."),

@@ -33,6 +33,10 @@ class Bus(Protocol):
     def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
         """Deliver to subscribers and to the rules, as a message from the backend; thread-safe."""
 
+    def after_delivery(self, job: Callable[[], None]) -> None:
+        """Run `job` once what is being delivered now is written to the subscribers (for work handed
+        to another thread, which would otherwise compete with those writes); thread-safe."""
+
 
 class SessionLike(Protocol):
     client_id: str | None

@@ -97,6 +97,9 @@ class IotBroker(Broker):  # type: ignore[misc]
         self.gate, self.shadows, self.jobs, self.fleet_status = gate, shadows, jobs, fleet_status
         self._deliveries: set[asyncio.Future[Any]] = set()
         self._unwritten: dict[Any, list[bytes]] = {}  # transport -> QoS 0 packets for this loop pass
+        self._writing = False  # a `_write_unwritten` is scheduled
+        self._handed: list[Callable[[], None]] = []  # `after_writes` jobs of this pass, not yet staged
+        self._staged: list[Callable[[], None]] = []  # jobs the next `_write_unwritten` runs after writing
         self._keep_alive_sweep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -390,17 +393,43 @@ class IotBroker(Broker):  # type: ignore[misc]
             if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
                 self._count_drop(handler)
                 return
-            if not self._unwritten:
-                asyncio.get_running_loop().call_soon(self._write_unwritten)
+            self._schedule_writes()
             self._unwritten[transport] = [packet]
         else:
             unwritten.append(packet)
 
+    def after_writes(self, job: Callable[[], None]) -> None:
+        """Runs `job` on the loop once the deliveries this pass of the loop makes are written, among
+        them the fan-out of a republish the same rules asked for (queued as a callback of its own).
+        For a job that wakes a worker thread: woken while the loop writes, the worker takes the GIL at
+        each `send()` the loop makes, and the two hand it back and forth for every subscriber."""
+        if not self._handed:
+            asyncio.get_running_loop().call_soon(self._stage)
+        self._handed.append(job)
+
+    def _stage(self) -> None:
+        """After the callbacks queued ahead of it: the jobs go with the next writes."""
+        self._staged += self._handed
+        self._handed = []
+        self._schedule_writes()
+
+    def _schedule_writes(self) -> None:
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().call_soon(self._write_unwritten)
+
     def _write_unwritten(self) -> None:
+        self._writing = False
         unwritten, self._unwritten = self._unwritten, {}
+        staged, self._staged = self._staged, []
         for transport, packets in unwritten.items():
             if not transport.is_closing():
                 transport.write(packets[0] if len(packets) == 1 else b"".join(packets))
+        for job in staged:
+            try:
+                job()
+            except Exception:
+                log.exception("a job run after the writes failed")
 
     def _queue_for_later(self, session: Any, topic: str, data: bytes, qos: int) -> None:
         if session.retained_messages.qsize() >= MAX_QUEUED:
@@ -487,14 +516,25 @@ class LoopBus:
     def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
         """From the loop's own thread (the rules' republish) the message waits only for the current
         callback to end; from any other thread the loop is woken for it."""
+        if self._on_loop():
+            self.loop.call_soon(self._publish_now, topic, payload, client_id, qos)
+        else:
+            self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id, qos)
+
+    def after_delivery(self, job: Callable[[], None]) -> None:
+        """Runs `job` once what the loop is delivering now is written (`IotBroker.after_writes`); off
+        the loop's thread, or with no broker, at once."""
+        if self.broker is not None and self._on_loop():
+            self.broker.after_writes(job)
+        else:
+            job()
+
+    def _on_loop(self) -> bool:
         if self._loop_thread is None and self.loop.is_running():
             with contextlib.suppress(RuntimeError):
                 if asyncio.get_running_loop() is self.loop:
                     self._loop_thread = threading.get_ident()
-        if threading.get_ident() == self._loop_thread:
-            self.loop.call_soon(self._publish_now, topic, payload, client_id, qos)
-        else:
-            self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id, qos)
+        return threading.get_ident() == self._loop_thread
 
     def _publish_now(self, topic: str, payload: bytes, client_id: str, qos: int) -> None:
         if self.broker is not None:

@@ -4,6 +4,10 @@ Republish goes straight to the broker's bus (ordered, on the loop); a Lambda act
 host's pool; table and stream writes go to one writer thread in arrival order, so SQLite never blocks
 the loop and messages are stored in the order they came. A CloudWatch Logs error action becomes a JSON
 line in `<data>/rule-errors.log`.
+
+Work for the threads is handed over once the loop has written what it is delivering
+(`Bus.after_delivery`): a thread woken sooner takes the GIL at each `send()` of the fan-out the same
+message started, and the loop waits to get it back once per subscriber.
 """
 
 from __future__ import annotations
@@ -49,14 +53,34 @@ class LocalActionRunner:
         if isinstance(action, Republish):
             self.bus.publish(call.target, call.payload(), qos=action.qos)
         elif isinstance(action, InvokeLambda):
-            self._watch(self.lambdas.submit(action.function, call.output), call, failed)
+            function, event = action.function, call.output
+
+            def invoke() -> None:
+                self._watch(self.lambdas.submit(function, event), call, failed)
+
+            self.bus.after_delivery(invoke)
         elif isinstance(action, PutItem):
-            return self._watch(self._writer.submit(self._put_item, action.table, call.output), call, failed)
+            return self._watch(self._write(self._put_item, action.table, call.output), call, failed)
         elif isinstance(action, PutRecord):
-            return self._watch(self._writer.submit(self._put_record, action.stream, call), call, failed)
+            return self._watch(self._write(self._put_record, action.stream, call), call, failed)
         elif isinstance(action, LogError):
-            self._watch(self._writer.submit(self._log_error, action.log_group, call.output), call, failed)
+            self._watch(self._write(self._log_error, action.log_group, call.output), call, failed)
         return None
+
+    def _write(self, write: Callable[..., None], *args: Any) -> Future[Any]:
+        """The write's future now; the write itself goes to the writer thread after the delivery."""
+        done: Future[Any] = Future()
+
+        def start() -> None:
+            try:
+                writing = self._writer.submit(write, *args)
+            except RuntimeError as exc:  # the writer has shut down: the stand-in is stopping
+                done.set_exception(exc)
+                return
+            writing.add_done_callback(lambda written: _settle(done, written))
+
+        self.bus.after_delivery(start)
+        return done
 
     @staticmethod
     def _watch(future: Future[Any], call: ActionCall, failed: Failed) -> Future[Any]:
@@ -89,9 +113,16 @@ class LocalActionRunner:
         with self._log_lock, self.error_log.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
-    def drain(self) -> None:
-        """Wait for queued writes (used when stopping)."""
-        self._writer.submit(lambda: None).result()
-
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+
+
+def _settle(future: Future[Any], finished: Future[Any]) -> None:
+    if finished.cancelled():
+        future.cancel()
+        return
+    error = finished.exception()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(finished.result())

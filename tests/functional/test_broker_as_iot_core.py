@@ -473,3 +473,36 @@ def test_a_subscribe_the_broker_fails_to_apply_is_logged_and_the_connection_goes
     sock.sendall(subscribe_packet(2, "anything", 0) + publish_packet("anything", b"works again"))
     PacketReader(sock).until(lambda p: ("anything", b"works again") in p, "a subscription that works")
     sock.close()
+
+
+def test_work_for_threads_waits_until_the_fan_out_of_the_same_pass_is_written(broker):
+    """What the rules hand to worker threads (a table write, a Lambda call) goes once the loop has
+    written what the same message fanned out, a republish included, though the rules ask for the
+    republish after the write: a worker woken sooner would take the GIL at each of those writes."""
+    sock = socket.create_connection(("127.0.0.1", broker.port))
+    sock.sendall(connect_packet("watcher"))
+    sock.settimeout(10)
+    assert sock.recv(4)[:1] == b"\x20"
+    wait_for(lambda: broker.gate.current("watcher") is not None, 10, "the client to be connected")
+    sock.sendall(subscribe_packet(1, "room", 0))
+    assert sock.recv(5) == b"\x90\x03\x00\x01\x00"  # SUBACK: the subscription is in place
+    received = PacketReader(sock)
+    handler = broker.gate.current("watcher").handler
+    transport = handler.writer._writer.transport
+    order: list[str] = []
+    write = transport.write
+
+    def recording_write(data: bytes) -> None:
+        order.append("written")
+        write(data)
+
+    async def as_the_rules_do() -> None:
+        transport.write = recording_write  # on the loop's thread, between its callbacks
+        broker.bus.after_delivery(lambda: order.append("handed over"))
+        broker.bus.publish("room", b"republished")
+
+    broker.loop.run(as_the_rules_do())
+    received.until(lambda p: ("room", b"republished") in p, "the republished message")
+    wait_for(lambda: "handed over" in order, 10, "the hand-over")
+    assert order == ["written", "handed over"]
+    sock.close()

@@ -7,6 +7,7 @@ import base64
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -133,6 +134,9 @@ class Bus:
     def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
         self.published.append((topic, payload))
 
+    def after_delivery(self, job: Callable[[], None]) -> None:
+        job()
+
 
 @pytest.fixture
 def runner(tmp_path):
@@ -196,3 +200,56 @@ def test_a_dynamodb_action_with_an_item_that_lacks_the_key_goes_to_the_error_act
     topic, payload = runner.bus.published[0]
     assert topic == "errors/chat/out"
     assert json.loads(payload)["failures"][0]["failedAction"] == "DynamoDBv2Action"
+
+
+class HoldingBus(Bus):
+    """Keeps what is to run after the delivery until `deliver()`, as the broker's loop does until it
+    has written the fan-out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[Callable[[], None]] = []
+
+    def after_delivery(self, job: Callable[[], None]) -> None:
+        self.held.append(job)
+
+    def deliver(self) -> None:
+        held, self.held = self.held, []
+        for job in held:
+            job()
+
+
+def test_table_writes_and_lambda_calls_start_once_the_delivery_is_written(tmp_path):
+    db = SqliteDatabase(tmp_path / "b.sqlite3")
+    store = SqliteMessageStore(db)
+    host = LambdaHost({"Fn": FunctionSpec("Fn", "tests.cloud_test_handlers.failing.handler", 3.0)})
+    bus = HoldingBus()
+    runner = LocalActionRunner(bus, host, {"Messages": store}, {}, tmp_path / "rule-errors.log")
+    template = rule_template(
+        "SELECT room, concat('k#', id) AS sk, text FROM 'chat/out'",
+        [
+            {"DynamoDBv2": {"PutItem": {"TableName": "Messages"}}},
+            {"Republish": {"Topic": "chat/pub/${room}"}},
+            {"Lambda": {"FunctionArn": "local:Fn.Arn"}},
+        ],
+        {"CloudwatchLogs": {"LogGroupName": "rule-errors"}},
+    )
+    durable: list = []
+    try:
+        engine = RulesEngine(load(template), runner)
+        engine.process("chat/out", b'{"room": "lobby", "id": "1", "text": "hi"}', "c-1", durable)
+        assert bus.published == [("chat/pub/lobby", b'{"room":"lobby","sk":"k#1","text":"hi"}')]
+        (write,) = durable
+        assert len(bus.held) == 2 and not write.done() and store.recent("lobby", 10) == []
+        bus.deliver()
+        assert write.result(10) is None
+        assert [m.text for m in store.recent("lobby", 10)] == ["hi"]
+        # the function ran and failed: its error action's write waits for a delivery too
+        wait_for(lambda: bus.held, 10, "the Lambda's error action")
+        bus.deliver()
+        log = tmp_path / "rule-errors.log"
+        wait_for(lambda: log.exists() and "LambdaAction" in log.read_text(), 10, "the error action's line")
+    finally:
+        runner.close()
+        host.close()
+        db.close()

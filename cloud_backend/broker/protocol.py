@@ -8,10 +8,10 @@
   violation (MQTT-3.8.1-1, MQTT-3-8.3-4): the connection is closed, not answered with a return code.
 - Packets are read as they come, several in one pass of the event loop when a client sends faster
   than one a pass (amqtt waits for each under a timeout, a task and a timer per packet, and its read
-  timeout closes nothing); a SUBSCRIBE or UNSUBSCRIBE takes effect as it is read, in the order the
-  client sent them and before the messages read after it are delivered (amqtt hands them to a loop
-  that takes one per pass, after the messages, so a reply to a request sent right after a SUBSCRIBE
-  would find no subscription).
+  timeout closes nothing). Each takes effect as it is read, in the order the client sent them: a
+  PUBLISH is delivered (`IotBroker.deliver`) and a SUBSCRIBE or UNSUBSCRIBE applied from the
+  connection's own reading (amqtt queues both for a loop that takes one subscription per pass, after
+  the messages, so a reply to a request sent right after a SUBSCRIBE would find no subscription).
 - No timer per packet sent: amqtt re-arms one on every write for a handler that does nothing in the
   broker. The keep-alive that matters is the client's: the broker closes a connection that sent
   nothing for 1.5 times its keep-alive (MQTT-3.1.2-24, IoT Core), from one sweep for all connections
@@ -46,12 +46,16 @@ SUBSCRIBE_FLAGS = 0x02
 
 
 class Subscriptions(Protocol):
-    """The broker's side of a SUBSCRIBE or UNSUBSCRIBE: the subscription table, the SUBACK or UNSUBACK,
-    retained messages."""
+    """The broker's side of a connection's packets: a SUBSCRIBE or UNSUBSCRIBE (the subscription
+    table, the SUBACK or UNSUBACK, retained messages) and a client's PUBLISH (policy, fan-out, rules)."""
 
     async def apply_subscription(self, session: Any, handler: Any, subscription: Any) -> None: ...
 
     async def apply_unsubscription(self, session: Any, handler: Any, unsubscription: Any) -> None: ...
+
+    async def deliver(self, session: Any, handler: Any, message: Any) -> bool:
+        """False when the message breaks the protocol and the connection is to close."""
+        ...
 
 
 class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
@@ -70,6 +74,15 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         # nothing; the client's keep-alive is the broker's sweep (`server.IotBroker`).
         self.keepalive_timeout = None
 
+    async def _handle_qos0_message_flow(
+        self, app_message: OutgoingApplicationMessage | IncomingApplicationMessage
+    ) -> None:
+        duplicate = app_message.publish_packet is not None and app_message.publish_packet.dup_flag
+        if app_message.direction != INCOMING or duplicate:  # amqtt ignores a QoS 0 DUP (MQTT-3.3.1-2)
+            await super()._handle_qos0_message_flow(app_message)
+            return
+        await self._deliver(app_message)
+
     async def _handle_qos1_message_flow(
         self, app_message: OutgoingApplicationMessage | IncomingApplicationMessage
     ) -> None:
@@ -80,7 +93,7 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
             raise AMQTTError(f"not a QoS 1 message from a session: {app_message!r}")
         accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.accepting[id(app_message)] = accepted
-        await self.session.delivered_message_queue.put(app_message)
+        await self._deliver(app_message)
         if not await accepted:
             return  # not taken (the connection is closing): the client sends it again
         puback = PubackPacket.build(app_message.packet_id)
@@ -101,6 +114,15 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
             await super().start()
         finally:
             session.keep_alive = keep_alive
+
+    async def _deliver(self, app_message: IncomingApplicationMessage) -> None:
+        """A client's message goes to the broker as it is read, in the order the client sent it: amqtt
+        queues it for a loop that waits for it with a task and an `asyncio.wait` of four futures, a
+        few passes of the event loop per message."""
+        if self.subscriptions is None or self.session is None:
+            raise AMQTTError("a PUBLISH read before the connection was attached to the broker")
+        if not await self.subscriptions.deliver(self.session, self, app_message):
+            await self.handle_connection_closed()
 
     def accepted(self, message: Any) -> asyncio.Future[bool] | None:
         """The future a QoS 1 message's PUBACK waits on (None for QoS 0)."""

@@ -10,7 +10,7 @@ clean session is false). A connection that sends anything but a valid CONNECT fi
 CONNECT within `CONNECT_SECONDS`, is closed. The
 authorizer's disconnectAfterInSeconds and refreshAfterInSeconds are honoured (`gate`).
 
-Messages (`_handle_message_delivery`, `_run_broadcast`). amqtt refuses every client publish to a `$`
+Messages (`deliver`, `fan_out`). amqtt refuses every client publish to a `$`
 topic and closes the connection; IoT Core accepts the device shadow API there, so a shadow request the
 client's policy allows goes to the shadow service. Messages over IoT Core's 128 KB are dropped. A QoS 1
 publish is acknowledged once the rules' writes have committed (`protocol`). A retained publish needs
@@ -20,8 +20,8 @@ keeps what it gets at QoS 1 (up to `MAX_QUEUED`) for `SESSION_EXPIRY_SECONDS`; a
 stops reading gets at most `protocol.MAX_PENDING` messages in flight (QoS 0 on TCP: `MAX_BUFFERED_BYTES`
 unwritten), the rest dropped and counted. A QoS 0 message is encoded once and the same bytes written
 to every TCP subscriber (`_write_once_encoded`); amqtt builds, encodes and schedules a task per
-subscriber. Messages a client sends in a burst are read and delivered several in one pass of the
-event loop (`protocol`, `_handle_message_delivery`), and each subscriber gets what one pass has for it
+subscriber. A client's messages are delivered as its connection reads them (`protocol`, `deliver`),
+several in one pass of the event loop for a burst, and each subscriber gets what one pass has for it
 in one write: a burst costs a system call per subscriber, not one per message and subscriber.
 
 These overrides use amqtt's internals, which is why its version is pinned in pyproject.toml.
@@ -273,20 +273,13 @@ class IotBroker(Broker):  # type: ignore[misc]
         await self._handle_unsubscription(session, handler, _resolved(unsubscription))
 
     async def _handle_message_delivery(self, client_session: Any, handler: Any, wait_deliver: Any) -> bool:
-        """The message amqtt's loop waited for, and then those already queued behind it: amqtt's loop
-        starts a task and an `asyncio.wait` per message, one message per pass of the event loop; a
-        burst read in one pass is delivered in one (and written in one, `_write_once_encoded`)."""
-        if not await self._deliver_message(client_session, handler, wait_deliver.result()):
-            return False
-        queue = client_session.delivered_message_queue
-        for _ in range(queue.qsize()):  # what is queued now, not what the deliveries add
-            if queue.empty():
-                break
-            if not await self._deliver_message(client_session, handler, queue.get_nowait()):
-                return False
-        return True
+        """What still comes through amqtt's message loop (QoS 2): the connection's reader delivers the
+        rest itself (`protocol`)."""
+        return await self.deliver(client_session, handler, wait_deliver.result())
 
-    async def _deliver_message(self, client_session: Any, handler: Any, message: Any) -> bool:
+    async def deliver(self, client_session: Any, handler: Any, message: Any) -> bool:
+        """A client's PUBLISH, as its connection reads it (`protocol`): False when the topic breaks the
+        protocol and the connection is to close."""
         accepted = handler.accepted(message) if isinstance(handler, EdgeProtocolHandler) else None
         durable: list[Future[Any]] = []
         try:

@@ -45,7 +45,7 @@ MAX_PENDING = 100  # IoT Core: at most 100 in-flight messages per connection
 SUBSCRIBE_FLAGS = 0x02
 
 
-class Subscriptions(Protocol):
+class BrokerSide(Protocol):
     """The broker's side of a connection's packets: a SUBSCRIBE or UNSUBSCRIBE (the subscription
     table, the SUBACK or UNSUBACK, retained messages) and a client's PUBLISH (policy, fan-out, rules)."""
 
@@ -59,7 +59,7 @@ class Subscriptions(Protocol):
 
 
 class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
-    subscriptions: Subscriptions | None = None  # set by the broker when a connection is accepted
+    broker_side: BrokerSide | None = None  # set by the broker when a connection is accepted
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -119,9 +119,9 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         """A client's message goes to the broker as it is read, in the order the client sent it: amqtt
         queues it for a loop that waits for it with a task and an `asyncio.wait` of four futures, a
         few passes of the event loop per message."""
-        if self.subscriptions is None or self.session is None:
+        if self.broker_side is None or self.session is None:
             raise AMQTTError("a PUBLISH read before the connection was attached to the broker")
-        if not await self.subscriptions.deliver(self.session, self, app_message):
+        if not await self.broker_side.deliver(self.session, self, app_message):
             await self.handle_connection_closed()
 
     def accepted(self, message: Any) -> asyncio.Future[bool] | None:
@@ -140,18 +140,16 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
             await self.handle_connection_closed()
             return
         await super().handle_subscribe(subscribe)
-        if self.subscriptions is not None and self.session is not None:
+        if self.broker_side is not None and self.session is not None:
             taken = self._pending_subscriptions.get_nowait()
-            await self._applying(
-                "SUBSCRIBE", self.subscriptions.apply_subscription(self.session, self, taken)
-            )
+            await self._applying("SUBSCRIBE", self.broker_side.apply_subscription(self.session, self, taken))
 
     async def handle_unsubscribe(self, unsubscribe: UnsubscribePacket) -> None:
         await super().handle_unsubscribe(unsubscribe)
-        if self.subscriptions is not None and self.session is not None:
+        if self.broker_side is not None and self.session is not None:
             taken = self._pending_unsubscriptions.get_nowait()
             await self._applying(
-                "UNSUBSCRIBE", self.subscriptions.apply_unsubscription(self.session, self, taken)
+                "UNSUBSCRIBE", self.broker_side.apply_unsubscription(self.session, self, taken)
             )
 
     async def _applying(self, what: str, applying: Awaitable[None]) -> None:

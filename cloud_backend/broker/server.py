@@ -184,7 +184,7 @@ class IotBroker(Broker):  # type: ignore[misc]
             session.transitions.disconnect()
         session.transitions.connect()
         handler.attach(session, getattr(handler, "reading", reader), writer)
-        handler.subscriptions = self
+        handler.broker_side = self
         self._sessions[client_id] = (session, handler)
         self.gate.activate(connection, handler, self._close)
         await handler.mqtt_connack_authorize(True)

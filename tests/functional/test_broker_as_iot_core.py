@@ -445,7 +445,7 @@ class PacketReader:
                 self.publishes.append((body[2 : 2 + size].decode(), body[2 + size :]))
 
 
-class _FailingSubscriptions:
+class _FailingBrokerSide:
     """The broker's side of a SUBSCRIBE failing (a bug there), for the connection to outlive it."""
 
     async def apply_subscription(self, session: Any, handler: Any, subscription: Any) -> None:
@@ -462,7 +462,7 @@ def test_a_subscribe_the_broker_fails_to_apply_is_logged_and_the_connection_goes
     assert sock.recv(4)[:1] == b"\x20"
     connection = wait_for(lambda: broker.gate.current("unlucky"), 10, "the client to be connected")
     handler = connection.handler
-    working, handler.subscriptions = handler.subscriptions, _FailingSubscriptions()
+    working, handler.broker_side = handler.broker_side, _FailingBrokerSide()
     with caplog.at_level("INFO", logger="edgeway.broker"):
         sock.sendall(subscribe_packet(1, "anything", 0))
         failed = wait_for(
@@ -471,7 +471,7 @@ def test_a_subscribe_the_broker_fails_to_apply_is_logged_and_the_connection_goes
             "the failure to be logged",
         )
     assert failed[0].client_id == "unlucky" and "subscription table is broken" in failed[0].exc_text
-    handler.subscriptions = working
+    handler.broker_side = working
     sock.sendall(b"\xc0\x00")  # PINGREQ: the connection is still served
     assert sock.recv(2) == b"\xd0\x00"
     sock.sendall(subscribe_packet(2, "anything", 0) + publish_packet("anything", b"works again"))

@@ -48,6 +48,7 @@ class FunctionHost:
         self.directory = directory
         self._handlers = handlers or {}  # module -> the function its Handler names; default `handler`
         self._modules: dict[str, ModuleType] = {}
+        self._callables: dict[str, tuple[Callable[..., Any], str, str]] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edge-fn")
         self._timeouts = timeouts or {}
 
@@ -66,6 +67,15 @@ class FunctionHost:
             self._modules[name] = module
         return module
 
+    def _callable(self, name: str) -> tuple[Callable[..., Any], str, str]:
+        """The handler and what its context names, worked out on the first call of each function."""
+        found = self._callables.get(name)
+        if found is None:
+            handler = getattr(self.load(name), self.handler_name(name))
+            arn = function_arn("us-east-1", "000000000000", name, "1")
+            found = self._callables[name] = (handler, arn, f"/aws/lambda/us-east-1.{name}")
+        return found
+
     def handler_name(self, name: str) -> str:
         return self._handlers.get(name, "handler")
 
@@ -73,7 +83,7 @@ class FunctionHost:
         return self._timeouts.get(trigger, trigger.timeout_s)
 
     async def invoke(self, name: str, trigger: Trigger, event: dict[str, Any], request_id: str) -> Invocation:
-        handler = getattr(self.load(name), self.handler_name(name))
+        handler, arn, log_group = self._callable(name)
         limit = self.timeout_for(trigger)
         started = time.monotonic()
         context = LambdaContext(
@@ -81,8 +91,8 @@ class FunctionHost:
             request_id,
             started + limit,
             function_version="1",
-            invoked_function_arn=function_arn("us-east-1", "000000000000", name, "1"),
-            log_group_name=f"/aws/lambda/us-east-1.{name}",
+            invoked_function_arn=arn,
+            log_group_name=log_group,
         )
         if threading.current_thread() is threading.main_thread():
             return _call_with_alarm(name, handler, event, context, limit, started)

@@ -299,6 +299,9 @@ def _changed_headers(headers: Any, given: dict[str, list[dict[str, str]]]) -> li
 
 
 def _check_header_changes(trigger: Trigger, changed: list[str]) -> None:
+    read_only = READ_ONLY[trigger]
+    if not any(name in read_only or is_disallowed(name) for name in changed):
+        return
     for name in sorted(changed):  # the first in name order, whatever order the function used
         if is_disallowed(name):
             raise Violation(
@@ -306,7 +309,7 @@ def _check_header_changes(trigger: Trigger, changed: list[str]) -> None:
                 _failed("The function tried to add, delete, or change a disallowed header."),
                 name,
             )
-        if name in READ_ONLY[trigger]:
+        if name in read_only:
             raise Violation(
                 "read-only-header",
                 _failed(f"The function tried to add, delete, or change a read-only header ({trigger})."),

@@ -19,16 +19,17 @@ class FunctionFailed(Exception):
 
 def judge(function: str, trigger: Trigger, before: dict[str, Any], invocation: Invocation) -> Outcome:
     """The outcome of a valid result; FunctionFailed, with CloudFront's status, otherwise."""
+    if invocation.kind == "ok":
+        try:
+            return validate(trigger, before, invocation.result)
+        except Violation as violation:
+            where = f"{function} ({trigger})"
+            message = f"The Lambda function {where} returned a result that failed validation. {violation}"
+            detail = f"rule={violation.rule} header={violation.header or '-'} function={function}"
+            raise FunctionFailed(502, "LambdaValidationError", message, detail) from violation
     where = f"{function} ({trigger})"
     if invocation.kind == "timeout":
         message = f"The Lambda function {where} timed out."
         raise FunctionFailed(503, "LambdaLimitExceeded", message, message)
-    if invocation.kind == "exception":
-        message = f"The Lambda function {where} raised an exception: {invocation.error}"
-        raise FunctionFailed(500, "LambdaExecutionError", message, message)
-    try:
-        return validate(trigger, before, invocation.result)
-    except Violation as violation:
-        message = f"The Lambda function {where} returned a result that failed validation. {violation}"
-        detail = f"rule={violation.rule} header={violation.header or '-'} function={function}"
-        raise FunctionFailed(502, "LambdaValidationError", message, detail) from violation
+    message = f"The Lambda function {where} raised an exception: {invocation.error}"
+    raise FunctionFailed(500, "LambdaExecutionError", message, message)

@@ -16,7 +16,8 @@ The sender is one paho client in this process. Each path runs paced (`--rate` me
 `--paced-seconds`) and flat out (`--burst` messages at QoS 0 as fast as the sender can), `--repeat`
 times. For every run: latency send-to-arrival over every delivery (p50, p99, max), messages/s
 delivered to all receivers, and CPU time per message of each process (the broker, the receivers
-together, the sender) from /proc and getrusage. Repeated figures are given as min/median/max.
+together, the sender) from /proc and getrusage, and of the broker's main thread (the stand-in's event
+loop, without its SQLite writer and Lambda pool). Repeated figures are given as min/median/max.
 
     python bench/chat_path.py [--clients 50] [--rate 200] [--paced-seconds 30] [--burst 2000] [--repeat 3]
 
@@ -49,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine  # noqa: E402
-from bench.measure import cpu_seconds, percentile, spread  # noqa: E402
+from bench.measure import cpu_seconds, percentile, spread, thread_cpu_seconds  # noqa: E402
 from bench.stand_in import running_stand_in  # noqa: E402
 from tests.fakes.broker import free_port  # noqa: E402
 
@@ -177,6 +178,7 @@ def run_phase(folder: Path, broker: Broker, path: str, total: int, rate: float |
     sender = connect_sender(broker)
     self_before = resource.getrusage(resource.RUSAGE_SELF)
     broker_before = cpu_seconds(broker.pid)
+    threads_before = thread_cpu_seconds(broker.pid)
     receivers.go()
     started_ns = time.time_ns()
     started = time.perf_counter()
@@ -195,6 +197,8 @@ def run_phase(folder: Path, broker: Broker, path: str, total: int, rate: float |
         sender.publish(topic_out, json.dumps(body), qos=0)
     received = receivers.report()
     broker_used = cpu_seconds(broker.pid) - broker_before
+    threads_after = thread_cpu_seconds(broker.pid)
+    loop_used = threads_after.get(broker.pid, 0.0) - threads_before.get(broker.pid, 0.0)
     self_after = resource.getrusage(resource.RUSAGE_SELF)
     sender.loop_stop()
     sender.disconnect()
@@ -215,6 +219,9 @@ def run_phase(folder: Path, broker: Broker, path: str, total: int, rate: float |
         "max_ms": round(max(latencies, default=float("nan")), 3),
         "cpu_us_per_message": {
             "broker": round(broker_used * per_message, 1),
+            # the broker's main thread (its event loop); the rest is its other threads (the stand-in's
+            # SQLite writer and Lambda pool) and threads that ended during the run
+            "broker_main_thread": round(loop_used * per_message, 1),
             "receivers": round(received["cpu_s"] * per_message, 1),
             "sender_and_bench": round(sender_cpu * per_message, 1),
         },
@@ -228,6 +235,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p50_ms": spread([r["p50_ms"] for r in runs]),
         "p99_ms": spread([r["p99_ms"] for r in runs]),
         "broker_cpu_us_per_message": spread([r["cpu_us_per_message"]["broker"] for r in runs], 1),
+        "broker_main_thread_cpu_us_per_message": spread(
+            [r["cpu_us_per_message"]["broker_main_thread"] for r in runs], 1
+        ),
         "lost": sum(r["lost"] for r in runs),
     }
 

@@ -14,7 +14,9 @@ All of it twice: against the origin as it is (about 0.3 ms on loopback) and agai
 made to wait 5 ms before each answer (an origin across a network). Latency: after a warm-up, --requests
 rounds of one request to each path in turn (side by side, so a slower moment of the machine falls on
 all three alike), p50 and p99, and each run's ratio of a path's p50 to the direct one's. CPU per request
-of the edge and of the origin from /proc, in separate sequential loops of --requests. Throughput
+of the edge and of the origin from /proc, in separate sequential loops of --requests; and the CPU the
+client itself (http.client) spends reading a direct answer and a hit, replayed from recorded bytes:
+part of both latencies, and more for a hit, which carries the headers CloudFront adds. Throughput
 (loopback only): --concurrency connections for --seconds. --repeat runs, as min/median/max; the goals
 are judged on the median of the runs' own ratios. Prints JSON.
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import itertools
 import json
 import os
@@ -93,6 +96,37 @@ def fetch(connection: http.client.HTTPConnection, path: str) -> float:
     if response.status != 200:
         raise SystemExit(f"GET {path}: {response.status}")
     return (time.perf_counter() - started) * 1000
+
+
+def raw_response(port: int, path: str) -> bytes:
+    """One response as bytes off the wire (head and a Content-Length body), read without parsing it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+class _Replay:
+    """A socket that gives http.client one recorded response."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def makefile(self, mode: str) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+
+def client_parse_us(data: bytes, count: int = 5000) -> float:
+    """CPU microseconds http.client (this benchmark's client) spends reading one such response: part of
+    every latency it measures, and more for a response with more headers."""
+    started = time.process_time()
+    for _ in range(count):
+        response = http.client.HTTPResponse(_Replay(data))  # type: ignore[arg-type]
+        response.begin()
+        response.read()
+    return round(1e6 * (time.process_time() - started) / count, 1)
 
 
 def latencies(targets: dict[str, tuple[int, bool]], count: int) -> dict[str, dict[str, float]]:
@@ -187,6 +221,8 @@ def one_run(web: Path, delay: float, args: argparse.Namespace, with_throughput: 
             results[name]["origin_cpu_us_per_request"] = cpu_per_request(
                 edge_port, unique, args.requests, origin.pid
             )
+        for name, port in (("direct", origin_port), ("edge-hit", edge_port)):
+            results[name]["client_parse_us"] = client_parse_us(raw_response(port, "/index.html"))
         for name in ("edge-hit", "edge-miss"):  # this run's own ratio: measured side by side
             results[name]["p50_to_direct"] = round(results[name]["p50_ms"] / results["direct"]["p50_ms"], 3)
         if with_throughput:

@@ -15,6 +15,17 @@ def cpu_seconds(pid: int) -> float:
     return _used(_stat(Path(f"/proc/{pid}")))
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each thread of a process, by thread id (the main thread's is the pid)."""
+    used: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            used[int(task.name)] = _used(_stat(task))
+        except OSError:  # ended since the listing
+            continue
+    return used
+
+
 def _stat(process: Path) -> list[str]:
     """The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses)."""
     return (process / "stat").read_text().rsplit(")", 1)[1].split()

@@ -346,11 +346,7 @@ def test_packets_that_come_together_take_effect_in_the_order_they_were_sent(brok
     """A client that sends faster than the broker reads gets its packets read several at a time: each
     SUBSCRIBE still takes effect before the PUBLISH sent after it, a SUBSCRIBE and then an UNSUBSCRIBE
     of the same filter leave it unsubscribed, and a burst arrives whole and in order."""
-    sock = socket.create_connection(("127.0.0.1", broker.port))
-    sock.sendall(connect_packet("orderly"))
-    sock.settimeout(10)
-    assert sock.recv(4)[:1] == b"\x20"
-    wait_for(lambda: broker.gate.current("orderly") is not None, 10, "the client to be connected")
+    sock = connected(broker, "orderly")
     burst = [f"burst-{n}".encode() for n in range(300)]
     sock.sendall(
         subscribe_packet(1, "first", 0)
@@ -379,11 +375,7 @@ def test_packets_that_come_together_take_effect_in_the_order_they_were_sent(brok
 def test_a_publish_read_with_a_later_subscribe_of_its_client_does_not_reach_that_subscription(broker):
     """As IoT Core reads in order: a message published before a SUBSCRIBE is not delivered to it, though
     both come in one TCP write; the one published after it is."""
-    sock = socket.create_connection(("127.0.0.1", broker.port))
-    sock.sendall(connect_packet("eager"))
-    sock.settimeout(10)
-    assert sock.recv(4)[:1] == b"\x20"
-    wait_for(lambda: broker.gate.current("eager") is not None, 10, "the client to be connected")
+    sock = connected(broker, "eager")
     sock.sendall(
         publish_packet("mine", b"published first")
         + subscribe_packet(1, "mine", 0)
@@ -393,6 +385,16 @@ def test_a_publish_read_with_a_later_subscribe_of_its_client_does_not_reach_that
     received.until(lambda p: ("mine", b"published after") in p, "the message sent after the SUBSCRIBE")
     assert received.publishes == [("mine", b"published after")]
     sock.close()
+
+
+def connected(broker: InProcessBroker, client_id: str) -> socket.socket:
+    """A raw connection that has its CONNACK and that the broker counts as connected."""
+    sock = socket.create_connection(("127.0.0.1", broker.port))
+    sock.sendall(connect_packet(client_id))
+    sock.settimeout(10)
+    assert sock.recv(4)[:1] == b"\x20"
+    wait_for(lambda: broker.gate.current(client_id) is not None, 10, f"{client_id} to be connected")
+    return sock
 
 
 def publish_packet(topic: str, payload: bytes) -> bytes:  # QoS 0
@@ -456,12 +458,8 @@ class _FailingBrokerSide:
 
 
 def test_a_subscribe_the_broker_fails_to_apply_is_logged_and_the_connection_goes_on(broker, caplog):
-    sock = socket.create_connection(("127.0.0.1", broker.port))
-    sock.sendall(connect_packet("unlucky"))
-    sock.settimeout(10)
-    assert sock.recv(4)[:1] == b"\x20"
-    connection = wait_for(lambda: broker.gate.current("unlucky"), 10, "the client to be connected")
-    handler = connection.handler
+    sock = connected(broker, "unlucky")
+    handler = broker.gate.current("unlucky").handler
     working, handler.broker_side = handler.broker_side, _FailingBrokerSide()
     with caplog.at_level("INFO", logger="edgeway.broker"):
         sock.sendall(subscribe_packet(1, "anything", 0))
@@ -483,11 +481,7 @@ def test_work_for_threads_waits_until_the_fan_out_of_the_same_pass_is_written(br
     """What the rules hand to worker threads (a table write, a Lambda call) goes once the loop has
     written what the same message fanned out, a republish included, though the rules ask for the
     republish after the write: a worker woken sooner would take the GIL at each of those writes."""
-    sock = socket.create_connection(("127.0.0.1", broker.port))
-    sock.sendall(connect_packet("watcher"))
-    sock.settimeout(10)
-    assert sock.recv(4)[:1] == b"\x20"
-    wait_for(lambda: broker.gate.current("watcher") is not None, 10, "the client to be connected")
+    sock = connected(broker, "watcher")
     sock.sendall(subscribe_packet(1, "room", 0))
     assert sock.recv(5) == b"\x90\x03\x00\x01\x00"  # SUBACK: the subscription is in place
     received = PacketReader(sock)

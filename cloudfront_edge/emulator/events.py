@@ -14,7 +14,7 @@ import pickle
 from typing import Any
 
 from cloudfront_edge.emulator.messages import Headers, ViewerRequest
-from cloudfront_edge.emulator.validation import is_disallowed
+from cloudfront_edge.emulator.validation import FLAT_ENTRY, is_disallowed
 from cloudfront_edge.model.distribution import Distribution, Origin
 from cloudfront_edge.model.triggers import Trigger
 
@@ -118,9 +118,6 @@ def event(cf: dict[str, Any]) -> dict[str, Any]:
     return {"Records": [{"cf": cf}]}
 
 
-_FLAT_ENTRY = frozenset({"key", "value"})
-
-
 def copied(cf: dict[str, Any], part: str) -> dict[str, Any]:
     """The `cf` object a function is sent, with `part` (the one its result is judged against) deep-copied
     for the function to own as it would over the wire: the part and its header map copied by their
@@ -136,7 +133,7 @@ def _copied_part(part: dict[str, Any]) -> dict[str, Any]:
     for key, value in part.items():
         if key == "headers":
             out[key] = {
-                name: [dict(entry) if entry.keys() <= _FLAT_ENTRY else _deep(entry) for entry in entries]
+                name: [dict(entry) if entry.keys() <= FLAT_ENTRY else _deep(entry) for entry in entries]
                 for name, entries in value.items()
             }
         elif isinstance(value, (dict, list)):

@@ -174,7 +174,7 @@ def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> dict[str, A
     return copy
 
 
-_FLAT_ENTRY = frozenset({"key", "value"})
+FLAT_ENTRY = frozenset({"key", "value"})  # the fields of a header entry as CloudFront builds one
 
 
 def _entries_copy(entries: Any) -> Any:
@@ -185,7 +185,7 @@ def _entries_copy(entries: Any) -> Any:
     return [
         dict(entry)
         if type(entry) is dict
-        and entry.keys() <= _FLAT_ENTRY
+        and entry.keys() <= FLAT_ENTRY
         and type(entry.get("value")) is str
         and type(entry.get("key", "")) is str
         else _plain_copy(entry)
@@ -300,8 +300,6 @@ def _changed_headers(headers: Any, given: dict[str, list[dict[str, str]]]) -> li
 
 def _check_header_changes(trigger: Trigger, changed: list[str]) -> None:
     read_only = READ_ONLY[trigger]
-    if not any(name in read_only or is_disallowed(name) for name in changed):
-        return
     for name in sorted(changed):  # the first in name order, whatever order the function used
         if is_disallowed(name):
             raise Violation(

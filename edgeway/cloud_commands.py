@@ -13,7 +13,8 @@ import click
 from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import DEFAULT_TEMPLATE, CloudSettings, LocalCloud
 from cloud_backend.rules.loader import RuleLoadError
-from edgeway.output import fail, json_logs, name_value_pairs
+from edgeway.console_logs import attach, log_format_option
+from edgeway.output import fail, name_value_pairs
 from edgeway.port_options import (
     cloud_http_port_option,
     discovery_port_option,
@@ -73,6 +74,7 @@ async def serve(cloud_site: LocalCloud) -> None:
     show_envvar=True,
     help="How long a session token from POST /api/session holds (the page renews it before then).",
 )
+@log_format_option
 def run(
     data_dir: Path,
     mqtt_port: int,
@@ -81,9 +83,10 @@ def run(
     discovery_port: int,
     template: Path,
     token_seconds: int,
+    log_format: str,
 ) -> None:
     """Run the broker, rules, handlers, stores and stream on loopback until Ctrl-C."""
-    json_logs()
+    attach(log_format)
     # The broker's loop shares the GIL with the handler and store threads; a shorter switch interval
     # keeps a busy thread from holding a delivery back for the default 5 ms.
     sys.setswitchinterval(0.0005)

@@ -1,69 +1,55 @@
-"""Where the local stack's logs go: JSON lines when stderr is not a terminal (or `--log-format json`),
-readable lines when it is (or `--log-format text`). The libraries' own chatter (amqtt's listener
-counts, the state machine's callbacks) is kept for debugging, below the level shown."""
+"""Where a command's logs go: stderr, as readable lines on a terminal and JSON lines otherwise
+(`--log-format` to choose; `edgeway_common.json_logs.stderr_handler`). The libraries' own chatter
+(amqtt's listener counts, the state machine's callbacks) is kept for debugging, below the level shown."""
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
-import time
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
-from edgeway_common.json_logs import JsonFormatter
+import click
+
+from edgeway_common.json_logs import FORMATS, stderr_handler
 
 QUIET = ("amqtt", "transitions", "websockets", "aiohttp.access")
-FORMATS = ("auto", "json", "text")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _shown(value: object) -> str:
-    """A field's value on one line: text as it is, anything nested as compact JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), default=str)
+def log_format_option(function: F) -> F:
+    """`--log-format auto|json|text` (env EDGEWAY_LOG_FORMAT), for every command that runs a service."""
+    option = click.option(
+        "--log-format",
+        type=click.Choice(FORMATS),
+        default="auto",
+        show_default=True,
+        envvar="EDGEWAY_LOG_FORMAT",
+        help="text: lines for people; json: JSON lines; auto: text on a terminal [env EDGEWAY_LOG_FORMAT].",
+    )
+    return option(function)
 
 
-class _Readable(logging.Formatter):
-    """`12:00:01 INFO    event key=value ...`: the JSON line, rendered for people, one line per record
-    whatever the terminal's width (the terminal wraps it, nothing here does)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = json.loads(JsonFormatter().format(record))
-        for key in ("ts", "level", "logger"):
-            entry.pop(key, None)
-        event, message = entry.pop("event", ""), entry.pop("message", None)
-        rest = " ".join(f"{k}={_shown(v)}" for k, v in entry.items())
-        when = time.strftime("%H:%M:%S", time.localtime(record.created))
-        body = " ".join(str(part) for part in (event, message, rest) if part not in (None, ""))
-        return f"{when} {record.levelname:<7} {body}"
+# The name of the handler `attach` adds: attaching again (a second command in one process, as tests run
+# them) replaces it, instead of writing every line twice, or to a stream since closed.
+HANDLER_NAME = "edgeway.console"
 
 
-def console_handler(log_format: str) -> logging.Handler:
-    text = log_format == "text" or (log_format == "auto" and sys.stderr.isatty())
-    if text:
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_Readable())
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-    return handler
-
-
-def attach(handler: logging.Handler, level: int = logging.INFO) -> None:
-    """`handler` for everything under the `edgeway` logger; the quiet libraries at WARNING."""
-    logger = logging.getLogger("edgeway")
-    logger.setLevel(level)
-    logger.propagate = False
-    if handler not in logger.handlers:
-        logger.addHandler(handler)
-    # Anything else that logs (asyncio, a library's warning) goes the same way, not as bare text.
+def attach(
+    log_format: str = "auto", level: int = logging.INFO, stream: IO[str] | None = None
+) -> logging.Handler:
+    """stderr (or `stream`) in `log_format` for everything under the `edgeway` logger, anything else
+    that logs (a warning of asyncio's, a library's) at WARNING the same way, and the quiet libraries at
+    WARNING."""
+    handler = stderr_handler(log_format, stream)
+    handler.set_name(HANDLER_NAME)
     logging.captureWarnings(True)
-    root = logging.getLogger()
-    if handler not in root.handlers:
-        root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    for name in QUIET:
-        quiet = logging.getLogger(name)
-        quiet.setLevel(logging.WARNING)
-        quiet.propagate = False
-        if handler not in quiet.handlers:
-            quiet.addHandler(handler)
+    levels = {"edgeway": level, "": logging.WARNING, **dict.fromkeys(QUIET, logging.WARNING)}
+    for name, threshold in levels.items():
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == HANDLER_NAME]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(threshold)
+        if name:
+            logger.propagate = False
+    return handler

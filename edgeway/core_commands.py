@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from edgeway.console_logs import log_format_option
 from edgeway.output import emit_json, fail, table
 from edgeway_common.json_logs import render
 from greengrass_components.cloud.iot_endpoint import IotEndpoint
@@ -121,6 +122,7 @@ def core() -> None:
     envvar="EDGEWAY_GREENGRASS_ENDPOINT_URL",
     help="Greengrass's API and S3 at this URL (the stand-in: http://127.0.0.1:8081) instead of AWS's.",
 )
+@log_format_option
 def run(
     root: Path,
     recipe_dir: Path | None,
@@ -140,6 +142,7 @@ def run(
     deployment_timeout: float,
     cloud_deployments: bool,
     greengrass_endpoint_url: str | None,
+    log_format: str,
 ) -> None:
     """Run the core in the foreground until SIGINT or SIGTERM."""
     if cloud_deployments and not iot_endpoint:
@@ -165,6 +168,7 @@ def run(
         deployment_timeout=deployment_timeout,
         cloud_deployments=cloud_deployments,
         greengrass_endpoint_url=greengrass_endpoint_url,
+        log_format=log_format,
     )
     raise SystemExit(run_core(settings))
 

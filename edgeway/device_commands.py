@@ -4,14 +4,14 @@ stand-in, or a Greengrass core found by discovery; `edgeway fleet simulate`: man
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 from pathlib import Path
 
 import click
 
-from edgeway.output import fail, json_logs
+from edgeway.console_logs import attach, log_format_option
+from edgeway.output import fail
 
 DEFAULT_STATE = Path(".edgeway") / "devices"
 
@@ -46,6 +46,7 @@ def device() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help=f"Outbox, shadow copy, last good core [default: {DEFAULT_STATE}/THING].",
 )
+@log_format_option
 def run(
     thing: str,
     cert: Path | None,
@@ -59,6 +60,7 @@ def run(
     discovery_port: int,
     interval: float,
     state_dir: Path | None,
+    log_format: str,
 ) -> None:
     """Sample, publish, follow the shadow's samplingSeconds, run jobs, until Ctrl-C."""
     from device_client.agent import AgentSettings, DeviceAgent, check_interval
@@ -78,7 +80,7 @@ def run(
     from device_client.paho_transport import PahoTransport
     from device_client.transport import Endpoint, TlsFiles, Transport
 
-    json_logs(logging.INFO)
+    attach(log_format)
     if (cert is None) != (key is None):
         fail("--cert and --key go together")
     if cert is None and token is None:

@@ -16,7 +16,8 @@ from cloudfront_edge.emulator.invoke import build_event, invoke_once
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from cloudfront_edge.emulator.messages import ViewerRequest
 from cloudfront_edge.model.triggers import Trigger
-from edgeway.output import fail, json_logs, name_value_pairs
+from edgeway.console_logs import attach, log_format_option
+from edgeway.output import fail, name_value_pairs
 
 template_option = click.option(
     "--config",
@@ -68,6 +69,7 @@ async def _serve(settings: EdgeSettings) -> None:
 @click.option(
     "--viewer-country", default="US", show_default=True, help="CloudFront-Viewer-Country for local viewers."
 )
+@log_format_option
 def serve(
     port: int,
     config: Path | None,
@@ -75,12 +77,13 @@ def serve(
     function_config: Path | None,
     functions_dir: Path,
     viewer_country: str,
+    log_format: str,
 ) -> None:
     """Serve the distribution's behaviours and functions on 127.0.0.1:PORT.
 
     Your own distribution and functions: --config your template (its functions' Handler names
     module.function) and --functions the folder of their modules."""
-    json_logs()
+    attach(log_format)
     settings = EdgeSettings(
         port,
         config,

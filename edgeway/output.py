@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -12,8 +10,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from edgeway_common.json_logs import JsonFormatter
 
 # What a command prints must not depend on the terminal's width: text is never wrapped (soft_wrap),
 # and a table is drawn at its natural width, however narrow the terminal (or 80 columns, rich's
@@ -53,15 +49,3 @@ def name_value_pairs(
             fail(f"{option} {value!r}: use {usage}")
         pairs[name] = rest
     return pairs
-
-
-def json_logs(level: int = logging.INFO) -> None:
-    """Structured logs: one JSON object per line on stderr, for everything under the `edgeway` logger."""
-    for name, threshold in (("edgeway", level), ("amqtt", logging.WARNING)):
-        logger = logging.getLogger(name)
-        logger.setLevel(threshold)
-        logger.propagate = False
-        if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(JsonFormatter())
-            logger.addHandler(handler)

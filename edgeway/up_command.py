@@ -23,7 +23,7 @@ from cloud_backend.local.identity import Identity, load_or_create_key
 from cloud_backend.local.stack import CloudSettings, LocalCloud
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge
 from edgeway.console_api import console_routes
-from edgeway.console_logs import FORMATS, attach, console_handler
+from edgeway.console_logs import attach, log_format_option
 from edgeway.local_fleet import GROUP as FLEET_GROUP
 from edgeway.local_fleet import LocalFleet, fleet_things
 from edgeway.output import errors, table
@@ -276,14 +276,7 @@ class Stack:
     help="Cores in the local fleet (gateway-1 ... gateway-N, one thing group, deployments from the stand-in)"
     " [env EDGEWAY_CORES].",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(FORMATS),
-    default="auto",
-    show_default=True,
-    envvar="EDGEWAY_LOG_FORMAT",
-    help="text: lines for people; json: JSON lines; auto: text on a terminal [env EDGEWAY_LOG_FORMAT].",
-)
+@log_format_option
 @click.option(
     "--exec",
     "command",
@@ -363,7 +356,7 @@ def up(
         cores,
     )
     stack = Stack(info, cloud_settings, core_settings, edge_settings, fleet)
-    attach(console_handler(log_format))
+    attach(log_format)
     try:
         raise SystemExit(asyncio.run(stack.run(started, command)))
     except OSError as exc:

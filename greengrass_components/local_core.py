@@ -70,6 +70,7 @@ class CoreSettings:
     root_ca_path: str = ""
     platform_overrides: Mapping[str, str] = field(default_factory=dict)
     log_to_stderr: bool = True
+    log_format: str = "auto"  # on stderr: text on a terminal, JSON lines otherwise (the files: JSON)
     deployment_timeout: float = 300.0
     error_reset_seconds: float = DEFAULT_ERROR_RESET_SECONDS
     component_update_timeout: float = 60.0
@@ -92,7 +93,9 @@ class Core:
         self.settings = settings
         self.paths = CorePaths(settings.root.resolve())
         self.paths.make_dirs()
-        self.log = setup_core_logging(self.paths.logs, to_stderr=settings.log_to_stderr)
+        self.log = setup_core_logging(
+            self.paths.logs, to_stderr=settings.log_to_stderr, log_format=settings.log_format
+        )
         self.board = StateBoard()
         self.store = StateStore(self.paths.state_db)
         self.board.subscribe(self._remember_broken)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from edgeway_common.json_logs import JsonFormatter
+from edgeway_common.json_logs import stderr_handler
 
 from .handoff import HandOff
 from .ipc_client import CoreLink
@@ -35,9 +34,7 @@ class Running(Protocol):
 def component_logger(name: str) -> logging.Logger:
     logger = logging.getLogger(f"edgeway.{name}")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
+        logger.addHandler(stderr_handler())  # JSON lines into the core's log file; text on a terminal
         logger.setLevel(logging.INFO)
         logger.propagate = False
     return logger

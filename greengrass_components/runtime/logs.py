@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line, rotated by size.
 
-The core writes `greengrass.log` (and stderr, when asked); each component gets
+The core writes `greengrass.log` (and stderr, when asked: lines for people on a terminal, JSON lines
+otherwise); each component gets
 `<Component>.log` holding its scripts' stdout and stderr and its state changes.
 `edgeway core logs` renders these lines for people.
 """
@@ -9,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import sys
 from pathlib import Path
 
-from edgeway_common.json_logs import JsonFormatter
+from edgeway_common.json_logs import JsonFormatter, stderr_handler
 
 MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 5
@@ -25,7 +25,9 @@ def _rotating_handler(path: Path) -> logging.Handler:
     return handler
 
 
-def setup_core_logging(log_dir: Path, *, to_stderr: bool = True, level: int = logging.INFO) -> logging.Logger:
+def setup_core_logging(
+    log_dir: Path, *, to_stderr: bool = True, level: int = logging.INFO, log_format: str = "auto"
+) -> logging.Logger:
     logger = logging.getLogger("edgeway")
     logger.setLevel(level)
     logger.propagate = False
@@ -34,9 +36,7 @@ def setup_core_logging(log_dir: Path, *, to_stderr: bool = True, level: int = lo
         handler.close()
     logger.addHandler(_rotating_handler(log_dir / "greengrass.log"))
     if to_stderr:
-        stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(JsonFormatter())
-        logger.addHandler(stream)
+        logger.addHandler(stderr_handler(log_format))
     return logger
 
 

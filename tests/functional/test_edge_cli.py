@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -94,6 +96,56 @@ def test_serve_runs_the_distribution_until_sigterm(tmp_path):
         assert serve.wait(30) == 0
     access = [json.loads(line) for line in stderr.read_text().splitlines() if line.startswith("{")]
     assert access[-1]["event"] == "edge-request" and access[-1]["uri"] == "/" and access[-1]["status"] == 200
+
+
+def test_serve_on_a_terminal_logs_lines_for_people(tmp_path):
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<!doctype html><title>served</title>")
+    port = free_port()
+    terminal, its_end = os.openpty()  # stderr a terminal, as in a shell
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgeway",
+            "edge",
+            "serve",
+            "--port",
+            str(port),
+            "--origin",
+            f"WebOrigin={web}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=its_end,
+        env=os.environ.copy(),
+    )
+    os.close(its_end)
+    shown = bytearray()
+
+    def logged(text: bytes) -> bool:
+        while select.select([terminal], [], [], 0)[0]:
+            try:
+                shown.extend(os.read(terminal, 65536))
+            except OSError:  # the other end closed
+                break
+        return text in shown
+
+    try:
+        wait_for(lambda: port_open(port) or serve.poll() is not None, 30, "edge serve to listen")
+        assert serve.poll() is None, shown.decode(errors="replace")
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        wait_for(lambda: logged(b"edge-request"), 30, "the request's log line")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(30) == 0
+        os.close(terminal)
+    line = next(line for line in shown.decode().splitlines() if "edge-request" in line).strip()
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d INFO    edge-request requestId=\S+ method=GET uri=/ status=200 resultType=Miss "
+        r"bytes=\d+ ms=[\d.]+",
+        line,
+    ), line
 
 
 def test_serve_refuses_an_unknown_origin(tmp_path):

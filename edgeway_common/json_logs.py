@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import IO, Any
 
 FORMATS = ("auto", "json", "text")  # what `--log-format` takes
+_BARE = re.compile(r'[^\s"=]+')  # a field's text shown without quotes
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 _ENCODER = json.JSONEncoder(default=str)  # one for every line (`json.dumps(default=...)` makes one a call)
@@ -102,10 +104,11 @@ def _readable(when: str, entry: dict[str, Any]) -> str:
 
 
 def _shown(value: object) -> str:
-    """A field's value: text as it is, JSON's own values and anything nested as compact JSON, anything
-    else (a path, an id) as its text, as the JSON line would carry it."""
+    """A field's value: text as it is (quoted, as in logfmt, when it holds a space, a quote or an `=`, or
+    is empty, so that one field cannot read as several), JSON's own values and anything nested as
+    compact JSON, anything else (a path, an id) as its text, as the JSON line would carry it."""
     if isinstance(value, str):
-        return value
+        return value if _BARE.fullmatch(value) else json.dumps(value, ensure_ascii=False)
     if value is None or isinstance(value, (bool, int, float, dict, list, tuple)):
         return json.dumps(value, separators=(",", ":"), default=str)
     return str(value)

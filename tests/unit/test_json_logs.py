@@ -52,10 +52,23 @@ class _Terminal(io.StringIO):
 
 
 def test_a_record_for_people_is_time_level_event_and_its_fields_on_one_line():
-    entry = record(1_800_000_000.0, status=200, path=pathlib.Path("/a"), headers={"x": [1, 2]}, ok=True)
+    entry = record(
+        1_800_000_000.0,
+        status=200,
+        path=pathlib.Path("/a"),
+        headers={"x": [1, 2]},
+        ok=True,
+        detail="The path holds %00.",
+        tag='a"b',
+        empty="",
+        missing=None,
+    )
     line = ReadableFormatter().format(entry)
     when = time.strftime("%H:%M:%S", time.localtime(1_800_000_000.0))
-    assert line == f'{when} INFO    edge-request status=200 path=/a headers={{"x":[1,2]}} ok=true'
+    assert line == (
+        f'{when} INFO    edge-request status=200 path=/a headers={{"x":[1,2]}} ok=true '
+        'detail="The path holds %00." tag="a\\"b" empty=""'
+    )
     assert "\n" not in line
 
 

@@ -14,7 +14,7 @@ from cloud_backend.handlers.chat_messages import Command, is_room, not_a_room
 from cloud_backend.store.records import Presence
 
 NICK = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-CURSOR = re.compile(r"^[0-9]{1,16}#[0-9a-f-]{1,40}$")  # a message's sort key
+CURSOR = re.compile(r"[0-9]{1,16}#.{1,110}", re.DOTALL)  # a message's sort key: time#id#uuid (fullmatch)
 MAX_HISTORY = 50
 
 
@@ -90,7 +90,7 @@ def _history(backend: Backend, client_id: str, command: Command) -> InputError |
     if not count.isdigit() or not 1 <= int(count) <= MAX_HISTORY:
         return InputError(f"/history takes a number from 1 to {MAX_HISTORY}", "text")
     cursor = cursor.strip()
-    if cursor and not CURSOR.match(cursor):
+    if cursor and not CURSOR.fullmatch(cursor):
         return InputError("/history's cursor is the one a history page gave", "text")
     room = _current_room(backend, client_id, command.room)
     if isinstance(room, InputError):

@@ -2,8 +2,10 @@
 
 A chat message's item is exactly what the store rule writes (`SELECT room, text, id, user, clientId, ts,
 sk, expiresAt`), so a message stored by the rule and one read back by a handler are the same record.
-The sort key `sk` is "<timestamp ms>#<uuid>": it orders by time and two messages in the same millisecond
-cannot overwrite each other.
+The sort key `sk` is "<timestamp ms>#<id>#<uuid>": it orders by time, then within one millisecond by
+the sender's message id (the web app's ids sort in the order it sent them), and the uuid keeps two
+messages, whatever their ids, from overwriting each other. (Messages stored before the id was part of
+it have "<timestamp ms>#<uuid>", which sorts among them by time just the same.)
 """
 
 from __future__ import annotations

@@ -272,8 +272,8 @@ def test_vision_results_become_a_tag_cloud(backend):
 
 
 def test_history_pages_back_with_the_cursor_each_page_gives(backend):
-    for i in range(7):
-        sk = f"{2000 + i}#0000000{i}-0000-4000-8000-000000000000"
+    for i in range(7):  # a sort key holds the sender's id, whatever it is: here a space and a #
+        sk = f"{2000 + i}#id #{i}#0000000{i}-0000-4000-8000-000000000000"
         backend.messages.put(ChatMessage("lobby", sk, f"p{i}", "ada", f"page {i}", 2000 + i))
     send(backend, "c-1", {"type": "command", "text": "/history 3", "room": "lobby"})
     first = published(backend).to("chat/in/c-1")[-1]

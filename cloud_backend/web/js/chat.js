@@ -6,7 +6,31 @@ export const inbox = (clientId) => `chat/in/${clientId}`;
 export const ROOMS_FILTER = "chat/pub/+";
 export const DASH_FILTER = "dash/#";
 
-const newId = () => crypto.randomUUID();
+// Message ids that sort in the order this page made them: UUIDv7s (RFC 9562: 48 bits of Unix time in
+// milliseconds, then a 12-bit counter that grows within a millisecond, then random bits). The store's
+// sort key holds the id after the server's time, so messages that reach the server in the same
+// millisecond (an outbox flushed on reconnect, a paste of several lines) are kept in the order they
+// were written. Written here because crypto.randomUUID() makes only version 4 (random) ids.
+let lastMs = 0;
+let counter = 0;
+const hex = (value, width) => value.toString(16).padStart(width, "0");
+
+export function newId(now = Date.now()) {
+  if (now > lastMs) {
+    lastMs = now;
+    counter = 0;
+  } else if (counter < 0xfff) {
+    counter += 1; // the same millisecond, or the clock went back: still after the last id
+  } else {
+    lastMs += 1; // 4,096 ids in one millisecond: borrow the next one
+    counter = 0;
+  }
+  const random = crypto.getRandomValues(new Uint8Array(8));
+  random[0] = (random[0] & 0x3f) | 0x80; // the RFC's variant bits
+  const time = hex(lastMs, 12);
+  const tail = Array.from(random, (byte) => hex(byte, 2)).join("");
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${hex(counter, 3)}-${tail.slice(0, 4)}-${tail.slice(4)}`;
+}
 
 export const message = (room, text, user) => ({ type: "message", room, text, id: newId(), user });
 export const join = (room, user) => ({ type: "join", room, user, id: newId() });

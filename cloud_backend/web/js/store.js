@@ -45,7 +45,7 @@ export class Store {
         const room = this.room(event.room);
         const all = [...event.messages, ...room.messages.values()];
         const byId = new Map();
-        for (const m of all.sort((a, b) => a.ts - b.ts)) if (m.id && !byId.has(m.id)) byId.set(m.id, m);
+        for (const m of all.sort(byTime)) if (m.id && !byId.has(m.id)) byId.set(m.id, m);
         room.messages = byId;
         if (event.cursor === null) room.complete = true;
         else if (room.cursor === null || event.cursor < room.cursor) room.cursor = event.cursor;
@@ -118,6 +118,10 @@ export class Store {
     }
   }
 }
+
+// The store's order: by the server's time, then by id (the sort key is time#id#uuid), so the page
+// shows a room as its history pages give it, one person's messages in the order they were written.
+export const byTime = (a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 function describeReply(reply) {
   if (reply.command === "who") return `in ${reply.room}: ${(reply.users || []).join(", ") || "nobody"}`;

@@ -10,9 +10,18 @@ from typing import Any
 import click
 
 
-def port_option(flag: str, default: int, env: str, what: str) -> Callable[[Any], Any]:
+def port_option(
+    flag: str, default: int, env: str, what: str, zero_is_off: bool = False
+) -> Callable[[Any], Any]:
+    """A port the stack listens on: 1-65535 (0, a port the system picks, would leave the URLs the stack
+    hands out wrong), or 0 where that turns the listener off."""
     return click.option(
-        flag, type=int, default=default, show_default=True, envvar=env, help=f"{what} [env {env}]."
+        flag,
+        type=click.IntRange(0 if zero_is_off else 1, 65535),
+        default=default,
+        show_default=True,
+        envvar=env,
+        help=f"{what} [env {env}].",
     )
 
 
@@ -27,7 +36,7 @@ state_dir_option = click.option(
 mqtt_port_option = port_option("--mqtt-port", 1883, "EDGEWAY_MQTT_PORT", "MQTT over TCP")
 ws_port_option = port_option("--ws-port", 8083, "EDGEWAY_WS_PORT", "MQTT over WebSocket at /mqtt")
 discovery_port_option = port_option(
-    "--discovery-port", 8443, "EDGEWAY_DISCOVERY_PORT", "Greengrass discovery over mutual TLS (0: off)"
+    "--discovery-port", 8443, "EDGEWAY_DISCOVERY_PORT", "Greengrass discovery over mutual TLS (0: off)", True
 )
 
 

@@ -254,14 +254,7 @@ class Stack:
     default=None,
     help="Recipes to deploy to the core [default: the packaged recipes/].",
 )
-@click.option(
-    "--http-port",
-    type=int,
-    default=8080,
-    show_default=True,
-    envvar="EDGEWAY_HTTP_PORT",
-    help="The local CloudFront's port [env EDGEWAY_HTTP_PORT].",
-)
+@port_option("--http-port", 8080, "EDGEWAY_HTTP_PORT", "The local CloudFront's port")
 @mqtt_port_option
 @ws_port_option
 @cloud_http_port_option("--cloud-http-port")

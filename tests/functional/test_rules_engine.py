@@ -20,6 +20,7 @@ from cloud_backend.streams.log import StreamLog
 from edgeway_common import cfn
 from edgeway_common.topics import topic_matches
 from tests.backend_support import TEMPLATE
+from tests.fakes.broker import free_port
 from tests.waiting import wait_for
 
 
@@ -102,8 +103,8 @@ def test_edgeway_cloud_run_refuses_a_template_with_bad_sql(tmp_path):
     bad.write_text(text)
     result = subprocess.run(
         [sys.executable, "-m", "edgeway.cli", "cloud", "run", "--data-dir", str(tmp_path / "d"),
-         "--template", str(bad), "--mqtt-port", "0", "--ws-port", "0", "--http-port", "0",
-         "--discovery-port", "0"],
+         "--template", str(bad), "--mqtt-port", str(free_port()), "--ws-port", str(free_port()),
+         "--http-port", str(free_port()), "--discovery-port", "0"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode != 0

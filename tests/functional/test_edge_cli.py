@@ -9,6 +9,8 @@ import select
 import signal
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import requests
 from click.testing import CliRunner
@@ -62,29 +64,35 @@ def test_invoke_bad_header_argument_is_named():
     assert result.exit_code == 1 and "--header 'nocolon': use NAME:VALUE" in result.output
 
 
-def test_serve_runs_the_distribution_until_sigterm(tmp_path):
+def serve_a_folder(tmp_path: Path, stderr: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """`edgeway edge serve` in its own process, the origin a folder with one page, stderr to `stderr`."""
     web = tmp_path / "web"
     web.mkdir()
     (web / "index.html").write_text("<!doctype html><title>served</title>")
     port = free_port()
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgeway",
+            "edge",
+            "serve",
+            "--port",
+            str(port),
+            "--origin",
+            f"WebOrigin={web}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        env=os.environ.copy(),
+    )
+    return serve, port
+
+
+def test_serve_runs_the_distribution_until_sigterm(tmp_path):
     stderr = tmp_path / "serve.stderr"
     with stderr.open("wb") as err:
-        serve = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edgeway",
-                "edge",
-                "serve",
-                "--port",
-                str(port),
-                "--origin",
-                f"WebOrigin={web}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=os.environ.copy(),
-        )
+        serve, port = serve_a_folder(tmp_path, err)
     try:
         wait_for(lambda: port_open(port) or serve.poll() is not None, 30, "edge serve to listen")
         assert serve.poll() is None, stderr.read_text()
@@ -99,27 +107,8 @@ def test_serve_runs_the_distribution_until_sigterm(tmp_path):
 
 
 def test_serve_on_a_terminal_logs_lines_for_people(tmp_path):
-    web = tmp_path / "web"
-    web.mkdir()
-    (web / "index.html").write_text("<!doctype html><title>served</title>")
-    port = free_port()
     terminal, its_end = os.openpty()  # stderr a terminal, as in a shell
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edgeway",
-            "edge",
-            "serve",
-            "--port",
-            str(port),
-            "--origin",
-            f"WebOrigin={web}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=its_end,
-        env=os.environ.copy(),
-    )
+    serve, port = serve_a_folder(tmp_path, its_end)
     os.close(its_end)
     shown = bytearray()
 

@@ -36,10 +36,20 @@ def device() -> None:
 )
 @click.option("--token", envvar="EDGEWAY_DEVICE_TOKEN", help="A stand-in token (edgeway cloud token THING).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="IoT Core's (or the stand-in's) host.")
-@click.option("--port", type=int, help="Its MQTT port [default: 8883 with a certificate, else 1883].")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Its MQTT port [default: 8883 with a certificate, else 1883].",
+)
 @click.option("--discover", is_flag=True, help="Find a Greengrass core through discovery and connect to it.")
 @click.option("--discovery-host", default="127.0.0.1", show_default=True)
-@click.option("--discovery-port", type=int, default=8443, show_default=True, envvar="EDGEWAY_DISCOVERY_PORT")
+@click.option(
+    "--discovery-port",
+    type=click.IntRange(1, 65535),
+    default=8443,
+    show_default=True,
+    envvar="EDGEWAY_DISCOVERY_PORT",
+)
 @click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between samples.")
 @click.option(
     "--state-dir",

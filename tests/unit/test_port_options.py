@@ -1,4 +1,5 @@
-"""The stack's port options: a port the stack listens on is 1-65535; 0 only turns discovery off."""
+"""The port options: a port the stack listens on, or a device connects to, is 1-65535; 0 only turns the
+stack's discovery off."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from edgeway.cli import cli
         (["up"], "--http-port"),
         (["up"], "--cloud-http-port"),
         (["up"], "--device-port"),
+        (["device", "run", "--thing", "t-1", "--token", "x"], "--port"),
+        (["device", "run", "--thing", "t-1", "--token", "x"], "--discovery-port"),
     ],
 )
 def test_port_0_is_refused_naming_the_flag_and_the_range(command, flag):

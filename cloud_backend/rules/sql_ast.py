@@ -42,7 +42,17 @@ class Binary:
     right: Expr
 
 
-Expr = Literal | Path | Star | Call | Unary | Binary
+@dataclass(frozen=True)
+class Case:
+    """`CASE v WHEN t THEN r ... [ELSE e] END`: the r of the first t equal to v, else e (or Undefined
+    without ELSE); Undefined when v is."""
+
+    subject: Expr
+    whens: tuple[tuple[Expr, Expr], ...]
+    default: Expr | None
+
+
+Expr = Literal | Path | Star | Call | Unary | Binary | Case
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from cloud_backend.rules.sql_ast import Binary, Call, Expr, Literal, Path, Star, Statement, Unary
+from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Statement, Unary
 from cloud_backend.rules.sql_eval import (
     FUNCTIONS,
     UNDEFINED,
@@ -64,7 +64,26 @@ def compile_expression(expr: Expr) -> Compiled:
                     return specialised
             return lambda ev: compare(op, left(ev), right(ev))
         return lambda ev: arithmetic(op, left(ev), right(ev))
+    if isinstance(expr, Case):
+        return _compile_case(expr)
     return _compile_call(expr)
+
+
+def _compile_case(expr: Case) -> Compiled:
+    subject = compile_expression(expr.subject)
+    whens = [(compile_expression(test), compile_expression(result)) for test, result in expr.whens]
+    default = compile_expression(expr.default) if expr.default is not None else None
+
+    def case(ev: Evaluator) -> Any:
+        value = subject(ev)
+        if value is UNDEFINED:
+            return UNDEFINED
+        for test, result in whens:
+            if compare("=", value, test(ev)) is True:
+                return result(ev)
+        return UNDEFINED if default is None else default(ev)
+
+    return case
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -121,6 +140,11 @@ def _calls_can_be_made(expr: Expr) -> bool:
         return _calls_can_be_made(expr.operand)
     if isinstance(expr, Binary):
         return _calls_can_be_made(expr.left) and _calls_can_be_made(expr.right)
+    if isinstance(expr, Case):
+        parts = [expr.subject, *(part for when in expr.whens for part in when)]
+        if expr.default is not None:
+            parts.append(expr.default)
+        return all(_calls_can_be_made(part) for part in parts)
     if isinstance(expr, Call):
         handler = FUNCTIONS.get(expr.name)
         if handler is None:

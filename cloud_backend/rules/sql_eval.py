@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from cloud_backend.rules.sql_ast import Binary, Call, Expr, Literal, Path, Star, Statement, Unary
+from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Statement, Unary
 
 
 class _Undefined:
@@ -131,6 +131,14 @@ class Evaluator:
             if expr.op in ("=", "<>", "<", "<=", ">", ">="):
                 return compare(expr.op, left, right)
             return arithmetic(expr.op, left, right)
+        if isinstance(expr, Case):
+            subject = self.value(expr.subject)
+            if subject is UNDEFINED:
+                return UNDEFINED
+            for test, result in expr.whens:  # in order: the first equal one
+                if compare("=", subject, self.value(test)) is True:
+                    return self.value(result)
+            return UNDEFINED if expr.default is None else self.value(expr.default)
         return self._call(expr)
 
     def _path(self, path: Path) -> Any:

@@ -7,16 +7,32 @@ with the 1-based column, so a rule fails at load with its name and the position.
     SELECT * | expr [AS name], ... FROM 'topic/filter' [WHERE expr]
 
 Expressions: numbers, 'strings', true/false/null, payload paths (`a.b[0]`), function calls,
-unary minus and NOT, * / %, + -, comparisons (= <> != < <= > >=), AND, OR, parentheses.
+unary minus and NOT, * / %, + -, comparisons (= <> != < <= > >=), AND, OR, parentheses, and
+`CASE v WHEN t THEN r ... [ELSE e] END`. A call of a function the local engine does not run, or with a
+number of arguments the function does not take, is refused here (IoT Core refuses such a rule when it
+is created), so a rule cannot quietly evaluate to Undefined locally and to something else in AWS.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 
 from cloud_backend.errors import SqlSyntaxError as SqlSyntaxError
-from cloud_backend.rules.sql_ast import Binary, Call, Expr, Literal, Path, SelectItem, Star, Statement, Unary
+from cloud_backend.rules.sql_ast import (
+    Binary,
+    Call,
+    Case,
+    Expr,
+    Literal,
+    Path,
+    SelectItem,
+    Star,
+    Statement,
+    Unary,
+)
+from cloud_backend.rules.sql_eval import FUNCTIONS
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -27,7 +43,13 @@ _TOKEN = re.compile(
     )""",
     re.X,
 )
-_KEYWORDS = {"SELECT", "FROM", "WHERE", "AS", "AND", "OR", "NOT", "TRUE", "FALSE", "NULL"}
+_KEYWORDS = {"SELECT", "FROM", "WHERE", "AS", "AND", "OR", "NOT", "TRUE", "FALSE", "NULL"} | {
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+}
 _COMPARISONS = {"=", "<>", "!=", "<", "<=", ">", ">="}
 
 
@@ -178,6 +200,8 @@ class _Parser:
             return inner
         if self._accept("op", "*"):
             return Star()
+        if self._accept("keyword", "CASE"):
+            return self._case()
         if self._accept("name"):
             if self._accept("op", "("):
                 args: list[Expr] = []
@@ -186,9 +210,39 @@ class _Parser:
                     while self._accept("op", ","):
                         args.append(self._expr())
                     self._expect("op", ")")
-                return Call(token.text.lower(), tuple(args))
+                return _call(token, tuple(args))
             return Path((token.text,))
         raise SqlSyntaxError(f"expected an expression, found {token.text or 'the end'!r}", token.column)
+
+    def _case(self) -> Case:
+        subject = self._expr()
+        whens: list[tuple[Expr, Expr]] = []
+        while self._accept("keyword", "WHEN"):
+            test = self._expr()
+            self._expect("keyword", "THEN")
+            whens.append((test, self._expr()))
+        if not whens:
+            found = self.current.text or "the end"
+            raise SqlSyntaxError(f"expected WHEN after CASE's value, found {found!r}", self.current.column)
+        default = self._expr() if self._accept("keyword", "ELSE") else None
+        self._expect("keyword", "END", "END or another WHEN")
+        return Case(subject, tuple(whens), default)
+
+
+def _call(token: _Token, args: tuple[Expr, ...]) -> Call:
+    """A call of a function the engine runs, with arguments it takes."""
+    name = token.text.lower()
+    handler = FUNCTIONS.get(name)
+    if handler is None:
+        known = ", ".join(sorted(FUNCTIONS))
+        raise SqlSyntaxError(
+            f"{token.text}() is not a function the local rules engine runs ({known})", token.column
+        )
+    try:
+        inspect.signature(handler).bind(None, *args)
+    except TypeError:
+        raise SqlSyntaxError(f"{token.text}() does not take {len(args)} argument(s)", token.column) from None
+    return Call(name, args)
 
 
 def _steps(expr: Expr, column: int) -> tuple[str | int, ...]:

@@ -88,6 +88,16 @@ WHERE = "t.yaml: rule TheRule: "
             "'local:Nope.Arn' is not a function",
         ),
         ("SELECT * FROM 'a'", [{"Republish": {}}], WHERE + "Actions[0]: Republish is missing 'Topic'"),
+        (
+            "SELECT md5(a) AS h FROM 'a'",
+            REPUBLISH,
+            WHERE + "SQL does not parse: md5() is not a function the local rules engine runs (abs,",
+        ),
+        (
+            "SELECT * FROM 'a'",
+            [{"Republish": {"Topic": "b/${md5(x)}"}}],
+            WHERE + "Actions[0]: substitution template 'b/${md5(x)}' does not parse: md5() is not a function",
+        ),
         ("SELECT * FROM 'a'", [], WHERE + "a rule needs at least one action"),
     ],
 )

@@ -126,9 +126,61 @@ def test_unaliased_names_and_non_json_payloads():
         ("SELECT a # b FROM 'x'", "unexpected character '#' at column 10"),
         ("FROM 'x'", "expected SELECT, found 'FROM' at column 1"),
         ("SELECT get(a, 1).b FROM 'x'", "only payload fields can be followed by . or [ at column 17"),
+        ("SELECT CASE a END AS x FROM 'x'", "expected WHEN after CASE's value, found 'END' at column 15"),
+        (
+            "SELECT CASE a WHEN 1 THEN 2 AS x FROM 'x'",
+            "expected END or another WHEN, found 'AS' at column 29",
+        ),
+        ("SELECT length(a, b) AS n FROM 'x'", "length() does not take 2 argument(s) at column 8"),
+        ("SELECT topic(1, 2, 3) FROM 'x'", "topic() does not take 3 argument(s) at column 8"),
     ],
 )
 def test_syntax_errors_name_the_position(sql, message):
     with pytest.raises(SqlSyntaxError) as raised:
         parse(sql)
     assert str(raised.value) == message
+
+
+def test_a_function_the_engine_does_not_run_is_refused_naming_it_and_those_it_runs():
+    with pytest.raises(SqlSyntaxError) as raised:
+        parse("SELECT a FROM 'x' WHERE startsWith(a, 'b')")
+    message = str(raised.value)
+    assert message.startswith("startsWith() is not a function the local rules engine runs (abs, ceil, ")
+    assert message.endswith(", upper) at column 25") and "regexp_matches" in message
+
+
+COLOURS = (
+    "SELECT CASE color WHEN 'green' THEN 'go' WHEN 'yellow' THEN 'caution' WHEN 'red' THEN 'stop' "
+    "ELSE 'you are not at a stop light' END AS instructions FROM 'topic/subtopic'"
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "payload", "expected"),
+    [
+        (COLOURS, {"color": "yellow"}, {"instructions": "caution"}),  # the IoT SQL guide's example
+        (COLOURS, {"color": "blue"}, {"instructions": "you are not at a stop light"}),
+        (COLOURS, {"colour": "red"}, {}),  # the value is Undefined: so is the CASE, ELSE or not
+        ("SELECT CASE n WHEN 1 THEN 'one' END AS v FROM 'x'", {"n": 2}, {}),  # no match, no ELSE
+        ("SELECT CASE n WHEN 1.0 THEN 'float' WHEN 1 THEN 'int' END AS v FROM 'x'", {"n": 1}, {"v": "float"}),
+        ("SELECT CASE n WHEN '1' THEN 'text' ELSE 'other' END AS v FROM 'x'", {"n": 1}, {"v": "other"}),
+        (
+            "SELECT CASE isString(t) WHEN true THEN CASE length(t) WHEN 0 THEN 'empty' ELSE t END "
+            "ELSE 'not text' END AS v FROM 'x'",
+            {"t": ""},
+            {"v": "empty"},
+        ),
+        (
+            "SELECT * FROM 'x' WHERE CASE isString(t) WHEN true THEN length(t) > 2 ELSE false END",
+            {"t": "long"},
+            {"t": "long"},
+        ),
+        (
+            "SELECT * FROM 'x' WHERE NOT (CASE isString(t) WHEN true THEN length(t) > 2 ELSE false END)",
+            {"t": 7},  # NOT of a CASE that is never Undefined: a WHERE that holds when t is not text
+            {"t": 7},
+        ),
+    ],
+)
+def test_case_takes_the_first_equal_when_else_its_else(sql, payload, expected):
+    assert run(sql, payload) == expected

@@ -8,7 +8,7 @@ import json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cloud_backend.rules.sql_ast import Binary, Call, Literal, Path, SelectItem, Star, Statement, Unary
+from cloud_backend.rules.sql_ast import Binary, Call, Case, Literal, Path, SelectItem, Star, Statement, Unary
 from cloud_backend.rules.sql_compile import CompiledStatement
 from cloud_backend.rules.sql_eval import Environment, Message, evaluate
 
@@ -45,6 +45,9 @@ expressions = st.recursive(
         ).map(lambda t: Binary(*t)),
         st.tuples(st.sampled_from(FUNCTIONS), st.lists(inner, max_size=3)).map(
             lambda t: Call(t[0], tuple(t[1]))
+        ),
+        st.tuples(inner, st.lists(st.tuples(inner, inner), min_size=1, max_size=2), st.none() | inner).map(
+            lambda t: Case(t[0], tuple(t[1]), t[2])
         ),
     ),
     max_leaves=10,

@@ -1,5 +1,6 @@
 """The store and republish rules (IoT SQL, in the template) and the chat handler's validation accept
-exactly the same messages: otherwise a message could be stored and also answered with an error."""
+exactly the same messages: otherwise a message could be stored and also answered with an error. And the
+commands rule takes exactly the rest: otherwise a message could be neither stored nor answered."""
 
 from __future__ import annotations
 
@@ -50,3 +51,14 @@ def test_the_rules_store_exactly_what_the_handler_accepts(document):
     for name in ("StoreMessagesRule", "RepublishMessagesRule"):
         stored = evaluate(RULES[name].statement, SqlMessage("chat/out", raw, "c"), ENV) is not None
         assert stored == accepted, f"{name} {'stored' if stored else 'dropped'} {document!r}"
+    handled = evaluate(RULES["ChatCommandsRule"].statement, SqlMessage("chat/out", raw, "c"), ENV) is not None
+    assert handled != accepted, f"ChatCommandsRule {'took' if handled else 'left'} {document!r}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=40), st.sampled_from([b"", b"[]", b"7", b'"message"', b"{", b"null"])))
+def test_a_payload_that_is_not_a_json_object_goes_to_the_handler_and_is_not_stored(raw):
+    assert not isinstance(parse(raw), Message)
+    message = SqlMessage("chat/out", raw, "c")
+    assert evaluate(RULES["StoreMessagesRule"].statement, message, ENV) is None
+    assert evaluate(RULES["ChatCommandsRule"].statement, message, ENV) is not None

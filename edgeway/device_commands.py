@@ -12,6 +12,7 @@ import click
 
 from edgeway.console_logs import attach, log_format_option
 from edgeway.output import fail
+from edgeway.port_options import port_option
 
 DEFAULT_STATE = Path(".edgeway") / "devices"
 
@@ -43,13 +44,7 @@ def device() -> None:
 )
 @click.option("--discover", is_flag=True, help="Find a Greengrass core through discovery and connect to it.")
 @click.option("--discovery-host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--discovery-port",
-    type=click.IntRange(1, 65535),
-    default=8443,
-    show_default=True,
-    envvar="EDGEWAY_DISCOVERY_PORT",
-)
+@port_option("--discovery-port", 8443, "EDGEWAY_DISCOVERY_PORT", "Greengrass discovery's port")
 @click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between samples.")
 @click.option(
     "--state-dir",

@@ -1,5 +1,6 @@
 """Click options shared by the stack's commands: the ports the local stack listens on (`edgeway up`,
-`edgeway cloud run`) and its state folder (`edgeway up`, `edgeway status`)."""
+`edgeway cloud run`) or a device connects to (`edgeway device run`), and the stack's state folder
+(`edgeway up`, `edgeway status`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import click
 def port_option(
     flag: str, default: int, env: str, what: str, zero_is_off: bool = False
 ) -> Callable[[Any], Any]:
-    """A port the stack listens on: 1-65535 (0, a port the system picks, would leave the URLs the stack
-    hands out wrong), or 0 where that turns the listener off."""
+    """A port: 1-65535 (for a listener, 0, a port the system picks, would leave the URLs the stack hands
+    out wrong), or 0 where that turns the listener off."""
     return click.option(
         flag,
         type=click.IntRange(0 if zero_is_off else 1, 65535),

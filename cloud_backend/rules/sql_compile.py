@@ -128,7 +128,16 @@ def compile_condition(expr: Expr) -> Callable[[Evaluator], bool]:
 def _condition(expr: Expr) -> Callable[[Evaluator], bool]:
     if isinstance(expr, Binary) and expr.op == "AND":
         parts = [_condition(part) for part in _conjuncts(expr)]
-        return lambda ev: all(part(ev) for part in parts)
+
+        def conjunction(ev: Evaluator) -> bool:
+            # A loop, not all() over a generator (310 against 570 ns for eight parts): a WHERE runs
+            # for every message.
+            for part in parts:  # noqa: SIM110
+                if not part(ev):
+                    return False
+            return True
+
+        return conjunction
     value = compile_expression(expr)
     return lambda ev: value(ev) is True
 
@@ -188,11 +197,25 @@ def _compile_call(call: Call) -> Compiled:
         rest = [compile_expression(a) for a in call.args[1:]]
         return lambda ev: handler(ev, ev.message.payload, *(a(ev) for a in rest))
     args = [compile_expression(a) for a in call.args]
+    general = _call_with(handler, args)
     if call.name == "regexp_matches" and len(call.args) == 2 and isinstance(call.args[1], Literal):
-        return _regexp_with_literal(args[0], call.args[1].value) or (
-            lambda ev: handler(ev, *(a(ev) for a in args))
-        )
-    return lambda ev: handler(ev, *(a(ev) for a in args))
+        return _regexp_with_literal(args[0], call.args[1].value) or general
+    return general
+
+
+def _call_with(handler: Callable[..., Any], args: list[Compiled]) -> Compiled:
+    """The call with its arguments evaluated left to right; the usual counts spelt out, since packing
+    a generator into *args (400 against 90 ns for one argument) costs more than most of IoT SQL's
+    functions themselves."""
+    if not args:
+        return lambda ev: handler(ev)
+    if len(args) == 1:
+        (first,) = args
+        return lambda ev: handler(ev, first(ev))
+    if len(args) == 2:
+        first, second = args
+        return lambda ev: handler(ev, first(ev), second(ev))
+    return lambda ev: handler(ev, *[a(ev) for a in args])
 
 
 def _regexp_with_literal(value: Compiled, pattern: Any) -> Compiled | None:

@@ -6,7 +6,6 @@ statements and payloads. Pure, as the interpreter is.
 
 from __future__ import annotations
 
-import inspect
 import operator
 import re
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from cloud_backend.rules.sql_eval import (
     compare,
     is_number,
     logical,
+    takes,
 )
 
 Compiled = Callable[[Evaluator], Any]
@@ -158,11 +158,7 @@ def _calls_can_be_made(expr: Expr) -> bool:
         handler = FUNCTIONS.get(expr.name)
         if handler is None:
             return True
-        try:
-            inspect.signature(handler).bind(None, *expr.args)
-        except TypeError:
-            return False
-        return all(_calls_can_be_made(arg) for arg in expr.args)
+        return takes(handler, expr.args) and all(_calls_can_be_made(arg) for arg in expr.args)
     return True
 
 
@@ -194,8 +190,11 @@ def _compile_call(call: Call) -> Compiled:
     if handler is None:
         return lambda ev: UNDEFINED
     if call.name == "encode" and call.args and isinstance(call.args[0], Star):
-        rest = [compile_expression(a) for a in call.args[1:]]
-        return lambda ev: handler(ev, ev.message.payload, *(a(ev) for a in rest))
+
+        def payload(ev: Evaluator) -> Any:  # `*` as an argument: the payload's bytes, JSON or not
+            return ev.message.payload
+
+        return _call_with(handler, [payload, *(compile_expression(a) for a in call.args[1:])])
     args = [compile_expression(a) for a in call.args]
     general = _call_with(handler, args)
     if call.name == "regexp_matches" and len(call.args) == 2 and isinstance(call.args[1], Literal):

@@ -12,10 +12,11 @@ construction where they can and by the property test where they cannot.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -242,6 +243,15 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "get": _get,
     "encode": _encode,
 }
+
+
+def takes(function: Callable[..., Any], args: Sequence[Any]) -> bool:
+    """Whether one of `FUNCTIONS` takes this many arguments (after the evaluator)."""
+    try:
+        inspect.signature(function).bind(None, *args)
+    except TypeError:
+        return False
+    return True
 
 
 def column_name(expr: Expr) -> str:

@@ -15,7 +15,6 @@ is created), so a rule cannot quietly evaluate to Undefined locally and to somet
 
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
 
@@ -32,7 +31,7 @@ from cloud_backend.rules.sql_ast import (
     Statement,
     Unary,
 )
-from cloud_backend.rules.sql_eval import FUNCTIONS
+from cloud_backend.rules.sql_eval import FUNCTIONS, takes
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -238,10 +237,8 @@ def _call(token: _Token, args: tuple[Expr, ...]) -> Call:
         raise SqlSyntaxError(
             f"{token.text}() is not a function the local rules engine runs ({known})", token.column
         )
-    try:
-        inspect.signature(handler).bind(None, *args)
-    except TypeError:
-        raise SqlSyntaxError(f"{token.text}() does not take {len(args)} argument(s)", token.column) from None
+    if not takes(handler, args):
+        raise SqlSyntaxError(f"{token.text}() does not take {len(args)} argument(s)", token.column)
     return Call(name, args)
 
 

@@ -121,7 +121,7 @@ export class Store {
 
 // The store's order: by the server's time, then by id (the sort key is time#id#uuid), so the page
 // shows a room as its history pages give it, one person's messages in the order they were written.
-export const byTime = (a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byTime = (a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 function describeReply(reply) {
   if (reply.command === "who") return `in ${reply.room}: ${(reply.users || []).join(", ") || "nobody"}`;

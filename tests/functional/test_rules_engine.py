@@ -266,32 +266,19 @@ def test_table_writes_and_lambda_calls_start_once_the_delivery_is_written(tmp_pa
         db.close()
 
 
-def test_messages_of_one_millisecond_are_kept_in_the_order_of_their_ids(tmp_path):
+def test_messages_of_one_millisecond_are_kept_in_the_order_of_their_ids(runner):
     """The store rule's sort key is time#id#uuid: messages that reach the server within one millisecond
     (an outbox flushed on reconnect) are kept in the order of their ids, which the web app makes as
     UUIDv7s in the order they are written, whatever the uuids the rule draws."""
-    db = SqliteDatabase(tmp_path / "m.sqlite3")
-    store = SqliteMessageStore(db)
-    host = LambdaHost({})
-    local = LocalActionRunner(Bus(), host, {"MessagesTable": store}, {}, tmp_path / "rule-errors.log")
+    store = runner.tables["MessagesTable"] = runner.tables["Messages"]  # the template's table name
     rules = [rule for rule in load(cfn.load_template(TEMPLATE)) if rule.name == "StoreMessagesRule"]
-    drawn = iter(["ffffffff-0000-4000-8000-000000000000", "88888888-0000-4000-8000-000000000000"] * 2)
-    engine = RulesEngine(rules, local, now_ms=lambda: 1_800_000_000_000, new_uuid=lambda: next(drawn))
+    drawn = iter(["ffffffff-0000-4000-8000-000000000000", "88888888-0000-4000-8000-000000000000"])
+    engine = RulesEngine(rules, runner, now_ms=lambda: 1_800_000_000_000, new_uuid=lambda: next(drawn))
     ids = ["018f0000-0000-7000-8000-00000000000a", "018f0000-0000-7001-8000-000000000001"]
-    try:
-        for text, message_id in zip(("first", "second"), ids, strict=True):
-            message = {"type": "message", "room": "lobby", "text": text, "id": message_id, "user": "ada"}
-            assert engine.process("chat/out", json.dumps(message).encode(), "c-1") == 1
-        stored = wait_for(
-            lambda: len(store.recent("lobby", 10)) == 2 and store.recent("lobby", 10), 10, "both"
-        )
-        assert [(m.text, m.ts) for m in stored] == [
-            ("first", 1_800_000_000_000),
-            ("second", 1_800_000_000_000),
-        ]
-        assert stored[1].sk == f"1800000000000#{ids[1]}#88888888-0000-4000-8000-000000000000"
-        assert [m.text for m in store.recent("lobby", 10, before=stored[1].sk)] == ["first"]
-    finally:
-        local.close()
-        host.close()
-        db.close()
+    for text, message_id in zip(("first", "second"), ids, strict=True):
+        message = {"type": "message", "room": "lobby", "text": text, "id": message_id, "user": "ada"}
+        assert engine.process("chat/out", json.dumps(message).encode(), "c-1") == 1
+    stored = wait_for(lambda: len(store.recent("lobby", 10)) == 2 and store.recent("lobby", 10), 10, "both")
+    assert [(m.text, m.ts) for m in stored] == [("first", 1_800_000_000_000), ("second", 1_800_000_000_000)]
+    assert stored[1].sk == f"1800000000000#{ids[1]}#88888888-0000-4000-8000-000000000000"
+    assert [m.text for m in store.recent("lobby", 10, before=stored[1].sk)] == ["first"]

@@ -112,6 +112,7 @@ class Gate:
         self.region, self.account, self.now_ms = region, account, now_ms
         self._active: dict[str, Connection] = {}  # by client id: the one connection (or kept session)
         self._versions: dict[str, int] = {}
+        self.generation = 0  # moves whenever what `may` answers can change, for the broker's routes
 
     def _event(self, session: SessionLike) -> dict[str, Any]:
         password = session.password or ""
@@ -195,6 +196,7 @@ class Gate:
         connection.version = self._versions[connection.client_id]
         connection.handler, connection.online = handler, True
         self._active[connection.client_id] = connection
+        self.generation += 1
         loop = asyncio.get_running_loop()
         if connection.disconnect_after is not None:
             connection.timers.append(
@@ -218,6 +220,7 @@ class Gate:
             close(connection, "AUTH_ERROR")
             return
         connection.authority, response = decided
+        self.generation += 1
         refresh = _seconds(response, "refreshAfterInSeconds")
         if refresh is not None:
             loop = asyncio.get_running_loop()
@@ -274,6 +277,7 @@ class Gate:
         connection.cancel_timers()
         if not persistent:
             del self._active[connection.client_id]
+            self.generation += 1
         reason = connection.reason or ("CLIENT_INITIATED_DISCONNECT" if clean else "CONNECTION_LOST")
         event = lifecycle.disconnected(
             connection.client_id,
@@ -291,6 +295,7 @@ class Gate:
         connection = self._active.get(client_id)
         if connection is not None and not connection.online:
             del self._active[client_id]
+            self.generation += 1
 
     def accepted(self, client_id: str, topic: str, payload: bytes) -> list[Future[Any]]:
         """A client's publish the policy allowed: the rules see it. Returns the writes that make it

@@ -60,6 +60,7 @@ class BrokerSide(Protocol):
 
 class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
     broker_side: BrokerSide | None = None  # set by the broker when a connection is accepted
+    tcp_transport: Any = None  # set by the broker for a TCP connection (QoS 0 is written to it directly)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

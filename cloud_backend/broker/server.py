@@ -67,6 +67,7 @@ MAX_QUEUED = 10_000  # messages a persistent session that is away keeps
 TAKEOVER_SECONDS = 10.0
 MAX_BUFFERED_BYTES = 1 << 20  # QoS 0 bytes a connection may have unwritten before its deliveries drop
 CONNECT_SECONDS = 10.0  # a connection that sends no whole CONNECT in this time is closed
+MAX_ROUTES = 4096  # topics whose receivers are kept worked out; past this the table starts again
 _ACTIONS = {Action.PUBLISH: PUBLISH, Action.SUBSCRIBE: SUBSCRIBE, Action.RECEIVE: RECEIVE}
 
 
@@ -101,9 +102,12 @@ class IotBroker(Broker):  # type: ignore[misc]
         self._handed: list[Callable[[], None]] = []  # `after_writes` jobs of this pass, not yet staged
         self._staged: list[Callable[[], None]] = []  # jobs the next `_write_unwritten` runs after writing
         self._keep_alive_sweep: asyncio.Task[None] | None = None
+        self._routes: dict[str, tuple[tuple[Any, int], ...]] = {}  # topic -> (session, granted QoS)
+        self._routes_gate = -1  # the gate's generation `_routes` was worked out at
 
     async def start(self) -> None:
         await super().start()
+        self._routes.clear()  # amqtt's start empties the subscriptions
         self._keep_alive_sweep = asyncio.get_running_loop().create_task(self._sweep_keep_alive())
 
     async def shutdown(self) -> None:
@@ -185,6 +189,8 @@ class IotBroker(Broker):  # type: ignore[misc]
         session.transitions.connect()
         handler.attach(session, getattr(handler, "reading", reader), writer)
         handler.broker_side = self
+        if isinstance(writer, StreamWriterAdapter):
+            handler.tcp_transport = writer._writer.transport
         self._sessions[client_id] = (session, handler)
         self.gate.activate(connection, handler, self._close)
         await handler.mqtt_connack_authorize(True)
@@ -265,6 +271,16 @@ class IotBroker(Broker):  # type: ignore[misc]
     async def _topic_filtering(self, session: Any, topic: str, action: Action) -> bool:
         """Subscribe decisions, straight to the gate (amqtt's own path gathers a task per plugin)."""
         return self.gate.decide(session, _ACTIONS[action], topic)
+
+    async def add_subscription(self, subscription: tuple[str, int], session: Any) -> int:
+        granted: int = await super().add_subscription(subscription, session)
+        self._routes.clear()
+        return granted
+
+    def _del_subscription(self, a_filter: str, session: Any) -> int:
+        deleted: int = super()._del_subscription(a_filter, session)
+        self._routes.clear()
+        return deleted
 
     async def apply_subscription(self, session: Any, handler: Any, subscription: Any) -> None:
         await self._handle_subscription(session, handler, _resolved(subscription))
@@ -354,30 +370,46 @@ class IotBroker(Broker):  # type: ignore[misc]
     def fan_out(self, topic: str, data: bytes, published: int) -> None:
         """To every subscriber whose filter matches and whose policy lets it receive the topic."""
         encoded = _Encoded(topic, data)
-        for topic_filter, subscriptions in list(self._subscriptions.items()):
-            if not self._matches(topic, topic_filter):
+        for target, granted in self._route(topic):
+            qos = min(published, granted)  # MQTT-3.8.4: the lower of the two
+            if target.transitions.state != "connected":
+                if not target.clean_session and qos > QOS_0:
+                    self._queue_for_later(target, topic, data, qos)
                 continue
-            for target, granted in subscriptions:
-                qos = min(published, granted)  # MQTT-3.8.4: the lower of the two
-                if not self.gate.may(target, RECEIVE, topic):
-                    continue
-                if target.transitions.state != "connected":
-                    if not target.clean_session and qos > QOS_0:
-                        self._queue_for_later(target, topic, data, qos)
-                    continue
-                handler = self._get_handler(target)
-                if handler is None:
-                    continue
-                if qos == QOS_0 and isinstance(handler.writer, StreamWriterAdapter):
-                    self._write_once_encoded(handler, encoded)
-                else:
-                    self._deliver(handler, topic, data, qos)
+            handler = self._get_handler(target)
+            if handler is None:
+                continue
+            transport = handler.tcp_transport
+            if qos == QOS_0 and transport is not None:
+                self._write_once_encoded(handler, transport, encoded)
+            else:
+                self._deliver(handler, topic, data, qos)
 
-    def _write_once_encoded(self, handler: Any, encoded: _Encoded) -> None:
+    def _route(self, topic: str) -> tuple[tuple[Any, int], ...]:
+        """The subscriptions a message on `topic` goes to: the filter matches and the subscriber's
+        policy lets it receive the topic. Worked out once per topic, until a subscription changes
+        (`add_subscription`, `_del_subscription`) or what the gate allows does (`Gate.generation`)."""
+        if self._routes_gate != self.gate.generation:
+            self._routes.clear()
+            self._routes_gate = self.gate.generation
+        route = self._routes.get(topic)
+        if route is None:
+            route = tuple(
+                (target, granted)
+                for topic_filter, subscriptions in self._subscriptions.items()
+                if self._matches(topic, topic_filter)
+                for target, granted in subscriptions
+                if self.gate.may(target, RECEIVE, topic)
+            )
+            if len(self._routes) >= MAX_ROUTES:
+                self._routes.clear()
+            self._routes[topic] = route
+        return route
+
+    def _write_once_encoded(self, handler: Any, transport: Any, encoded: _Encoded) -> None:
         """A QoS 0 delivery on TCP: the PUBLISH encoded once for every subscriber, and written with the
         others this pass of the loop has for the same connection in one write (one system call per
         subscriber for a burst, not one per message)."""
-        transport = handler.writer._writer.transport
         if transport.is_closing():
             return
         packet = encoded.packet()

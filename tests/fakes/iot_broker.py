@@ -40,27 +40,31 @@ EVERYTHING = json.dumps(
 
 
 class Authorizer:
-    """Passwords are `good` (allowed) or anything else (refused); a test sets the lifetimes and can
-    start refusing a password that was good (the token has expired)."""
+    """Passwords are `good...` (allowed) or anything else (refused); a test sets the lifetimes, can
+    start refusing a password that was good (the token has expired), and can give a password another
+    policy than EVERYTHING (`policies`), which the next refresh hands over."""
 
     def __init__(self) -> None:
         self.disconnect_after: float | None = None
         self.refresh_after: float | None = None
         self.revoked: set[str] = set()
+        self.policies: dict[str, str] = {}  # password -> policy document
         self.calls = 0
+        self.asked: list[str] = []  # the client id of each call
 
     async def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         import base64
 
         self.calls += 1
         mqtt = event["protocolData"]["mqtt"]
+        self.asked.append(mqtt["clientId"])
         password = base64.b64decode(mqtt["password"]).decode()
         if not password.startswith("good") or password in self.revoked:
             return {"isAuthenticated": False}
         answer: dict[str, Any] = {
             "isAuthenticated": True,
             "principalId": "test" + mqtt["clientId"].replace("-", ""),
-            "policyDocuments": [EVERYTHING],
+            "policyDocuments": [self.policies.get(password, EVERYTHING)],
         }
         if self.disconnect_after is not None:
             answer["disconnectAfterInSeconds"] = self.disconnect_after

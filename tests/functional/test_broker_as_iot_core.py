@@ -7,6 +7,7 @@ broker and gate in this process (`tests.fakes.iot_broker`)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -161,6 +162,63 @@ def test_a_connection_ends_when_its_authorization_lapses(broker):
     wait_for(lambda: refreshed.disconnects > 0, 15, "a refused refresh to end the connection")
     assert broker.bus.events("disconnected", "refreshed")[-1]["disconnectReason"] == "AUTH_ERROR"
     refreshed.stop()
+
+
+NO_NEWS = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:*", "Resource": "arn:aws:iot:*:*:*"},
+            {"Effect": "Deny", "Action": "iot:Receive", "Resource": "arn:aws:iot:*:*:topic/news/*"},
+        ],
+    }
+)
+
+
+def test_a_subscription_made_or_taken_back_counts_from_the_next_message(broker):
+    """The broker keeps each topic's receivers worked out between messages; a change of
+    subscriptions is not hidden by what it worked out before."""
+    ears = Client(broker, "ears").connect()
+    ears.subscribe("news/#")
+    late = Client(broker, "late").connect()
+    late.subscribe("marker")
+    sender = Client(broker, "sender").connect()
+    sender.publish("news/a", b"one")
+    wait_for(lambda: heard(ears, "news/a", b"one"), 10, "the first message")
+    late.subscribe("news/a")
+    sender.publish("news/a", b"two")
+    wait_for(lambda: heard(late, "news/a", b"two"), 10, "a subscription made after the first message")
+    unsubscribed = threading.Event()
+    late.paho.on_unsubscribe = lambda *a: unsubscribed.set()
+    late.paho.unsubscribe("news/a")
+    assert unsubscribed.wait(10), "no UNSUBACK"
+    sender.publish("news/a", b"three")
+    sender.publish("marker", b"after three")
+    wait_for(lambda: heard(late, "marker", b"after three"), 10, "the marker after the third message")
+    assert not heard(late, "news/a", b"three")
+    wait_for(lambda: heard(ears, "news/a", b"three"), 10, "the subscriber that stayed")
+    for client in (ears, late, sender):
+        client.stop()
+
+
+def test_a_policy_a_refresh_hands_over_counts_from_the_next_message(broker):
+    broker.authorizer.refresh_after = 0.5
+    ears = Client(broker, "ears", password="good-ears").connect()
+    ears.subscribe("news/#")
+    ears.subscribe("marker")
+    sender = Client(broker, "sender").connect()
+    sender.publish("news/a", b"allowed")
+    wait_for(lambda: heard(ears, "news/a", b"allowed"), 10, "the message its first policy allows")
+    broker.authorizer.policies["good-ears"] = NO_NEWS
+    asked = broker.authorizer.asked.count("ears")
+    wait_for(lambda: broker.authorizer.asked.count("ears") > asked, 10, "the refresh with the new policy")
+    sender.publish("news/a", b"denied")
+    sender.publish("marker", b"after")
+    wait_for(lambda: heard(ears, "marker", b"after"), 10, "the marker after the denied message")
+    assert not heard(ears, "news/a", b"denied")
+    assert ears.paho.is_connected()
+    for client in (ears, sender):
+        client.stop()
 
 
 def test_a_qos_1_publish_is_acknowledged_only_once_the_rules_writes_are_kept(broker):

@@ -102,7 +102,7 @@ class IotBroker(Broker):  # type: ignore[misc]
         self._handed: list[Callable[[], None]] = []  # `after_writes` jobs of this pass, not yet staged
         self._staged: list[Callable[[], None]] = []  # jobs the next `_write_unwritten` runs after writing
         self._keep_alive_sweep: asyncio.Task[None] | None = None
-        self._routes: dict[str, tuple[tuple[Any, int], ...]] = {}  # topic -> (session, granted QoS)
+        self._routes: dict[str, tuple[_Receiver, ...]] = {}  # topic -> who gets it (`_route`)
         self._routes_gate = -1  # the gate's generation `_routes` was worked out at
 
     async def start(self) -> None:
@@ -370,48 +370,61 @@ class IotBroker(Broker):  # type: ignore[misc]
     def fan_out(self, topic: str, data: bytes, published: int) -> None:
         """To every subscriber whose filter matches and whose policy lets it receive the topic."""
         encoded = _Encoded(topic, data)
-        for target, granted in self._route(topic):
-            qos = min(published, granted)  # MQTT-3.8.4: the lower of the two
-            if target.transitions.state != "connected":
-                if not target.clean_session and qos > QOS_0:
-                    self._queue_for_later(target, topic, data, qos)
-                continue
-            handler = self._get_handler(target)
-            if handler is None:
-                continue
-            transport = handler.tcp_transport
-            if qos == QOS_0 and transport is not None:
+        for target, granted, handler, transport in self._route(topic):
+            qos_0 = granted == QOS_0 or published == QOS_0  # MQTT-3.8.4: the lower of the two
+            if qos_0 and transport is not None and not transport.is_closing():
                 self._write_once_encoded(handler, transport, encoded)
             else:
-                self._deliver(handler, topic, data, qos)
+                self._deliver_to(target, min(published, granted), encoded)
 
-    def _route(self, topic: str) -> tuple[tuple[Any, int], ...]:
-        """The subscriptions a message on `topic` goes to: the filter matches and the subscriber's
-        policy lets it receive the topic. Worked out once per topic, until a subscription changes
-        (`add_subscription`, `_del_subscription`) or what the gate allows does (`Gate.generation`)."""
+    def _deliver_to(self, target: Any, qos: int, encoded: _Encoded) -> None:
+        """One subscriber's delivery, its state looked up now: a connection that has gone since the
+        route was worked out, a persistent session that is away, QoS 1, MQTT over WebSocket."""
+        topic, data = encoded.topic, encoded.data
+        if target.transitions.state != "connected":
+            if not target.clean_session and qos > QOS_0:
+                self._queue_for_later(target, topic, data, qos)
+            return
+        handler = self._get_handler(target)
+        if handler is None:
+            return
+        if qos == QOS_0 and handler.tcp_transport is not None:
+            if not handler.tcp_transport.is_closing():
+                self._write_once_encoded(handler, handler.tcp_transport, encoded)
+        else:
+            self._deliver(handler, topic, data, qos)
+
+    def _route(self, topic: str) -> tuple[_Receiver, ...]:
+        """Who a message on `topic` goes to: the subscriptions whose filter matches it, of subscribers
+        whose policy lets them receive it, each with its connection's handler and TCP transport as
+        they were when the route was worked out (`fan_out` writes there while the transport is open;
+        anything else is looked up again). Worked out once per topic, until a subscription changes
+        (`add_subscription`, `_del_subscription`) or a connection or what it may do does
+        (`Gate.generation`: an activation, refresh, disconnect or forgotten session)."""
         if self._routes_gate != self.gate.generation:
             self._routes.clear()
             self._routes_gate = self.gate.generation
         route = self._routes.get(topic)
         if route is None:
-            route = tuple(
-                (target, granted)
-                for topic_filter, subscriptions in self._subscriptions.items()
-                if self._matches(topic, topic_filter)
-                for target, granted in subscriptions
-                if self.gate.may(target, RECEIVE, topic)
-            )
+            receivers: list[_Receiver] = []
+            for topic_filter, subscriptions in self._subscriptions.items():
+                if not self._matches(topic, topic_filter):
+                    continue
+                for target, granted in subscriptions:
+                    if not self.gate.may(target, RECEIVE, topic):
+                        continue
+                    connected = target.transitions.state == "connected"
+                    handler = self._get_handler(target) if connected else None
+                    receivers.append((target, granted, handler, getattr(handler, "tcp_transport", None)))
             if len(self._routes) >= MAX_ROUTES:
                 self._routes.clear()
-            self._routes[topic] = route
+            route = self._routes[topic] = tuple(receivers)
         return route
 
     def _write_once_encoded(self, handler: Any, transport: Any, encoded: _Encoded) -> None:
         """A QoS 0 delivery on TCP: the PUBLISH encoded once for every subscriber, and written with the
         others this pass of the loop has for the same connection in one write (one system call per
         subscriber for a burst, not one per message)."""
-        if transport.is_closing():
-            return
         packet = encoded.packet()
         unwritten = self._unwritten.get(transport)
         if unwritten is None:
@@ -514,18 +527,21 @@ def _resolved(value: Any) -> asyncio.Future[Any]:
     return future
 
 
-class _Encoded:
-    """A QoS 0 PUBLISH of one message, encoded the first time a subscriber needs it."""
+_Receiver = tuple[Any, int, Any, Any]  # session, granted QoS, its handler and TCP transport (or None)
 
-    __slots__ = ("_data", "_packet", "_topic")
+
+class _Encoded:
+    """A message, and its QoS 0 PUBLISH encoded the first time a subscriber needs it."""
+
+    __slots__ = ("_packet", "data", "topic")
 
     def __init__(self, topic: str, data: bytes) -> None:
-        self._topic, self._data = topic, data
+        self.topic, self.data = topic, data
         self._packet: bytes | None = None
 
     def packet(self) -> bytes:
         if self._packet is None:
-            self._packet = PublishPacket.build(self._topic, self._data, None, False, QOS_0, False).to_bytes()
+            self._packet = PublishPacket.build(self.topic, self.data, None, False, QOS_0, False).to_bytes()
         return self._packet
 
 

@@ -7,7 +7,8 @@ line in `<data>/rule-errors.log`.
 
 Work for the threads is handed over once the loop has written what it is delivering
 (`Bus.after_delivery`): a thread woken sooner takes the GIL at each `send()` of the fan-out the same
-message started, and the loop waits to get it back once per subscriber.
+message started, and the loop waits to get it back once per subscriber. The writes one pass of the loop
+asks for go to the writer together (`WriteThread`), which commits what piles up in one transaction.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from cloud_backend.broker.gate import Bus
 from cloud_backend.local.lambda_host import LambdaHost
+from cloud_backend.local.write_thread import Write, WriteThread
 from cloud_backend.rules.engine import ActionCall
 from cloud_backend.rules.model import InvokeLambda, LogError, PutItem, PutRecord, Republish
 from cloud_backend.store.ports import MessageStore
@@ -42,10 +45,14 @@ class LocalActionRunner:
         tables: dict[str, MessageStore],
         streams: dict[str, StreamLog],
         error_log: Path,
+        transaction: Callable[[], AbstractContextManager[Any]] = nullcontext,
     ) -> None:
+        """`transaction`: the tables' database's, so that a batch of writes commits once."""
         self.bus, self.lambdas, self.tables, self.streams = bus, lambdas, tables, streams
         self.error_log = error_log
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._writer = WriteThread(transaction)
+        self._unsent: list[Write] = []  # writes asked for in this pass of the loop
+        self._unsent_lock = threading.Lock()  # an error action may ask from another thread
         self._log_lock = threading.Lock()
 
     def run(self, call: ActionCall, failed: Failed) -> Future[Any] | None:
@@ -68,19 +75,20 @@ class LocalActionRunner:
         return None
 
     def _write(self, write: Callable[..., None], *args: Any) -> Future[Any]:
-        """The write's future now; the write itself goes to the writer thread after the delivery."""
+        """The write's future now; the write itself goes to the writer thread after the delivery,
+        with the others asked for before then."""
         done: Future[Any] = Future()
-
-        def start() -> None:
-            try:
-                writing = self._writer.submit(write, *args)
-            except RuntimeError as exc:  # the writer has shut down: the stand-in is stopping
-                done.set_exception(exc)
-                return
-            writing.add_done_callback(lambda written: _settle(done, written))
-
-        self.bus.after_delivery(start)
+        with self._unsent_lock:
+            first = not self._unsent
+            self._unsent.append((write, args, done))
+        if first:
+            self.bus.after_delivery(self._send)
         return done
+
+    def _send(self) -> None:
+        with self._unsent_lock:
+            unsent, self._unsent = self._unsent, []
+        self._writer.submit_all(unsent)
 
     @staticmethod
     def _watch(future: Future[Any], call: ActionCall, failed: Failed) -> Future[Any]:
@@ -114,15 +122,5 @@ class LocalActionRunner:
             handle.write(line + "\n")
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
-
-
-def _settle(future: Future[Any], finished: Future[Any]) -> None:
-    if finished.cancelled():
-        future.cancel()
-        return
-    error = finished.exception()
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(finished.result())
+        self._send()  # what a pass of the loop asked for and had not handed over yet
+        self._writer.close()

@@ -182,6 +182,7 @@ class LocalCloud:
             tables={"MessagesTable": messages},
             streams={stream_log.name: stream_log},
             error_log=data / "rule-errors.log",
+            transaction=db.transaction,
         )
         self._closers.insert(0, runner.close)
         engine = RulesEngine(load_rules(template, resolver), runner)

@@ -38,7 +38,8 @@ CREATE INDEX IF NOT EXISTS seen_records_age ON seen_records (seen_at);
 
 
 class SqliteDatabase:
-    """One connection shared by the stores, serialised by a lock (handlers run on several threads)."""
+    """One connection shared by the stores, serialised by a lock (handlers run on several threads).
+    Each statement commits on its own, except inside `transaction`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -46,7 +47,36 @@ class SqliteDatabase:
             self._db = open_wal(path, SCHEMA, "NORMAL")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the database: {exc}") from exc
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a store's call inside `transaction` takes it again
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """What the stores write in the block is committed together, at its end; other threads wait.
+        A statement that fails inside it fails alone (SQLite undoes only that statement), unless
+        SQLite had to roll the whole transaction back: then the end raises, as nothing was kept. An
+        exception out of the block rolls it back."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: begin a transaction: {exc}") from exc
+            try:
+                yield
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._end_transaction()
+
+    def _end_transaction(self) -> None:
+        if not self._db.in_transaction:
+            raise StoreError(f"{self.path}: the transaction was rolled back: nothing in it was kept")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: commit: {exc}") from exc
 
     @contextmanager
     def cursor(self, what: str) -> Iterator[sqlite3.Connection]:

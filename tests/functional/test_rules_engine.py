@@ -4,13 +4,16 @@ substitution templates, and the errorAction when a handler fails."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from cloud_backend.errors import StoreError
 from cloud_backend.local.action_runner import LocalActionRunner
 from cloud_backend.local.lambda_host import FunctionSpec, LambdaHost
 from cloud_backend.rules.engine import RulesEngine
@@ -220,12 +223,15 @@ class HoldingBus(Bus):
     def __init__(self) -> None:
         super().__init__()
         self.held: list[Callable[[], None]] = []
+        self._lock = threading.Lock()  # error actions ask from the writer thread
 
     def after_delivery(self, job: Callable[[], None]) -> None:
-        self.held.append(job)
+        with self._lock:
+            self.held.append(job)
 
     def deliver(self) -> None:
-        held, self.held = self.held, []
+        with self._lock:
+            held, self.held = self.held, []
         for job in held:
             job()
 
@@ -282,3 +288,96 @@ def test_messages_of_one_millisecond_are_kept_in_the_order_of_their_ids(runner):
     assert [(m.text, m.ts) for m in stored] == [("first", 1_800_000_000_000), ("second", 1_800_000_000_000)]
     assert stored[1].sk == f"1800000000000#{ids[1]}#88888888-0000-4000-8000-000000000000"
     assert [m.text for m in store.recent("lobby", 10, before=stored[1].sk)] == ["first"]
+
+
+class CountedTransactions:
+    """The database's own transactions, counted; `fail_commit` makes the end of the next one fail as a
+    commit that did not happen."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db, self.count, self.fail_commit = db, 0, False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.count += 1
+        with self.db.transaction():
+            yield
+            if self.fail_commit:
+                raise StoreError("disk I/O error at commit")
+
+
+def burst_runner(tmp_path, bus: HoldingBus) -> tuple[LocalActionRunner, SqliteDatabase, CountedTransactions]:
+    db = SqliteDatabase(tmp_path / "b.sqlite3")
+    transactions = CountedTransactions(db)
+    runner = LocalActionRunner(
+        bus, LambdaHost({}), {"Messages": SqliteMessageStore(db)}, {}, tmp_path / "e.log", transactions
+    )
+    return runner, db, transactions
+
+
+STORE_AND_LOG_ERRORS = rule_template(
+    "SELECT room, concat('k#', id) AS sk, id, text FROM 'chat/out'",
+    [{"DynamoDBv2": {"PutItem": {"TableName": "Messages"}}}],
+    {"CloudwatchLogs": {"LogGroupName": "rule-errors"}},
+)
+
+
+def test_the_writes_of_a_burst_commit_together_and_a_bad_one_fails_alone(tmp_path):
+    bus = HoldingBus()
+    runner, db, transactions = burst_runner(tmp_path, bus)
+    store = SqliteMessageStore(db)
+    engine = RulesEngine(load(STORE_AND_LOG_ERRORS), runner)
+    durable: list = []
+    try:
+        for n in range(200):
+            message = {"room": "lobby", "id": f"{n:03d}", "text": f"m{n}"} if n != 57 else {"id": "057"}
+            engine.process("chat/out", json.dumps(message).encode(), "c-1", durable)
+        assert len(bus.held) == 1 and not any(write.done() for write in durable)  # one hand-over
+        bus.deliver()
+        outcomes = [write.exception(10) for write in durable]
+        assert [n for n, error in enumerate(outcomes) if error is not None] == [57]
+        assert "lacks" in str(outcomes[57])
+        assert [m.text for m in store.recent("lobby", 300)] == [f"m{n}" for n in range(200) if n != 57]
+        assert transactions.count == 1  # the burst's 199 items: one commit
+        log = tmp_path / "e.log"
+        wait_for(lambda: bus.held, 10, "the bad item's error action")
+        bus.deliver()
+        line = wait_for(lambda: log.exists() and log.read_text().strip(), 10, "the error action's line")
+        assert json.loads(line)["failures"][0]["failedAction"] == "DynamoDBv2Action"
+    finally:
+        runner.close()
+        db.close()
+
+
+def test_a_commit_that_fails_fails_every_write_of_its_batch_and_the_next_batch_is_kept(tmp_path):
+    bus = HoldingBus()
+    runner, db, transactions = burst_runner(tmp_path, bus)
+    store = SqliteMessageStore(db)
+    engine = RulesEngine(load(STORE_AND_LOG_ERRORS), runner)
+    lost: list = []
+    kept: list = []
+    try:
+        transactions.fail_commit = True
+        for n in range(5):
+            message = {"room": "r", "id": str(n), "text": "x"}
+            engine.process("chat/out", json.dumps(message).encode(), "c", lost)
+        bus.deliver()
+        assert all(isinstance(write.exception(10), StoreError) for write in lost)
+        assert store.recent("r", 10) == []  # rolled back: none of the five was kept
+        transactions.fail_commit = False
+        log = tmp_path / "e.log"
+
+        def error_lines() -> list[str]:
+            bus.deliver()  # each failure's error action, handed over as it comes
+            return log.read_text().splitlines() if log.exists() else []
+
+        lines = wait_for(lambda: len(error_lines()) == 5 and error_lines(), 10, "an error line per write")
+        assert {json.loads(line)["failures"][0]["errorMessage"] for line in lines} == {
+            "disk I/O error at commit"
+        }
+        engine.process("chat/out", json.dumps({"room": "r", "id": "9", "text": "y"}).encode(), "c", kept)
+        bus.deliver()
+        assert kept[0].result(10) is None and [m.text for m in store.recent("r", 10)] == ["y"]
+    finally:
+        runner.close()
+        db.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cloud_backend.errors import StoreError
 from cloud_backend.store.records import ChatMessage, Presence, Window
+from cloud_backend.store.sqlite import SqliteDatabase, SqliteMessageStore
 from tests.backend_support import sqlite_stores, stores_of
 
 KINDS = ["sqlite", "dynamodb"]
@@ -78,3 +80,26 @@ def test_record_ids_are_new_once_per_thing_and_forgotten_after_two_days(kind, tm
         assert stores.telemetry.first_seen("gw-2", ["a"], now + 2) == {"a"}  # ids are per thing
         if kind == "sqlite":  # DynamoDB's TTL expiry is DynamoDB's own, not observable in moto
             assert stores.telemetry.first_seen("gw-1", ["a"], now + 3 * 24 * 3600 * 1000) == {"a"}
+
+
+def test_a_sqlite_transaction_commits_at_its_end_and_keeps_nothing_when_it_fails(tmp_path):
+    """The stand-in's writer commits a burst of writes together (`SqliteDatabase.transaction`)."""
+    db = SqliteDatabase(tmp_path / "backend.sqlite3")
+    store = SqliteMessageStore(db)
+    try:
+        with db.transaction():
+            store.put(message(1))
+            store.put(message(2))
+            assert {m.id for m in store.recent("lobby", 10)} == {"m1", "m2"}  # this thread sees its writes
+        assert {m.id for m in store.recent("lobby", 10)} == {"m1", "m2"}
+        with pytest.raises(RuntimeError, match="stop"), db.transaction():
+            store.put(message(3))
+            raise RuntimeError("stop")
+        assert {m.id for m in store.recent("lobby", 10)} == {"m1", "m2"}
+        with pytest.raises(StoreError, match="rolled back"), db.transaction():
+            store.put(message(4))
+            with db.cursor("roll back") as connection:
+                connection.execute("ROLLBACK")  # as SQLite does itself after some errors
+        assert {m.id for m in store.recent("lobby", 10)} == {"m1", "m2"}
+    finally:
+        db.close()

@@ -1,0 +1,82 @@
+"""The stand-in's durable writes (table items, stream records, error lines) on one thread, in the order
+they come, a batch at a time: what piles up while the thread writes goes into one transaction
+(`transaction`), and no write of a batch is reported done before that transaction has committed.
+
+A burst of chat messages costs one commit per batch, not one per message, and one wake-up of the thread
+per pass of the broker's loop (`submit_all`). A write that fails fails alone; a commit that fails fails
+every write of its batch, as none of them was kept.
+
+Written here rather than on `ThreadPoolExecutor`: an executor runs one call at a time with a future and
+a wake-up each, and has no place to open a transaction around what is queued.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+MAX_BATCH = 512  # writes in one transaction; a longer queue is taken in several
+Write = tuple[Callable[..., None], tuple[Any, ...], Future[Any]]
+
+
+class WriteThread:
+    def __init__(
+        self,
+        transaction: Callable[[], AbstractContextManager[Any]] = nullcontext,
+        name: str = "store-writer",
+    ) -> None:
+        self._transaction = transaction
+        self._queue: deque[Write] = deque()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit_all(self, writes: list[Write]) -> None:
+        """Queues `writes` (each: the call, its arguments, the future it settles), in order."""
+        with self._ready:
+            if self._closing:
+                for _, _, future in writes:
+                    future.set_exception(RuntimeError("the stand-in is stopping: nothing more is written"))
+                return
+            self._queue.extend(writes)
+            self._ready.notify()
+
+    def close(self) -> None:
+        """Writes what is queued, then ends the thread."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closing:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
+            self._write(batch)
+
+    def _write(self, batch: list[Write]) -> None:
+        errors: list[BaseException | None] = []
+        try:
+            with self._transaction():
+                for write, args, _ in batch:
+                    try:
+                        write(*args)
+                        errors.append(None)
+                    except Exception as exc:  # this write's own failure, reported on its future
+                        errors.append(exc)
+        except Exception as exc:  # the commit failed: nothing of the batch was kept
+            errors = [exc] * len(batch)
+        for (_, _, future), error in zip(batch, errors, strict=True):
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)

@@ -3,8 +3,9 @@ they come, a batch at a time: what piles up while the thread writes goes into on
 (`transaction`), and no write of a batch is reported done before that transaction has committed.
 
 A burst of chat messages costs one commit per batch, not one per message, and one wake-up of the thread
-per pass of the broker's loop (`submit_all`). A write that fails fails alone; a commit that fails fails
-every write of its batch, as none of them was kept.
+per pass of the broker's loop (`submit_all`); a batch of one write commits on its own, without a BEGIN
+and a COMMIT around it. A write that fails fails alone; a commit that fails fails every write of its
+batch, as none of them was kept.
 
 Written here rather than on `ThreadPoolExecutor`: an executor runs one call at a time with a future and
 a wake-up each, and has no place to open a transaction around what is queued.
@@ -12,8 +13,8 @@ a wake-up each, and has no place to open a transaction around what is queued.
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
@@ -30,43 +31,51 @@ class WriteThread:
         name: str = "store-writer",
     ) -> None:
         self._transaction = transaction
-        self._queue: deque[Write] = deque()
-        self._ready = threading.Condition()
+        self._queue: queue.SimpleQueue[list[Write] | None] = queue.SimpleQueue()  # None: stop
         self._closing = False
+        self._lock = threading.Lock()  # `_closing` and what is queued agree
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit_all(self, writes: list[Write]) -> None:
         """Queues `writes` (each: the call, its arguments, the future it settles), in order."""
-        with self._ready:
-            if self._closing:
-                for _, _, future in writes:
-                    future.set_exception(RuntimeError("the stand-in is stopping: nothing more is written"))
+        with self._lock:
+            if not self._closing:
+                self._queue.put(writes)
                 return
-            self._queue.extend(writes)
-            self._ready.notify()
+        for _, _, future in writes:
+            future.set_exception(RuntimeError("the stand-in is stopping: nothing more is written"))
 
     def close(self) -> None:
         """Writes what is queued, then ends the thread."""
-        with self._ready:
+        with self._lock:
             self._closing = True
-            self._ready.notify()
+            self._queue.put(None)
         self._thread.join()
 
     def _run(self) -> None:
         while True:
-            with self._ready:
-                while not self._queue and not self._closing:
-                    self._ready.wait()
-                if not self._queue:
+            writes = self._queue.get()
+            if writes is None:
+                return
+            batch = list(writes)
+            while len(batch) < MAX_BATCH:  # and whatever else piled up meanwhile
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._write(batch)
                     return
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
+                batch += more
             self._write(batch)
 
     def _write(self, batch: list[Write]) -> None:
         errors: list[BaseException | None] = []
+        # one write commits on its own as well as in a transaction, without the BEGIN and COMMIT
+        transaction = self._transaction if len(batch) > 1 else nullcontext
         try:
-            with self._transaction():
+            with transaction():
                 for write, args, _ in batch:
                     try:
                         write(*args)

@@ -25,6 +25,7 @@ from cloud_backend.rules.sql_eval import Environment, Evaluator, Message
 from edgeway_common.topics import topic_matches
 
 log = logging.getLogger("edgeway.rules")
+MAX_TOPICS = 4096  # topics whose matching rules are kept
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class RulesEngine:
             for rule in self.rules
         ]
         self._slots = len(shared)
+        self._matching: dict[str, tuple[int, ...]] = {}  # topic -> the rules whose FROM matches it
         self._runner = runner
         self._now_ms = now_ms
         self._new_uuid = new_uuid
@@ -76,16 +78,17 @@ class RulesEngine:
     ) -> int:
         """Runs the matching rules; returns how many produced output. `durable` collects the writes
         that keep the message (table and stream actions), for an acknowledgement that waits on them."""
+        matching = self._rules_for(topic)
+        if not matching:
+            return 0
         message = Message(topic, payload, client_id)
         now = self._now_ms()
         environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
         fired = 0
-        evaluator: Evaluator | None = None
+        evaluator = Evaluator(message, message.document(), environment)
         wheres: list[Any] = [None] * self._slots
-        for rule, compiled, slot in zip(self.rules, self._compiled, self._where_slot, strict=True):
-            if not topic_matches(rule.statement.topic_filter, topic):
-                continue
-            evaluator = evaluator or Evaluator(message, message.document(), environment)
+        for index in matching:
+            rule, compiled, slot = self.rules[index], self._compiled[index], self._where_slot[index]
             if compiled.where is not None:
                 if wheres[slot] is None:
                     wheres[slot] = compiled.where(evaluator) is True
@@ -100,6 +103,21 @@ class RulesEngine:
                 if pending is not None and durable is not None:
                     durable.append(pending)
         return fired
+
+    def _rules_for(self, topic: str) -> tuple[int, ...]:
+        """The rules whose FROM matches `topic`, in their order; worked out once per topic (the rules
+        do not change), for at most MAX_TOPICS topics before the table starts again."""
+        matching = self._matching.get(topic)
+        if matching is None:
+            matching = tuple(
+                index
+                for index, rule in enumerate(self.rules)
+                if topic_matches(rule.statement.topic_filter, topic)
+            )
+            if len(self._matching) >= MAX_TOPICS:
+                self._matching.clear()
+            self._matching[topic] = matching
+        return matching
 
     @staticmethod
     def _call(

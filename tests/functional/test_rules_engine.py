@@ -16,7 +16,7 @@ import pytest
 from cloud_backend.errors import StoreError
 from cloud_backend.local.action_runner import LocalActionRunner
 from cloud_backend.local.lambda_host import FunctionSpec, LambdaHost
-from cloud_backend.rules.engine import RulesEngine
+from cloud_backend.rules.engine import MAX_TOPICS, RulesEngine
 from cloud_backend.rules.loader import RuleLoadError, load_rules
 from cloud_backend.store.sqlite import SqliteDatabase, SqliteMessageStore
 from cloud_backend.streams.log import StreamLog
@@ -381,3 +381,20 @@ def test_a_commit_that_fails_fails_every_write_of_its_batch_and_the_next_batch_i
     finally:
         runner.close()
         db.close()
+
+
+def test_which_rules_a_topic_reaches_holds_for_every_topic_however_many_are_seen(runner):
+    """The engine keeps each topic's matching rules (at most MAX_TOPICS topics before it starts again);
+    what fires is what the FROM filters say, for a topic seen once, twice, or after the table restarted."""
+    template = rule_template("SELECT * FROM 'a/+'", [{"Republish": {"Topic": "one/${topic()}"}}])
+    template["Resources"]["Other"] = {
+        "Type": "AWS::IoT::TopicRule",
+        "Properties": {
+            "TopicRulePayload": {"Sql": "SELECT * FROM 'a/#'", "Actions": [{"Republish": {"Topic": "all"}}]}
+        },
+    }
+    engine = RulesEngine(load(template), runner)
+    topics = ["a/x", "a/x/y", "b", "a"] + [f"a/{n}/z" for n in range(MAX_TOPICS)] + ["a/x", "a/x/y", "b"]
+    fired = [engine.process(topic, b"{}") for topic in topics]
+    expected = [topic_matches("a/+", t) + topic_matches("a/#", t) for t in topics]
+    assert fired == expected and fired[:4] == [2, 1, 0, 1] and fired[-3:] == [2, 1, 0]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -306,15 +307,6 @@ class CountedTransactions:
                 raise StoreError("disk I/O error at commit")
 
 
-def burst_runner(tmp_path, bus: HoldingBus) -> tuple[LocalActionRunner, SqliteDatabase, CountedTransactions]:
-    db = SqliteDatabase(tmp_path / "b.sqlite3")
-    transactions = CountedTransactions(db)
-    runner = LocalActionRunner(
-        bus, LambdaHost({}), {"Messages": SqliteMessageStore(db)}, {}, tmp_path / "e.log", transactions
-    )
-    return runner, db, transactions
-
-
 STORE_AND_LOG_ERRORS = rule_template(
     "SELECT room, concat('k#', id) AS sk, id, text FROM 'chat/out'",
     [{"DynamoDBv2": {"PutItem": {"TableName": "Messages"}}}],
@@ -322,65 +314,67 @@ STORE_AND_LOG_ERRORS = rule_template(
 )
 
 
-def test_the_writes_of_a_burst_commit_together_and_a_bad_one_fails_alone(tmp_path):
-    bus = HoldingBus()
-    runner, db, transactions = burst_runner(tmp_path, bus)
-    store = SqliteMessageStore(db)
-    engine = RulesEngine(load(STORE_AND_LOG_ERRORS), runner)
+@dataclass
+class Burst:
+    """A store rule over a real SQLite table, its writes held until `bus.deliver()`."""
+
+    bus: HoldingBus
+    store: SqliteMessageStore
+    transactions: CountedTransactions
+    engine: RulesEngine
+
+
+@pytest.fixture
+def burst(tmp_path):
+    db = SqliteDatabase(tmp_path / "b.sqlite3")
+    bus, store, transactions = HoldingBus(), SqliteMessageStore(db), CountedTransactions(db)
+    runner = LocalActionRunner(bus, LambdaHost({}), {"Messages": store}, {}, tmp_path / "e.log", transactions)
+    yield Burst(bus, store, transactions, RulesEngine(load(STORE_AND_LOG_ERRORS), runner))
+    runner.close()
+    db.close()
+
+
+def test_the_writes_of_a_burst_commit_together_and_a_bad_one_fails_alone(burst, tmp_path):
     durable: list = []
-    try:
-        for n in range(200):
-            message = {"room": "lobby", "id": f"{n:03d}", "text": f"m{n}"} if n != 57 else {"id": "057"}
-            engine.process("chat/out", json.dumps(message).encode(), "c-1", durable)
-        assert len(bus.held) == 1 and not any(write.done() for write in durable)  # one hand-over
-        bus.deliver()
-        outcomes = [write.exception(10) for write in durable]
-        assert [n for n, error in enumerate(outcomes) if error is not None] == [57]
-        assert "lacks" in str(outcomes[57])
-        assert [m.text for m in store.recent("lobby", 300)] == [f"m{n}" for n in range(200) if n != 57]
-        assert transactions.count == 1  # the burst's 199 items: one commit
-        log = tmp_path / "e.log"
-        wait_for(lambda: bus.held, 10, "the bad item's error action")
-        bus.deliver()
-        line = wait_for(lambda: log.exists() and log.read_text().strip(), 10, "the error action's line")
-        assert json.loads(line)["failures"][0]["failedAction"] == "DynamoDBv2Action"
-    finally:
-        runner.close()
-        db.close()
+    for n in range(200):
+        message = {"room": "lobby", "id": f"{n:03d}", "text": f"m{n}"} if n != 57 else {"id": "057"}
+        burst.engine.process("chat/out", json.dumps(message).encode(), "c-1", durable)
+    assert len(burst.bus.held) == 1 and not any(write.done() for write in durable)  # one hand-over
+    burst.bus.deliver()
+    outcomes = [write.exception(10) for write in durable]
+    assert [n for n, error in enumerate(outcomes) if error is not None] == [57]
+    assert "lacks" in str(outcomes[57])
+    assert [m.text for m in burst.store.recent("lobby", 300)] == [f"m{n}" for n in range(200) if n != 57]
+    assert burst.transactions.count == 1  # the burst's 199 items: one commit
+    log = tmp_path / "e.log"
+    wait_for(lambda: burst.bus.held, 10, "the bad item's error action")
+    burst.bus.deliver()
+    line = wait_for(lambda: log.exists() and log.read_text().strip(), 10, "the error action's line")
+    assert json.loads(line)["failures"][0]["failedAction"] == "DynamoDBv2Action"
 
 
-def test_a_commit_that_fails_fails_every_write_of_its_batch_and_the_next_batch_is_kept(tmp_path):
-    bus = HoldingBus()
-    runner, db, transactions = burst_runner(tmp_path, bus)
-    store = SqliteMessageStore(db)
-    engine = RulesEngine(load(STORE_AND_LOG_ERRORS), runner)
+def test_a_commit_that_fails_fails_every_write_of_its_batch_and_the_next_batch_is_kept(burst, tmp_path):
     lost: list = []
     kept: list = []
-    try:
-        transactions.fail_commit = True
-        for n in range(5):
-            message = {"room": "r", "id": str(n), "text": "x"}
-            engine.process("chat/out", json.dumps(message).encode(), "c", lost)
-        bus.deliver()
-        assert all(isinstance(write.exception(10), StoreError) for write in lost)
-        assert store.recent("r", 10) == []  # rolled back: none of the five was kept
-        transactions.fail_commit = False
-        log = tmp_path / "e.log"
+    burst.transactions.fail_commit = True
+    for n in range(5):
+        message = {"room": "r", "id": str(n), "text": "x"}
+        burst.engine.process("chat/out", json.dumps(message).encode(), "c", lost)
+    burst.bus.deliver()
+    assert all(isinstance(write.exception(10), StoreError) for write in lost)
+    assert burst.store.recent("r", 10) == []  # rolled back: none of the five was kept
+    burst.transactions.fail_commit = False
+    log = tmp_path / "e.log"
 
-        def error_lines() -> list[str]:
-            bus.deliver()  # each failure's error action, handed over as it comes
-            return log.read_text().splitlines() if log.exists() else []
+    def error_lines() -> list[str]:
+        burst.bus.deliver()  # each failure's error action, handed over as it comes
+        return log.read_text().splitlines() if log.exists() else []
 
-        lines = wait_for(lambda: len(error_lines()) == 5 and error_lines(), 10, "an error line per write")
-        assert {json.loads(line)["failures"][0]["errorMessage"] for line in lines} == {
-            "disk I/O error at commit"
-        }
-        engine.process("chat/out", json.dumps({"room": "r", "id": "9", "text": "y"}).encode(), "c", kept)
-        bus.deliver()
-        assert kept[0].result(10) is None and [m.text for m in store.recent("r", 10)] == ["y"]
-    finally:
-        runner.close()
-        db.close()
+    lines = wait_for(lambda: len(error_lines()) == 5 and error_lines(), 10, "an error line per write")
+    assert {json.loads(line)["failures"][0]["errorMessage"] for line in lines} == {"disk I/O error at commit"}
+    burst.engine.process("chat/out", json.dumps({"room": "r", "id": "9", "text": "y"}).encode(), "c", kept)
+    burst.bus.deliver()
+    assert kept[0].result(10) is None and [m.text for m in burst.store.recent("r", 10)] == ["y"]
 
 
 def test_which_rules_a_topic_reaches_holds_for_every_topic_however_many_are_seen(runner):

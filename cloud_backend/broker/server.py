@@ -18,7 +18,10 @@ iot:RetainPublish as well as iot:Publish, as in IoT Core. A subscriber gets a
 message at the lower of the published QoS and its subscription's; a persistent session that is away
 keeps what it gets at QoS 1 (up to `MAX_QUEUED`) for `SESSION_EXPIRY_SECONDS`; a connection that
 stops reading gets at most `protocol.MAX_PENDING` messages in flight (QoS 0 on TCP: `MAX_BUFFERED_BYTES`
-unwritten), the rest dropped and counted. A QoS 0 message is encoded once and the same bytes written
+unwritten), the rest dropped and counted. Who gets a topic (matching filters, policies that let the
+subscriber receive it, the connections) is worked out once per topic and kept until a subscription, a
+connection or what a policy allows changes (`_route`); amqtt matches every filter and the gate asked
+every subscriber's policy for every message. A QoS 0 message is encoded once and the same bytes written
 to every TCP subscriber (`_write_once_encoded`); amqtt builds, encodes and schedules a task per
 subscriber. A client's messages are delivered as its connection reads them (`protocol`, `deliver`),
 several in one pass of the event loop for a burst, and each subscriber gets what one pass has for it

@@ -54,7 +54,8 @@ class WriteThread:
         self._thread.join()
 
     def _run(self) -> None:
-        while True:
+        stopping = False
+        while not stopping:
             writes = self._queue.get()
             if writes is None:
                 return
@@ -65,10 +66,11 @@ class WriteThread:
                 except queue.Empty:
                     break
                 if more is None:
-                    self._write(batch)
-                    return
+                    stopping = True
+                    break
                 batch += more
-            self._write(batch)
+            for start in range(0, len(batch), MAX_BATCH):
+                self._write(batch[start : start + MAX_BATCH])
 
     def _write(self, batch: list[Write]) -> None:
         errors: list[BaseException | None] = []

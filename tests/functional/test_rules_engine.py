@@ -17,6 +17,7 @@ import pytest
 from cloud_backend.errors import StoreError
 from cloud_backend.local.action_runner import LocalActionRunner
 from cloud_backend.local.lambda_host import FunctionSpec, LambdaHost
+from cloud_backend.local.write_thread import MAX_BATCH
 from cloud_backend.rules.engine import MAX_TOPICS, RulesEngine
 from cloud_backend.rules.loader import RuleLoadError, load_rules
 from cloud_backend.store.sqlite import SqliteDatabase, SqliteMessageStore
@@ -392,3 +393,15 @@ def test_which_rules_a_topic_reaches_holds_for_every_topic_however_many_are_seen
     fired = [engine.process(topic, b"{}") for topic in topics]
     expected = [topic_matches("a/+", t) + topic_matches("a/#", t) for t in topics]
     assert fired == expected and fired[:4] == [2, 1, 0, 1] and fired[-3:] == [2, 1, 0]
+
+
+def test_a_burst_longer_than_a_batch_commits_in_batches_of_at_most_max_batch(burst):
+    count = 2 * MAX_BATCH + 76
+    durable: list = []
+    for n in range(count):
+        message = {"room": "lobby", "id": f"{n:05d}", "text": f"m{n}"}
+        burst.engine.process("chat/out", json.dumps(message).encode(), "c-1", durable)
+    burst.bus.deliver()
+    assert all(write.result(10) is None for write in durable)
+    assert burst.transactions.count == 3
+    assert [m.text for m in burst.store.recent("lobby", count)] == [f"m{n}" for n in range(count)]

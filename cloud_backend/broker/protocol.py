@@ -26,18 +26,40 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from amqtt.adapters import ReaderAdapter
-from amqtt.errors import AMQTTError, NoDataError
+from amqtt.adapters import BufferReader, ReaderAdapter
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
+from amqtt.mqtt import packet_class
 from amqtt.mqtt.constants import QOS_1
+from amqtt.mqtt.packet import (
+    CONNACK,
+    CONNECT,
+    DISCONNECT,
+    PINGREQ,
+    PINGRESP,
+    PUBACK,
+    PUBCOMP,
+    PUBLISH,
+    PUBREC,
+    PUBREL,
+    RESERVED_0,
+    RESERVED_15,
+    SUBACK,
+    SUBSCRIBE,
+    UNSUBACK,
+    UNSUBSCRIBE,
+    MQTTFixedHeader,
+)
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.subscribe import SubscribePacket
 from amqtt.mqtt.unsubscribe import UnsubscribePacket
 from amqtt.session import INCOMING, IncomingApplicationMessage, OutgoingApplicationMessage
 
+from cloud_backend.broker.publish_decoding import MalformedPublish, decode_publish
 from edgeway_common.mqtt_keep_alive import ReadClock
 
 log = logging.getLogger("edgeway.broker")
@@ -116,6 +138,54 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         finally:
             session.keep_alive = keep_alive
 
+    async def _reader_loop(self) -> None:
+        """Reads the connection's packets in order, each in two reads (its fixed header, then the rest).
+        A QoS 0 PUBLISH without DUP or RETAIN, what clients send most, is decoded here
+        (`publish_decoding`) and delivered at once, before the next packet is read, with no task,
+        when no task of a packet before it is still running (the tasks run in the order they were
+        started, so a PUBLISH after a SUBSCRIBE waits its turn behind it). Any other packet is
+        handled as amqtt's loop would: decoded by amqtt (from the bytes read) and run in a task, a
+        second CONNECT inline. amqtt's loop awaits a read for each
+        field of a packet and starts a task for every packet. A packet that breaks the protocol closes
+        the connection (MQTT 3.1.1 section 4.8), where amqtt drops it and reads on."""
+        if self.session is None or self.reader is None or self._reader_ready is None:
+            raise AMQTTError("the reader started before the connection was attached")
+        reader, client_id = self.reader, self.session.client_id
+        running: deque[asyncio.Task[None]] = deque()
+        try:
+            while True:
+                self._reader_ready.set()
+                while running and running[0].done():
+                    running.popleft()
+                try:
+                    packet_type, flags, body = await _read_packet(reader)
+                except (asyncio.IncompleteReadError, ConnectionError, NoDataError):
+                    break  # the client has gone
+                if packet_type == PUBLISH and flags == 0 and not running:  # nothing before it still runs
+                    publish = decode_publish(flags, body)
+                    await self._deliver(
+                        IncomingApplicationMessage(None, publish.topic, 0, publish.data, False)
+                    )
+                    continue
+                packet = await _decoded(packet_type, flags, body)
+                if packet_type == CONNECT:
+                    await self.handle_connect(packet)
+                else:
+                    running.append(asyncio.create_task(getattr(self, _HANDLERS[packet_type])(packet)))
+        except (MalformedPublish, MQTTError) as exc:
+            log.info(
+                "connection closed: a malformed packet", extra={"client_id": client_id, "error": str(exc)}
+            )
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("the connection's reader failed", extra={"client_id": client_id})
+        while running:
+            running.popleft().cancel()
+        await self.handle_connection_closed()
+        self._reader_stopped.set()
+        await self.stop()
+
     async def _deliver(self, app_message: IncomingApplicationMessage) -> None:
         """A client's message goes to the broker as it is read, in the order the client sent it: amqtt
         queues it for a loop that waits for it with a task and an `asyncio.wait` of four futures, a
@@ -171,6 +241,54 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
 
 
 CONNECT_FIRST_BYTE = 0x10  # packet type 1, flags 0000 (MQTT-2.2.2-2)
+_HANDLERS = {  # packet type -> the handler method a task runs it in, as amqtt's loop dispatches
+    CONNACK: "handle_connack",
+    PUBLISH: "handle_publish",
+    PUBACK: "handle_puback",
+    PUBREC: "handle_pubrec",
+    PUBREL: "handle_pubrel",
+    PUBCOMP: "handle_pubcomp",
+    SUBSCRIBE: "handle_subscribe",
+    SUBACK: "handle_suback",
+    UNSUBSCRIBE: "handle_unsubscribe",
+    UNSUBACK: "handle_unsuback",
+    PINGREQ: "handle_pingreq",
+    PINGRESP: "handle_pingresp",
+    DISCONNECT: "handle_disconnect",
+}
+
+
+async def _decoded(packet_type: int, flags: int, body: bytes) -> Any:
+    """A packet other than a plain QoS 0 PUBLISH, as amqtt's classes decode it."""
+    if packet_type in (RESERVED_0, RESERVED_15):
+        raise MQTTError(f"reserved packet type {packet_type} (MQTT-2.2.1)")
+    if packet_type == PUBLISH:
+        publish = decode_publish(flags, body)  # the checks amqtt does not make
+        if "#" in publish.topic or "+" in publish.topic:
+            raise MalformedPublish("a wildcard in the topic (MQTT-3.3.2-2)")
+    header = MQTTFixedHeader(packet_type, flags, len(body))
+    return await packet_class(header).from_stream(BufferReader(body), fixed_header=header)
+
+
+async def _read_packet(reader: ReaderAdapter) -> tuple[int, int, bytes]:
+    """(packet type, flags, the bytes after the fixed header). Every packet has at least one byte of
+    remaining length, so the first read takes two bytes."""
+    head = await reader.read(2)
+    if len(head) < 2:
+        raise NoDataError("the connection ended")
+    length, shift, byte = 0, 0, head[1]
+    while True:
+        length += (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift += 7
+        if shift > 21:
+            raise MQTTError("a remaining length over four bytes (MQTT-2.2.3)")
+        byte = (await reader.read(1))[0]
+    body = await reader.read(length) if length else b""
+    if len(body) < length:
+        raise NoDataError("the connection ended inside a packet")
+    return head[0] >> 4, head[0] & 0x0F, body
 
 
 class ConnectFirst(ReadClock):

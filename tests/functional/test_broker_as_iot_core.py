@@ -562,3 +562,36 @@ def test_work_for_threads_waits_until_the_fan_out_of_the_same_pass_is_written(br
     wait_for(lambda: "handed over" in order, 10, "the hand-over")
     assert order == ["written", "handed over"]
     sock.close()
+
+
+def raw_publish(flags: int, topic: bytes, rest: bytes = b"data") -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic + rest
+    return bytes([0x30 | flags]) + remaining_length(len(body)) + body
+
+
+MALFORMED_PUBLISHES = {
+    "topic not UTF-8": raw_publish(0, b"room/\xff\xfe"),
+    "topic with U+0000": raw_publish(0, b"room/\x00x"),
+    "wildcard topic, QoS 0": raw_publish(0, b"room/#"),
+    "wildcard topic, QoS 1": raw_publish(0x02, b"room/+", b"\x00\x01data"),
+    "QoS 3": raw_publish(0x06, b"room/a", b"\x00\x01data"),
+    "packet id 0": raw_publish(0x02, b"room/a", b"\x00\x00data"),
+    "topic longer than the packet": b"\x30\x04\x00\x09ab",
+    "remaining length over four bytes": b"\x30\xff\xff\xff\xff\x01",
+}
+
+
+@pytest.mark.parametrize("what", sorted(MALFORMED_PUBLISHES))
+def test_a_malformed_publish_closes_its_connection_and_no_one_gets_it(broker, what):
+    watcher = Client(broker, "watcher").connect()
+    watcher.subscribe("room/#")
+    sock = connected(broker, "violator")
+    sock.sendall(MALFORMED_PUBLISHES[what])
+    assert closed_by_peer(sock), f"{what}: the connection was left open"
+    sock.close()
+    sender = Client(broker, "sender").connect()  # the broker serves everyone else
+    sender.publish("room/ok", b"after", qos=0)
+    wait_for(lambda: heard(watcher, "room/ok", b"after"), 10, "the message after the violation")
+    assert [topic for topic, _, _ in watcher.messages] == ["room/ok"]
+    for client in (watcher, sender):
+        client.stop()

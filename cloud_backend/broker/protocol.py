@@ -64,6 +64,7 @@ from edgeway_common.mqtt_keep_alive import ReadClock
 
 log = logging.getLogger("edgeway.broker")
 MAX_PENDING = 100  # IoT Core: at most 100 in-flight messages per connection
+MAX_PACKET_BYTES = 1 << 20  # a packet declaring more closes the connection before it is read
 SUBSCRIBE_FLAGS = 0x02
 
 
@@ -284,7 +285,12 @@ async def _read_packet(reader: ReaderAdapter) -> tuple[int, int, bytes]:
         shift += 7
         if shift > 21:
             raise MQTTError("a remaining length over four bytes (MQTT-2.2.3)")
-        byte = (await reader.read(1))[0]
+        more = await reader.read(1)
+        if not more:
+            raise NoDataError("the connection ended inside a fixed header")
+        byte = more[0]
+    if length > MAX_PACKET_BYTES:
+        raise MQTTError(f"a packet of {length} bytes, over the {MAX_PACKET_BYTES} this broker reads")
     body = await reader.read(length) if length else b""
     if len(body) < length:
         raise NoDataError("the connection ended inside a packet")

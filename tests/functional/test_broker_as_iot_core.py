@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud_backend.broker.protocol import MAX_PACKET_BYTES
 from tests.fakes.iot_broker import InProcessBroker
 from tests.waiting import wait_for
 
@@ -578,6 +579,7 @@ MALFORMED_PUBLISHES = {
     "packet id 0": raw_publish(0x02, b"room/a", b"\x00\x00data"),
     "topic longer than the packet": b"\x30\x04\x00\x09ab",
     "remaining length over four bytes": b"\x30\xff\xff\xff\xff\x01",
+    "over 1 MB declared": b"\x30" + remaining_length(MAX_PACKET_BYTES + 1) + b"\x00\x06room/a",
 }
 
 

@@ -146,9 +146,9 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
         when no task of a packet before it is still running (the tasks run in the order they were
         started, so a PUBLISH after a SUBSCRIBE waits its turn behind it). Any other packet is
         handled as amqtt's loop would: decoded by amqtt (from the bytes read) and run in a task, a
-        second CONNECT inline. amqtt's loop awaits a read for each
-        field of a packet and starts a task for every packet. A packet that breaks the protocol closes
-        the connection (MQTT 3.1.1 section 4.8), where amqtt drops it and reads on."""
+        second CONNECT inline. amqtt's loop awaits a read for each field of a packet and starts a
+        task for every packet. A packet that breaks the protocol closes the connection (MQTT 3.1.1
+        section 4.8), where amqtt drops it and reads on."""
         if self.session is None or self.reader is None or self._reader_ready is None:
             raise AMQTTError("the reader started before the connection was attached")
         reader, client_id = self.reader, self.session.client_id
@@ -264,7 +264,7 @@ async def _decoded(packet_type: int, flags: int, body: bytes) -> Any:
     if packet_type in (RESERVED_0, RESERVED_15):
         raise MQTTError(f"reserved packet type {packet_type} (MQTT-2.2.1)")
     if packet_type == PUBLISH:
-        publish = decode_publish(flags, body)  # the checks amqtt does not make
+        publish = decode_publish(flags, body)  # the checks amqtt does not make, and its own, named
         if "#" in publish.topic or "+" in publish.topic:
             raise MalformedPublish("a wildcard in the topic (MQTT-3.3.2-2)")
     header = MQTTFixedHeader(packet_type, flags, len(body))

@@ -55,6 +55,7 @@ from amqtt.mqtt.packet import (
 )
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.puback import PubackPacket
+from amqtt.mqtt.publish import PublishPacket
 from amqtt.mqtt.subscribe import SubscribePacket
 from amqtt.mqtt.unsubscribe import UnsubscribePacket
 from amqtt.session import INCOMING, IncomingApplicationMessage, OutgoingApplicationMessage
@@ -141,14 +142,14 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
 
     async def _reader_loop(self) -> None:
         """Reads the connection's packets in order, each in two reads (its fixed header, then the rest).
-        A QoS 0 PUBLISH without DUP or RETAIN, what clients send most, is decoded here
-        (`publish_decoding`) and delivered at once, before the next packet is read, with no task,
-        when no task of a packet before it is still running (the tasks run in the order they were
-        started, so a PUBLISH after a SUBSCRIBE waits its turn behind it). Any other packet is
-        handled as amqtt's loop would: decoded by amqtt (from the bytes read) and run in a task, a
-        second CONNECT inline. amqtt's loop awaits a read for each field of a packet and starts a
-        task for every packet. A packet that breaks the protocol closes the connection (MQTT 3.1.1
-        section 4.8), where amqtt drops it and reads on."""
+        A PUBLISH is decoded here (`publish_decoding`); a QoS 0 one without DUP or RETAIN, what clients
+        send most, is delivered at once, before the next packet is read, with no task, when no task of
+        a packet before it is still running (the tasks run in the order they were started, so a
+        PUBLISH after a SUBSCRIBE waits its turn behind it). Any other packet is handled as amqtt's
+        loop would: run in a task (decoded by amqtt from the bytes read, a PUBLISH built from what was
+        decoded here), a second CONNECT inline. amqtt's loop awaits a read for each field of a packet
+        and starts a task for every packet. A packet that breaks the protocol closes the connection
+        (MQTT 3.1.1 section 4.8), where amqtt drops it and reads on."""
         if self.session is None or self.reader is None or self._reader_ready is None:
             raise AMQTTError("the reader started before the connection was attached")
         reader, client_id = self.reader, self.session.client_id
@@ -162,13 +163,22 @@ class EdgeProtocolHandler(BrokerProtocolHandler):  # type: ignore[misc]
                     packet_type, flags, body = await _read_packet(reader)
                 except (asyncio.IncompleteReadError, ConnectionError, NoDataError):
                     break  # the client has gone
-                if packet_type == PUBLISH and flags == 0 and not running:  # nothing before it still runs
+                if packet_type == PUBLISH:
                     publish = decode_publish(flags, body)
-                    await self._deliver(
-                        IncomingApplicationMessage(None, publish.topic, 0, publish.data, False)
+                    if flags == 0 and not running:  # QoS 0, no DUP, no RETAIN; nothing before it runs
+                        message = IncomingApplicationMessage(None, publish.topic, 0, publish.data, False)
+                        await self._deliver(message)
+                        continue
+                    packet: Any = PublishPacket.build(  # amqtt's own check refuses a wildcard topic
+                        publish.topic,
+                        publish.data,
+                        publish.packet_id,
+                        publish.dup,
+                        publish.qos,
+                        publish.retain,
                     )
-                    continue
-                packet = await _decoded(packet_type, flags, body)
+                else:
+                    packet = await _decoded(packet_type, flags, body)
                 if packet_type == CONNECT:
                     await self.handle_connect(packet)
                 else:
@@ -260,13 +270,9 @@ _HANDLERS = {  # packet type -> the handler method a task runs it in, as amqtt's
 
 
 async def _decoded(packet_type: int, flags: int, body: bytes) -> Any:
-    """A packet other than a plain QoS 0 PUBLISH, as amqtt's classes decode it."""
+    """A packet other than a PUBLISH, as amqtt's classes decode it."""
     if packet_type in (RESERVED_0, RESERVED_15):
         raise MQTTError(f"reserved packet type {packet_type} (MQTT-2.2.1)")
-    if packet_type == PUBLISH:
-        publish = decode_publish(flags, body)  # the checks amqtt does not make, and its own, named
-        if "#" in publish.topic or "+" in publish.topic:
-            raise MalformedPublish("a wildcard in the topic (MQTT-3.3.2-2)")
     header = MQTTFixedHeader(packet_type, flags, len(body))
     return await packet_class(header).from_stream(BufferReader(body), fixed_header=header)
 

@@ -16,6 +16,7 @@ from cloudfront_edge.emulator.origin import HOP_BY_HOP
 
 MAX_REQUEST_BODY = 8 * 1024 * 1024
 MAX_HEADER_BYTES = 20_480  # CloudFront: the total size of a request's headers
+_HOP_BY_HOP_STREAMED = HOP_BY_HOP - {"content-length"}  # a streamed body keeps its declared length
 
 
 class _EdgeStreamResponse(web.StreamResponse):
@@ -144,15 +145,12 @@ class EdgeServer:
         return out
 
     async def _send(self, request: BaseRequest, response: EdgeResponse) -> tuple[web.StreamResponse, int]:
-        out = _EdgeStreamResponse(status=response.status, reason=response.reason or None)
         streaming = response.stream is not None
-        for key, value in response.headers:
-            lowered = key.lower()
-            if lowered in HOP_BY_HOP and not (streaming and lowered == "content-length"):
-                continue
-            if lowered == "server":
-                out.has_server = True
-            out.headers.add(key, value)
+        dropped = _HOP_BY_HOP_STREAMED if streaming else HOP_BY_HOP
+        headers = [(key, value) for key, value in response.headers if key.lower() not in dropped]
+        # the multidict made in one call (C), not a header at a time
+        out = _EdgeStreamResponse(status=response.status, reason=response.reason or None, headers=headers)
+        out.has_server = "Server" in out.headers
         if not streaming:
             out.content_length = len(response.body)
             await out.prepare(request)

@@ -227,3 +227,33 @@ def test_on_the_main_thread_an_alarm_left_by_an_earlier_call_stops_nothing(tmp_p
     second = asyncio.run(host.invoke("stray_alarm", Trigger.VIEWER_REQUEST, event, "r2"))
     assert second.kind == "ok", second.error
     host.close()
+
+
+def test_on_the_main_thread_calls_share_a_timer_and_each_stops_at_its_own_limit(tmp_path):
+    """Calls within a limit share one timer: a call whose deadline comes before the alarm already due
+    sets it earlier, and one whose deadline comes after it is not stopped by it but at its own limit."""
+    import asyncio
+    import time
+
+    from cloudfront_edge.deploy.packaging import package, stage
+    from cloudfront_edge.emulator.function_host import FunctionHost
+
+    staged = tmp_path / "staged"
+    stage(package("returns_none", source_dir=TEST_FUNCTIONS), staged)
+    folder = stage(package("sleeps", source_dir=TEST_FUNCTIONS), staged)
+    limits = {Trigger.VIEWER_REQUEST: 0.3, Trigger.ORIGIN_REQUEST: 0.8, Trigger.ORIGIN_RESPONSE: 30.0}
+    host = FunctionHost(folder, timeouts=limits)
+    event = {"Records": [{"cf": {"request": {"uri": "/"}}}]}
+
+    def timed(name: str, trigger: Trigger) -> tuple[str, float]:
+        started = time.monotonic()
+        invocation = asyncio.run(host.invoke(name, trigger, event, "r"))
+        return invocation.kind, time.monotonic() - started
+
+    assert timed("returns_none", Trigger.ORIGIN_RESPONSE)[0] == "ok"  # an alarm due in 30 s
+    kind, took = timed("sleeps", Trigger.VIEWER_REQUEST)
+    assert kind == "timeout" and took < 1.0  # its 0.3 s, not the 30 s alarm nor the 1.5 s sleep
+    assert timed("returns_none", Trigger.VIEWER_REQUEST)[0] == "ok"  # an alarm due in 0.3 s
+    kind, took = timed("sleeps", Trigger.ORIGIN_REQUEST)
+    assert kind == "timeout" and took >= 0.8 - 0.01  # not stopped by the 0.3 s alarm, but at 0.8 s
+    host.close()

@@ -11,7 +11,8 @@ signs device certificates; `deviceGroups` in client device auth's format). With 
 connects with its certificate; a certificate from another CA fails the TLS handshake, and the broker
 logs who and why (the handshake is done here, not inside asyncio, so the reason is not lost). A device
 that goes silent (power lost, a half-open connection) is disconnected after 1.5 times its keep-alive,
-and a connection that sends no CONNECT within `CONNECT_SECONDS` is closed.
+a connection that sends no CONNECT within `CONNECT_SECONDS` is closed, and so is one that sends a
+malformed packet (`edgeway_common.mqtt_reader`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from amqtt.errors import AMQTTError, MQTTError, NoDataError
 
 from edgeway_common.certificates import CertificateAuthority
 from edgeway_common.mqtt_keep_alive import SWEEP_SECONDS, ReadClock, silent_sessions
+from edgeway_common.mqtt_reader import PacketReader
 
 from .component_main import ComponentConfigError, run_component
 from .device_groups import DeviceGroupsError, parse
@@ -68,9 +70,11 @@ class TlsBroker(Broker):  # type: ignore[misc]
         self, reader: Any, writer: Any, remote_address: str, remote_port: int
     ) -> Any:
         """amqtt's, with a time limit for the CONNECT and the connection closed when it fails (amqtt
-        waits for a CONNECT for ever and leaves a failed connection's socket open)."""
+        waits for a CONNECT for ever and leaves a failed connection's socket open), and the
+        connection's packets read by `PacketReader`: a malformed one closes the connection, as
+        MQTT 3.1.1 asks of a server, where amqtt drops it and reads on."""
         try:
-            return await asyncio.wait_for(
+            _, session = await asyncio.wait_for(
                 super()._initialize_client_session(reader, writer, remote_address, remote_port),
                 CONNECT_SECONDS,
             )
@@ -78,6 +82,9 @@ class TlsBroker(Broker):  # type: ignore[misc]
             with contextlib.suppress(Exception):
                 await writer.close()
             raise AMQTTError(f"no valid CONNECT within {CONNECT_SECONDS:g} s: {exc}") from exc
+        handler = PacketReader(self.plugins_manager)  # what amqtt made, nothing attached to it yet
+        handler.reader_log = self._log
+        return handler, session
 
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str

@@ -17,8 +17,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud_backend.broker.protocol import MAX_PACKET_BYTES
 from tests.fakes.iot_broker import InProcessBroker
+from tests.mqtt_bytes import MALFORMED_PUBLISHES, remaining_length
 from tests.waiting import wait_for
 
 NOT_AUTHORIZED = 135  # paho's reason code for CONNACK return code 5
@@ -335,15 +335,6 @@ def subscribe_packet(packet_id: int, topic: str, qos: int, flags: int = 0x02) ->
     return bytes([0x80 | flags]) + remaining_length(len(body)) + body
 
 
-def remaining_length(n: int) -> bytes:
-    out = b""
-    while True:
-        byte, n = n % 128, n // 128
-        out += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
 def closed_by_peer(sock: socket.socket, timeout: float = 10) -> bool:
     """True once the broker has closed the connection (EOF or reset), reading whatever comes first."""
     sock.settimeout(0.5)
@@ -563,24 +554,6 @@ def test_work_for_threads_waits_until_the_fan_out_of_the_same_pass_is_written(br
     wait_for(lambda: "handed over" in order, 10, "the hand-over")
     assert order == ["written", "handed over"]
     sock.close()
-
-
-def raw_publish(flags: int, topic: bytes, rest: bytes = b"data") -> bytes:
-    body = len(topic).to_bytes(2, "big") + topic + rest
-    return bytes([0x30 | flags]) + remaining_length(len(body)) + body
-
-
-MALFORMED_PUBLISHES = {
-    "topic not UTF-8": raw_publish(0, b"room/\xff\xfe"),
-    "topic with U+0000": raw_publish(0, b"room/\x00x"),
-    "wildcard topic, QoS 0": raw_publish(0, b"room/#"),
-    "wildcard topic, QoS 1": raw_publish(0x02, b"room/+", b"\x00\x01data"),
-    "QoS 3": raw_publish(0x06, b"room/a", b"\x00\x01data"),
-    "packet id 0": raw_publish(0x02, b"room/a", b"\x00\x00data"),
-    "topic longer than the packet": b"\x30\x04\x00\x09ab",
-    "remaining length over four bytes": b"\x30\xff\xff\xff\xff\x01",
-    "over 1 MB declared": b"\x30" + remaining_length(MAX_PACKET_BYTES + 1) + b"\x00\x06room/a",
-}
 
 
 @pytest.mark.parametrize("what", sorted(MALFORMED_PUBLISHES))

@@ -1,5 +1,5 @@
-"""A PUBLISH packet's body decoded from its bytes, with MQTT 3.1.1's rules on what a client may send.
-Pure.
+"""A PUBLISH packet's body decoded from its bytes, with MQTT 3.1.1's rules on what a client may send,
+for the project's two amqtt brokers (`mqtt_reader`). Pure.
 
 Written here rather than taken from amqtt: amqtt decodes each field with its own awaited read from the
 connection (several per packet), and turns a topic that is not UTF-8 into the text of its bytes'

@@ -1,4 +1,4 @@
-"""The broker's own PUBLISH decoding (`publish_decoding`) reads what amqtt's encoder writes, field for
+"""The brokers' own PUBLISH decoding (`mqtt_publish_decoding`) reads what amqtt's encoder writes, field for
 field, and refuses what MQTT 3.1.1 says a client must not send."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from amqtt.mqtt.publish import PublishPacket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud_backend.broker.publish_decoding import MalformedPublish, Publish, decode_publish
+from edgeway_common.mqtt_publish_decoding import MalformedPublish, Publish, decode_publish
 
 TOPICS = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00#+"), min_size=1, max_size=60

@@ -172,13 +172,14 @@ class _Alarm:
 
     @classmethod
     def arm(cls, started: float, deadline: float) -> None:
-        """A call runs from `started` until `deadline`: an alarm is due at the deadline or before it
-        (an overdue one, whose handler has not run yet, counts as none)."""
+        """A call runs from `started` until `deadline`: an alarm is due at the deadline or before it.
+        Armed first, so that an alarm arriving from here on finds the call and sets the timer for it;
+        one due before the call started, whose handler has not run, counts as none."""
         cls.install()
-        if not started <= cls.due <= deadline:
-            cls.set(started, deadline)
         cls.deadline = deadline
         cls.armed = True
+        if not started <= cls.due <= deadline:
+            cls.set(started, deadline)
 
 
 _ALARM_SLACK = 0.001  # the timer and the monotonic clock are read at slightly different moments

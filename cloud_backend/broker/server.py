@@ -445,7 +445,7 @@ class IotBroker(Broker):  # type: ignore[misc]
         For a job that wakes a worker thread: woken while the loop writes, the worker takes the GIL at
         each `send()` the loop makes, and the two hand it back and forth for every subscriber."""
         if not self._handed:
-            asyncio.get_running_loop().call_soon(self._stage)
+            self._loop.call_soon(self._stage)  # amqtt's: the loop the broker was made on, which runs it
         self._handed.append(job)
 
     def _stage(self) -> None:
@@ -457,7 +457,8 @@ class IotBroker(Broker):  # type: ignore[misc]
     def _schedule_writes(self) -> None:
         if not self._writing:
             self._writing = True
-            asyncio.get_running_loop().call_soon(self._write_unwritten)
+            # not asyncio.get_running_loop(): on Python 3.11 each call is a getpid() system call
+            self._loop.call_soon(self._write_unwritten)
 
     def _write_unwritten(self) -> None:
         self._writing = False

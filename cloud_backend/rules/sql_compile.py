@@ -54,9 +54,9 @@ def compile_expression(expr: Expr) -> Compiled:
 
         return minus
     if isinstance(expr, Binary):
+        if expr.op in ("AND", "OR"):
+            return _compile_logical(expr)
         left, right, op = compile_expression(expr.left), compile_expression(expr.right), expr.op
-        if op in ("AND", "OR"):
-            return lambda ev: logical(op, left(ev), right(ev))
         if op in COMPARISONS:
             if isinstance(expr.right, Literal):
                 specialised = _compare_with_literal(op, left, expr.right.value)
@@ -67,6 +67,43 @@ def compile_expression(expr: Expr) -> Compiled:
     if isinstance(expr, Case):
         return _compile_case(expr)
     return _compile_call(expr)
+
+
+def _compile_logical(expr: Binary) -> Compiled:
+    """A chain of ANDs (or of ORs) as one loop over its parts, not a call of `logical` per operator.
+    The value is `logical`'s, whatever the chain's shape: Undefined as soon as a part is not a boolean
+    (it makes every AND or OR above it Undefined, and the parts are pure, so the rest need not run),
+    else the conjunction (disjunction) of the parts. A chain with a call that cannot be made is
+    evaluated whole, operator by operator, as the interpreter does, so it fails the same way."""
+    if not _calls_can_be_made(expr):
+        left, right, op = compile_expression(expr.left), compile_expression(expr.right), expr.op
+        return lambda ev: logical(op, left(ev), right(ev))
+    parts = [compile_expression(part) for part in _chain(expr, expr.op)]
+    if expr.op == "AND":
+
+        def all_of(ev: Evaluator) -> Any:
+            result = True
+            for part in parts:
+                value = part(ev)
+                if value is False:
+                    result = False
+                elif value is not True:
+                    return UNDEFINED
+            return result
+
+        return all_of
+
+    def any_of(ev: Evaluator) -> Any:
+        result = False
+        for part in parts:
+            value = part(ev)
+            if value is True:
+                result = True
+            elif value is not False:
+                return UNDEFINED
+        return result
+
+    return any_of
 
 
 def _compile_case(expr: Case) -> Compiled:
@@ -99,8 +136,10 @@ def _compare_with_literal(op: str, left: Compiled, literal: Any) -> Compiled | N
     if is_number(literal):
 
         def with_number(ev: Evaluator) -> Any:
-            value = left(ev)
-            return apply(value, literal) if is_number(value) else UNDEFINED
+            value = left(ev)  # `is_number`, spelt out: a call less for each `length(x) <= n`
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return apply(value, literal)
+            return UNDEFINED
 
         return with_number
     if type(literal) is str:
@@ -163,12 +202,28 @@ def _calls_can_be_made(expr: Expr) -> bool:
 
 
 def _conjuncts(expr: Expr) -> list[Expr]:
-    if isinstance(expr, Binary) and expr.op == "AND":
-        return [*_conjuncts(expr.left), *_conjuncts(expr.right)]
+    return _chain(expr, "AND")
+
+
+def _chain(expr: Expr, op: str) -> list[Expr]:
+    """The parts of a chain of `op` (AND or OR), left to right, whatever its grouping."""
+    if isinstance(expr, Binary) and expr.op == op:
+        return [*_chain(expr.left, op), *_chain(expr.right, op)]
     return [expr]
 
 
 def _compile_path(steps: tuple[str | int, ...]) -> Compiled:
+    if len(steps) == 1 and isinstance(steps[0], str):
+        key = steps[0]
+
+        def field(ev: Evaluator) -> Any:
+            """A top-level field (`text`, `room`): what most paths are, looked up in one step, without
+            the loop over steps (a WHERE on a chat message reads about forty)."""
+            document = ev.document
+            return document.get(key, UNDEFINED) if isinstance(document, dict) else UNDEFINED
+
+        return field
+
     def path(ev: Evaluator) -> Any:
         current = ev.document
         for step in steps:

@@ -79,31 +79,20 @@ def _compile_logical(expr: Binary) -> Compiled:
         left, right, op = compile_expression(expr.left), compile_expression(expr.right), expr.op
         return lambda ev: logical(op, left(ev), right(ev))
     parts = [compile_expression(part) for part in _chain(expr, expr.op)]
-    if expr.op == "AND":
+    # AND: any false part makes it false; OR: any true part makes it true
+    deciding, otherwise = (False, True) if expr.op == "AND" else (True, False)
 
-        def all_of(ev: Evaluator) -> Any:
-            result = True
-            for part in parts:
-                value = part(ev)
-                if value is False:
-                    result = False
-                elif value is not True:
-                    return UNDEFINED
-            return result
-
-        return all_of
-
-    def any_of(ev: Evaluator) -> Any:
-        result = False
+    def chain(ev: Evaluator) -> Any:
+        result = otherwise
         for part in parts:
             value = part(ev)
-            if value is True:
-                result = True
-            elif value is not False:
+            if value is deciding:
+                result = deciding
+            elif value is not otherwise:
                 return UNDEFINED
         return result
 
-    return any_of
+    return chain
 
 
 def _compile_case(expr: Case) -> Compiled:

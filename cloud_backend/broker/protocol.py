@@ -94,7 +94,7 @@ class EdgeProtocolHandler(PacketReader):
             return
         if app_message.qos != QOS_1 or app_message.packet_id is None or self.session is None:
             raise AMQTTError(f"not a QoS 1 message from a session: {app_message!r}")
-        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        accepted: asyncio.Future[bool] = self._loop.create_future()  # amqtt's: the loop it was made on
         self.accepting[id(app_message)] = accepted
         await self._deliver(app_message)
         if not await accepted:

@@ -445,7 +445,7 @@ class IotBroker(Broker):  # type: ignore[misc]
         For a job that wakes a worker thread: woken while the loop writes, the worker takes the GIL at
         each `send()` the loop makes, and the two hand it back and forth for every subscriber."""
         if not self._handed:
-            self._loop.call_soon(self._stage)  # amqtt's: the loop the broker was made on, which runs it
+            self._loop.call_soon(self._stage)  # amqtt's: the loop the broker was made on
         self._handed.append(job)
 
     def _stage(self) -> None:

@@ -194,6 +194,9 @@ class Connection:
         logger: logging.Logger,
     ) -> None:
         self._writer = writer
+        # the loop the connection is served on; asyncio.get_running_loop() is a getpid() system call on
+        # Python 3.11, and `send_bytes` schedules a flush for every turn that has frames to write
+        self._loop = asyncio.get_running_loop()
         self._operations = operations
         self._authenticate = authenticate
         self._log = logger
@@ -217,7 +220,7 @@ class Connection:
         self._pending.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            self._loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self._flush_scheduled = False

@@ -349,7 +349,8 @@ def bad_request(request: ViewerRequest) -> tuple[int, str] | None:
     if not request.uri.startswith("/"):
         return 400, "The request path must start with /."
     decoded = urllib.parse.unquote(request.uri, errors="replace") if "%" in request.uri else request.uri
-    if _CONTROL.search(decoded):
+    # printable ASCII (nearly every path) has no control character: two string checks, not the regex
+    if not (decoded.isascii() and decoded.isprintable()) and _CONTROL.search(decoded):
         return 400, "The request path holds a control character (such as %00)."
     return None
 

@@ -58,6 +58,7 @@ def _load_config() -> dict[str, Any]:
 _CONFIG = _load_config()
 _BUCKETS: list[tuple[str, int]] = sorted((str(k), int(v)) for k, v in _CONFIG["buckets"].items())
 _TOTAL_WEIGHT = sum(weight for _, weight in _BUCKETS)
+_BUCKET_NAMES = frozenset(name for name, _ in _BUCKETS)
 _SPA = [re.compile(pattern) for pattern in _CONFIG["spaRoutes"]]
 _DROP_EXACT = frozenset(p for p in _CONFIG["dropParams"] if not p.endswith("*"))
 _DROP_PREFIXES = tuple(p[:-1] for p in _CONFIG["dropParams"] if p.endswith("*"))
@@ -74,8 +75,10 @@ def device_class(user_agent: str) -> str:
 
 
 def choose_bucket(client_ip: str, user_agent: str) -> str:
-    digest = hashlib.sha256(f"{client_ip}|{user_agent}".encode()).digest()
-    point = int.from_bytes(digest[:8], "big") % _TOTAL_WEIGHT
+    """A stable, even split, not a secret: BLAKE2b (CPython's own, 8 bytes) rather than OpenSSL's
+    SHA-256, which costs several times as much on a request that finds its caches cold."""
+    digest = hashlib.blake2b(f"{client_ip}|{user_agent}".encode(), digest_size=8).digest()
+    point = int.from_bytes(digest, "big") % _TOTAL_WEIGHT
     for name, weight in _BUCKETS:
         if point < weight:
             return name
@@ -106,11 +109,10 @@ def rewrite_uri(uri: str) -> str:
 
 
 def _cookie_bucket(headers: dict[str, list[dict[str, str]]]) -> str | None:
-    known = {name for name, _ in _BUCKETS}
     for entry in headers.get("cookie", []):
         for part in entry.get("value", "").split(";"):
             name, _, value = part.strip().partition("=")
-            if name == "ab" and value in known:
+            if name == "ab" and value in _BUCKET_NAMES:
                 return value
     return None
 

@@ -74,6 +74,9 @@ class Behaviour:
         return _pattern(self.path_pattern).match(uri) is not None
 
 
+MAX_REMEMBERED_PATHS = 4096
+
+
 @dataclass(frozen=True)
 class Distribution:
     origins: Mapping[str, Origin]
@@ -82,12 +85,18 @@ class Distribution:
     domain_name: str = "d111111abcdef8.cloudfront.net"
     id: str = "EDFDVBD6EXAMPLE"
     source: str = ""
+    # path -> its behaviour, for the paths already asked about: a dict lookup per request instead of a
+    # regular expression per behaviour (the answer never changes: the distribution is frozen)
+    _behaviour_of: dict[str, Behaviour] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def behaviour_for(self, uri: str) -> Behaviour:
-        for behaviour in self.behaviours:
-            if behaviour.matches(uri):
-                return behaviour
-        return self.behaviours[-1]
+        found = self._behaviour_of.get(uri)
+        if found is None:
+            found = next((b for b in self.behaviours if b.matches(uri)), self.behaviours[-1])
+            if len(self._behaviour_of) >= MAX_REMEMBERED_PATHS:
+                self._behaviour_of.clear()  # a bound, not a policy: the paths asked about again come back
+            self._behaviour_of[uri] = found
+        return found
 
     def handler_of(self, module: str) -> str:
         """The function a module's Handler names (`lambda_handler` in `lambda_function.lambda_handler`)."""

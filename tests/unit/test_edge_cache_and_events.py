@@ -6,8 +6,15 @@ import pytest
 
 from cloudfront_edge.emulator import events
 from cloudfront_edge.emulator.cache import ResponseCache, ttl_for
+from cloudfront_edge.emulator.gateway import bad_request
 from cloudfront_edge.emulator.messages import ViewerRequest
-from cloudfront_edge.model.distribution import Behaviour, Distribution, Origin, load_distribution
+from cloudfront_edge.model.distribution import (
+    MAX_REMEMBERED_PATHS,
+    Behaviour,
+    Distribution,
+    Origin,
+    load_distribution,
+)
 from cloudfront_edge.model.triggers import Trigger
 from tests.edge_support import sample_event
 
@@ -87,6 +94,37 @@ def test_project_distribution_is_read_from_its_template():
         Trigger.ORIGIN_REQUEST: "enrich_origin",
         Trigger.VIEWER_RESPONSE: "security_headers",
     }
+
+
+def test_a_remembered_behaviour_is_the_one_the_patterns_choose_and_the_memory_is_bounded():
+    distribution = load_distribution()
+    uris = ["/api/session", "/dash/x", "/room/lobby", "/.well-known/jwks.json", "/", "/api"]
+    uris += [f"/dash/{n}" for n in range(MAX_REMEMBERED_PATHS + 10)]
+    for _ in range(2):  # asked anew, then remembered (and forgotten past the bound)
+        for uri in uris:
+            chosen = next((b for b in distribution.behaviours if b.matches(uri)), distribution.behaviours[-1])
+            assert distribution.behaviour_for(uri) is chosen
+    assert len(distribution._behaviour_of) <= MAX_REMEMBERED_PATHS
+
+
+@pytest.mark.parametrize(
+    ("uri", "refused"),
+    [
+        ("/a%00b", True),
+        ("/a%1Fb", True),
+        ("/a%7fb", True),
+        ("/a\x7fb", True),
+        ("/caf\u00e9%0A", True),  # not ASCII, with a control character: the full check
+        ("/caf\u00e9", False),  # not ASCII, no control character
+        ("/a\u00a0b", False),  # a no-break space: not printable to Python, not a control character
+        ("/a b", False),
+        ("/a%20b", False),
+        ("/index.html", False),
+    ],
+)
+def test_a_path_with_a_control_character_is_refused_whatever_else_it_holds(uri, refused):
+    found = bad_request(ViewerRequest("GET", uri, "", [], "192.0.2.1", b""))
+    assert (found is not None and found[0] == 400) is refused
 
 
 def shape(value):

@@ -1,4 +1,5 @@
-"""IoT SQL: the interpreter against the compiled closures, side by side, on the template's own rules.
+"""IoT SQL: the interpreter against the compiled statements (Python functions generated at load, with
+closures for the rest), side by side, on the template's own rules.
 
     python bench/rules.py [--messages 200000]
 

@@ -1,7 +1,9 @@
-"""IoT SQL compiled to Python closures when a rule is loaded, so a message is not walked through the
-syntax tree node by node. The interpreter in `sql_eval` stays the reference: this module reuses its
-operators and functions, and a property test holds the two to the same answer for generated
-statements and payloads. Pure, as the interpreter is.
+"""IoT SQL compiled when a rule is loaded, so a message is not walked through the syntax tree node by
+node: a statement's WHERE and SELECT become one generated Python function each (`sql_codegen`), and
+what that does not write out itself, or an expression with a call that cannot be made, is one of the
+closures made here. The interpreter in `sql_eval` stays the reference: both reuse its operators and
+functions, and a property test holds them to the same answer for generated statements and payloads.
+Pure, as the interpreter is.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Statement, Unary
+from cloud_backend.rules.sql_codegen import generate_condition, generate_select
 from cloud_backend.rules.sql_eval import (
     FUNCTIONS,
     UNDEFINED,
@@ -272,30 +275,26 @@ def _regexp_with_literal(value: Compiled, pattern: Any) -> Compiled | None:
 
 
 class CompiledStatement:
-    """A statement's WHERE (whether it holds) and SELECT as closures; `where` is None when the
-    statement has none."""
+    """A statement's WHERE (whether it holds) and SELECT as Python functions (`sql_codegen`, with the
+    closures here for what it does not write out itself); `where` is None when the statement has
+    none."""
 
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
-        self.where = compile_condition(statement.where) if statement.where is not None else None
-        self._select: list[tuple[str | None, Compiled | None]] = []  # (key, value); None: merge *
+        self.where: Callable[[Evaluator], bool] | None = None
+        if statement.where is not None:
+            if _calls_can_be_made(statement.where):
+                self.where = generate_condition(statement.where, compile_expression)
+            else:
+                self.where = compile_condition(statement.where)
+        items: list[tuple[str | None, Expr | None, bool]] = []
         for item in statement.select:
             if isinstance(item.expr, Star) and item.alias is None:
-                self._select.append((None, None))
+                items.append((None, None, True))
             else:
-                self._select.append((item.alias or column_name(item.expr), compile_expression(item.expr)))
-
-    def select(self, evaluator: Evaluator) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in self._select:
-            if value is None:
-                if isinstance(evaluator.document, dict):
-                    result.update(evaluator.document)
-                continue
-            found = value(evaluator)
-            if found is not UNDEFINED:
-                result[key or "_value"] = found
-        return result
+                key = item.alias or column_name(item.expr)
+                items.append((key, item.expr, _calls_can_be_made(item.expr)))
+        self.select: Callable[[Evaluator], dict[str, Any]] = generate_select(items, compile_expression)
 
     def evaluate(self, message: Message, environment: Environment) -> dict[str, Any] | None:
         """As `sql_eval.evaluate`: the output, or None when the WHERE does not hold."""

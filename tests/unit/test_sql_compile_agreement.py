@@ -1,5 +1,6 @@
-"""The compiled IoT SQL (closures made at load) against the interpreter (the reference), on generated
-statements and payloads: the same output, or the same dropped message, every time."""
+"""The compiled IoT SQL (functions generated at load, closures for the rest) against the interpreter
+(the reference), on generated statements and payloads: the same output, or the same dropped message,
+every time."""
 
 from __future__ import annotations
 

@@ -1,0 +1,273 @@
+"""IoT SQL generated as Python source when a rule is loaded: a statement's WHERE becomes one function
+and its SELECT another, each a straight run of statements over the message's fields.
+
+Why source and not only closures (`sql_compile`): a chat message's WHERE made of closures is about a
+hundred calls, each a frame and a cell or two; as one function it is a few dozen bytecodes over local
+variables. Back to back that is several times faster, and after the process has slept between two
+messages (200 a second: the caches are cold, `bench/idle_gap.py`) it touches a fraction of the memory.
+Written by hand because no library compiles IoT SQL. The closures stay: a node this module does not
+write out itself is called as its closure, and so is any expression with a call that cannot be made
+(the interpreter's way of failing is kept).
+
+Safety: the source is made only of names this module chooses, Python operators and indexes. Every
+value from the statement (a literal, a field name, a pattern, an alias) goes into a tuple of constants
+(`K[3]`), never into the text, so no statement can write code.
+
+Values are JSON's and the functions' own (exact int, float, str, bool, None, list, dict), so an exact
+type check (`type(v) in NUMBERS`) answers what `is_number`'s isinstance checks answer. The property
+test (`tests/unit/test_sql_compile_agreement.py`) holds the functions to the interpreter's answers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import types
+from collections.abc import Callable
+from typing import Any
+
+from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Unary
+from cloud_backend.rules.sql_eval import (
+    FUNCTIONS,
+    UNDEFINED,
+    Evaluator,
+    arithmetic,
+    compare,
+    is_number,
+)
+
+Generated = Callable[[Evaluator], Any]
+_PYTHON_OPERATORS = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_NAMESPACE = {
+    "UNDEFINED": UNDEFINED,
+    "NUMBERS": frozenset({int, float}),
+    "EMPTY": types.MappingProxyType({}),
+    "compare": compare,
+    "arithmetic": arithmetic,
+    "is_number": is_number,
+    "floor": math.floor,
+}
+
+
+class _Writer:
+    """One generated function: its lines, its locals, and the constants and helpers it refers to."""
+
+    def __init__(self, fallback: Callable[[Expr], Generated]) -> None:
+        self._fallback = fallback  # the closure of a node written out as a call
+        self.lines: list[str] = []
+        self.constants: list[Any] = []
+        self.helpers: list[Any] = []
+        self.fields: dict[str, str] = {}  # a top-level field -> the local holding it
+        self._depth = 1
+        self._locals = 0
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self._depth + line)
+
+    def const(self, value: Any) -> str:
+        self.constants.append(value)
+        return f"K[{len(self.constants) - 1}]"
+
+    def helper(self, value: Any) -> str:
+        self.helpers.append(value)
+        return f"H[{len(self.helpers) - 1}]"
+
+    def local(self) -> str:
+        self._locals += 1
+        return f"v{self._locals}"
+
+    def field(self, name: str) -> str:
+        if name not in self.fields:
+            self.fields[name] = f"f{len(self.fields)}"
+        return self.fields[name]
+
+    # -- expressions: each writes the statements that compute it and returns the local (or constant)
+    # -- that holds its value, in the order the closures evaluate it
+
+    def value(self, expr: Expr) -> str:
+        if isinstance(expr, Literal):
+            return self.const(expr.value)
+        if isinstance(expr, Star):
+            return "d"
+        if isinstance(expr, Path) and len(expr.steps) == 1 and isinstance(expr.steps[0], str):
+            return self.field(expr.steps[0])
+        if isinstance(expr, Unary):
+            return self._unary(expr)
+        if isinstance(expr, Binary):
+            if expr.op in ("AND", "OR"):
+                return self._chain(expr)
+            return self._binary(expr)
+        if isinstance(expr, Case):
+            return self._case(expr)
+        if isinstance(expr, Call):
+            return self._call(expr)
+        out = self.local()  # a longer path: its closure
+        self.emit(f"{out} = {self.helper(self._fallback(expr))}(ev)")
+        return out
+
+    def _unary(self, expr: Unary) -> str:
+        operand, out = self.value(expr.operand), self.local()
+        if expr.op == "NOT":
+            self.emit(f"{out} = (not {operand}) if type({operand}) is bool else UNDEFINED")
+        else:
+            self.emit(f"{out} = -{operand} if type({operand}) in NUMBERS else UNDEFINED")
+        return out
+
+    def _chain(self, expr: Binary) -> str:
+        """As `sql_compile._compile_logical`: Undefined at the first part that is not a boolean (the
+        rest are not evaluated), else the conjunction (disjunction) of the parts."""
+        deciding, otherwise = ("False", "True") if expr.op == "AND" else ("True", "False")
+        out = self.local()
+        self.emit(f"{out} = {otherwise}")
+        self.emit("while True:  # a block to leave early")
+        self._depth += 1
+        for part in _parts(expr, expr.op):
+            value = self.value(part)
+            self.emit(f"if {value} is {deciding}:")
+            self.emit(f"    {out} = {deciding}")
+            self.emit(f"elif {value} is not {otherwise}:")
+            self.emit(f"    {out} = UNDEFINED")
+            self.emit("    break")
+        self.emit("break")
+        self._depth -= 1
+        return out
+
+    def _binary(self, expr: Binary) -> str:
+        left = self.value(expr.left)
+        out = self.local()
+        literal = expr.right.value if isinstance(expr.right, Literal) else None
+        if expr.op in _PYTHON_OPERATORS and isinstance(expr.right, Literal) and is_number(literal):
+            check = f"type({left}) in NUMBERS"
+        elif expr.op in _PYTHON_OPERATORS and isinstance(expr.right, Literal) and type(literal) is str:
+            check = f"type({left}) is str"
+        else:
+            right = self.value(expr.right)
+            if expr.op in ("+", "-", "*"):  # as `arithmetic` for these: both numbers, else Undefined
+                both = f"type({left}) in NUMBERS and type({right}) in NUMBERS"
+                self.emit(f"{out} = ({left} {expr.op} {right}) if {both} else UNDEFINED")
+                return out
+            how = "compare" if expr.op in _PYTHON_OPERATORS else "arithmetic"
+            self.emit(f"{out} = {how}({self.const(expr.op)}, {left}, {right})")
+            return out
+        python = _PYTHON_OPERATORS[expr.op]
+        self.emit(f"{out} = ({left} {python} {self.const(literal)}) if {check} else UNDEFINED")
+        return out
+
+    def _case(self, expr: Case) -> str:
+        out = self.local()
+        self.emit(f"{out} = UNDEFINED")
+        self.emit("while True:  # a block to leave at the first WHEN that matches")
+        self._depth += 1
+        subject = self.value(expr.subject)
+        self.emit(f"if {subject} is UNDEFINED:")
+        self.emit("    break")
+        for test, result in expr.whens:
+            tested = self.value(test)
+            self.emit(f"if compare('=', {subject}, {tested}) is True:")
+            self._depth += 1
+            self.emit(f"{out} = {self.value(result)}")
+            self.emit("break")
+            self._depth -= 1
+        if expr.default is not None:
+            self.emit(f"{out} = {self.value(expr.default)}")
+        self.emit("break")
+        self._depth -= 1
+        return out
+
+    def _call(self, call: Call) -> str:
+        handler = FUNCTIONS.get(call.name)
+        if handler is None:
+            return "UNDEFINED"  # an unknown function: its arguments are not evaluated
+        if call.name == "encode" and call.args and isinstance(call.args[0], Star):
+            args = ["ev.message.payload", *(self.value(a) for a in call.args[1:])]
+        else:
+            args = [self.value(a) for a in call.args]
+        out = self.local()
+        if call.name == "isstring":
+            self.emit(f"{out} = isinstance({args[0]}, str)")
+        elif call.name == "length":
+            self.emit(f"{out} = len({args[0]}) if isinstance({args[0]}, str) else UNDEFINED")
+        elif call.name == "isundefined":
+            self.emit(f"{out} = {args[0]} is UNDEFINED")
+        elif call.name == "clientid":
+            self.emit(f"{out} = ev.message.client_id or UNDEFINED")
+        elif call.name == "timestamp":
+            self.emit(f"{out} = ev.environment.now_ms()")
+        elif call.name == "newuuid":
+            self.emit(f"{out} = ev.environment.new_uuid()")
+        elif call.name == "floor":
+            self.emit(f"{out} = floor({args[0]}) if type({args[0]}) in NUMBERS else UNDEFINED")
+        elif call.name == "regexp_matches" and (pattern := _pattern(call.args[1])) is not None:
+            found = f"{self.helper(pattern)}.search({args[0]}) is not None"
+            self.emit(f"{out} = ({found}) if isinstance({args[0]}, str) else UNDEFINED")
+        else:
+            self.emit(f"{out} = {self.helper(handler)}({', '.join(['ev', *args])})")
+        return out
+
+    # -- the function ------------------------------------------------------------------------------
+
+    def function(self, name: str, body: list[str]) -> Generated:
+        """`def name(ev)`: the document, the top-level fields the body reads, then the body."""
+        head = [f"def {name}(ev):", "    d = ev.document", "    m = d if isinstance(d, dict) else EMPTY"]
+        head += [
+            f"    {local} = m.get({self.const(field)}, UNDEFINED)" for field, local in self.fields.items()
+        ]
+        source = "\n".join([*head, *body]) + "\n"
+        namespace = {**_NAMESPACE, "K": tuple(self.constants), "H": tuple(self.helpers)}
+        exec(compile(source, f"<IoT SQL {name}>", "exec"), namespace)  # our own text only (above)
+        generated: Generated = namespace[name]
+        generated.source = source  # type: ignore[attr-defined]  # for reading, when one is in doubt
+        return generated
+
+
+def generate_condition(where: Expr, fallback: Callable[[Expr], Generated]) -> Generated:
+    """The WHERE as one function: whether it is exactly true, leaving at the first AND part that is
+    not (as `sql_compile.compile_condition`). Only for a WHERE whose calls can all be made."""
+    writer = _Writer(fallback)
+    for part in _parts(where, "AND"):
+        value = writer.value(part)
+        writer.emit(f"if {value} is not True:")
+        writer.emit("    return False")
+    writer.emit("return True")
+    return writer.function("where", writer.lines)
+
+
+def generate_select(
+    items: list[tuple[str | None, Expr | None, bool]], fallback: Callable[[Expr], Generated]
+) -> Generated:
+    """The SELECT as one function building the output dict: `items` are (key, expression, whether
+    its calls can all be made); a None expression merges the document (`SELECT *`)."""
+    writer = _Writer(fallback)
+    writer.emit("out = {}")
+    for key, expr, can_be_made in items:
+        if expr is None:
+            writer.emit("if isinstance(d, dict):")
+            writer.emit("    out.update(d)")
+            continue
+        if can_be_made:
+            value = writer.value(expr)
+        else:  # fails as the interpreter fails: through the closures
+            value = writer.local()
+            writer.emit(f"{value} = {writer.helper(fallback(expr))}(ev)")
+        writer.emit(f"if {value} is not UNDEFINED:")
+        writer.emit(f"    out[{writer.const(key or '_value')}] = {value}")
+    writer.emit("return out")
+    return writer.function("select", writer.lines)
+
+
+def _parts(expr: Expr, op: str) -> list[Expr]:
+    """The parts of a chain of `op` (AND or OR), left to right, whatever its grouping."""
+    if isinstance(expr, Binary) and expr.op == op:
+        return [*_parts(expr.left, op), *_parts(expr.right, op)]
+    return [expr]
+
+
+def _pattern(expr: Expr) -> re.Pattern[str] | None:
+    """A literal pattern compiled at load; None for anything else (the function's general path
+    answers it, Undefined for a pattern that does not compile)."""
+    if not isinstance(expr, Literal) or not isinstance(expr.value, str):
+        return None
+    try:
+        return re.compile(expr.value)
+    except re.error:
+        return None

@@ -14,7 +14,6 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -61,8 +60,14 @@ def random_uuid() -> str:
     """`newuuid()`: a random (version 4) UUID. Drawn from `random`, not the system's entropy as
     `uuid.uuid4` does: IoT SQL's newuuid() makes an identifier (the store rule's sort key ends with
     one), not a secret, and this saves a system call per message (about 4% of the broker loop's time
-    on the chat path, paced)."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    on the chat path, paced). Its version and variant bits set as `uuid.UUID(version=4)` sets them,
+    and written out directly rather than through a UUID object (a third of the time)."""
+    value = f"{random.getrandbits(128) & _UUID_CLEARED | _UUID_VERSION_4:032x}"
+    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+
+
+_UUID_CLEARED = ~((0xF000 << 64) | (0xC000 << 48))  # the version's and the variant's bits
+_UUID_VERSION_4 = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 class RulesEngine:

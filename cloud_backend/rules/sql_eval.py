@@ -105,8 +105,15 @@ def logical(op: str, left: Any, right: Any) -> Any:
     return (left and right) if op == "AND" else (left or right)
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: `json.dumps` with an option makes one a call
+
+
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if isinstance(value, str):
+        return value
+    if type(value) is int:  # a timestamp in a sort key: what JSON writes for it
+        return str(value)
+    return _COMPACT.encode(value)
 
 
 class Evaluator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import uuid
 
 import pytest
@@ -45,6 +46,10 @@ def test_the_engines_newuuid_is_a_random_version_4_uuid():
     for text in drawn[:200]:
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    state = random.getstate()  # the same draws give what the uuid module makes of them
+    written = [random_uuid() for _ in range(1000)]
+    random.setstate(state)
+    assert written == [str(uuid.UUID(int=random.getrandbits(128), version=4)) for _ in range(1000)]
 
 
 @pytest.mark.parametrize("expression", ["length(4)", "regexp_matches(room, '(')", "nothing.here"])
@@ -76,6 +81,10 @@ def test_where_that_is_not_true_drops_the_message():
         ("upper(user)", "ADA"),
         ("concat('room-', room)", "room-lobby"),
         ("concat(1700, '#', 'a')", "1700#a"),
+        (
+            "concat(reading, '|', tags, '|', 1.5, '|', reading.value > 1)",
+            '{"value":21.5,"unit":"C"}|["a","b"]|1.5|true',
+        ),
         ("isString(room)", True),
         ("isString(4)", False),
         ("isNumber(4.5)", True),

@@ -38,6 +38,16 @@ from cloud_backend.rules.sql_eval import (
 
 Generated = Callable[[Evaluator], Any]
 _PYTHON_OPERATORS = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+# functions written out in place of a call, as `sql_eval.FUNCTIONS` computes them ({0}: the argument)
+_WRITTEN_OUT = {
+    "isstring": "isinstance({0}, str)",
+    "length": "len({0}) if isinstance({0}, str) else UNDEFINED",
+    "isundefined": "{0} is UNDEFINED",
+    "clientid": "ev.message.client_id or UNDEFINED",
+    "timestamp": "ev.environment.now_ms()",
+    "newuuid": "ev.environment.new_uuid()",
+    "floor": "floor({0}) if type({0}) in NUMBERS else UNDEFINED",
+}
 _NAMESPACE = {
     "UNDEFINED": UNDEFINED,
     "NUMBERS": frozenset({int, float}),
@@ -183,20 +193,8 @@ class _Writer:
         else:
             args = [self.value(a) for a in call.args]
         out = self.local()
-        if call.name == "isstring":
-            self.emit(f"{out} = isinstance({args[0]}, str)")
-        elif call.name == "length":
-            self.emit(f"{out} = len({args[0]}) if isinstance({args[0]}, str) else UNDEFINED")
-        elif call.name == "isundefined":
-            self.emit(f"{out} = {args[0]} is UNDEFINED")
-        elif call.name == "clientid":
-            self.emit(f"{out} = ev.message.client_id or UNDEFINED")
-        elif call.name == "timestamp":
-            self.emit(f"{out} = ev.environment.now_ms()")
-        elif call.name == "newuuid":
-            self.emit(f"{out} = ev.environment.new_uuid()")
-        elif call.name == "floor":
-            self.emit(f"{out} = floor({args[0]}) if type({args[0]}) in NUMBERS else UNDEFINED")
+        if call.name in _WRITTEN_OUT:
+            self.emit(f"{out} = " + _WRITTEN_OUT[call.name].format(*args))
         elif call.name == "regexp_matches" and (pattern := _pattern(call.args[1])) is not None:
             found = f"{self.helper(pattern)}.search({args[0]}) is not None"
             self.emit(f"{out} = ({found}) if isinstance({args[0]}, str) else UNDEFINED")

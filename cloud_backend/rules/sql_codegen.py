@@ -3,8 +3,9 @@ and its SELECT another, each a straight run of statements over the message's fie
 
 Why source and not only closures (`sql_compile`): a chat message's WHERE made of closures is about a
 hundred calls, each a frame and a cell or two; as one function it is a few dozen bytecodes over local
-variables. Back to back that is several times faster, and after the process has slept between two
-messages (200 a second: the caches are cold, `bench/idle_gap.py`) it touches a fraction of the memory.
+variables: back to back the rules on a chat message cost two thirds of what they did, and after the
+process has slept between two messages (200 a second: the caches are cold) about half
+(`bench/idle_gap.py`).
 Written by hand because no library compiles IoT SQL. The closures stay: a node this module does not
 write out itself is called as its closure, and so is any expression with a call that cannot be made
 (the interpreter's way of failing is kept).
@@ -54,7 +55,6 @@ _NAMESPACE = {
     "EMPTY": types.MappingProxyType({}),
     "compare": compare,
     "arithmetic": arithmetic,
-    "is_number": is_number,
     "floor": math.floor,
 }
 

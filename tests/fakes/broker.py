@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import random
 import socket
 import subprocess
 import sys
@@ -16,9 +17,37 @@ from tests.waiting import wait_for
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, for a server a test is about to start. Drawn below the
+    system's ephemeral range: a port from that range (what binding port 0 gives) can be taken by any
+    outgoing connection on the machine, in any process, between this check and the server's own bind,
+    and on a busy machine one was (`address already in use`)."""
+    low, high = _PORT_RANGE
+    for _ in range(200):
+        port = _PORTS.randint(low, high)
+        if port in _GIVEN:  # asked for by this process already: a server may be starting on it
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use (or in TIME_WAIT): another
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free port between {low} and {high} in 200 draws")
+
+
+def _below_ephemeral() -> tuple[int, int]:
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768  # Linux's default
+    high = max(first - 1, 11000)
+    return max(1024, high - 10000), high
+
+
+_PORT_RANGE = _below_ephemeral()
+_PORTS = random.Random()  # its own: tests that seed `random` (hypothesis does) do not repeat ports
+_GIVEN: set[int] = set()  # a test run asks for a few hundred of the ten thousand
 
 
 def port_open(port: int) -> bool:

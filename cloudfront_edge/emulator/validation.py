@@ -132,23 +132,39 @@ def _plain_copy(value: Any) -> Any:
     raise _NotPlain
 
 
+# The headers of a result that are not as the function was given them, in the result's order: each
+# name with its values when every entry is a plain one already found valid, else None (checked in
+# full later, where a Violation is raised in CloudFront's order of checks).
+Scan = list[tuple[str, list[str] | None]]
+
+
 def _as_json(result: Any, given: dict[str, Any] | None = None) -> Any:
     """Lambda serialises the return value to JSON; CloudFront parses that. The same copy: a plain one
     where that is the same thing, the round trip itself otherwise. With `given` (the header map the
     function was sent), a result's header entries that equal what was given are taken as given."""
+    return _copied(result, given)[0]
+
+
+def _copied(result: Any, given: dict[str, Any] | None) -> tuple[Any, Scan | None]:
+    """`_as_json`'s copy, and the scan of its headers made while copying them (None when the copy
+    was not made header by header)."""
     try:
         if given is None or type(result) is not dict or type(result.get("headers")) is not dict:
-            return _plain_copy(result)
+            return _plain_copy(result), None
         copy: dict[str, Any] = {}
+        scan: Scan | None = None
         for key, item in result.items():
             if type(key) is not str:
                 raise _NotPlain
-            copy[key] = _headers_copy(item, given) if key == "headers" else _plain_copy(item)
-        return copy
+            if key == "headers":
+                copy[key], scan = _headers_copy(item, given)
+            else:
+                copy[key] = _plain_copy(item)
+        return copy, scan
     except (_NotPlain, RecursionError):
         pass
     try:
-        return json.loads(_JSON.encode(result))
+        return json.loads(_JSON.encode(result)), None
     except (TypeError, ValueError) as exc:
         raise Violation(
             "invalid-json",
@@ -156,41 +172,50 @@ def _as_json(result: Any, given: dict[str, Any] | None = None) -> Any:
         ) from exc
 
 
-def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> dict[str, Any]:
+def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> tuple[dict[str, Any], Scan]:
     """A header map's plain copy that shares the entries the function left as they were: most of a
     result's headers, compared in C instead of copied in Python. Equal to a list of string-only dicts
     and accepted by `marshal` (which takes only the exact built-in types) means the JSON round trip
     would give back exactly the given entries. Nothing changes a header entry in place once built, so
-    sharing one is safe."""
+    sharing one is safe. The other headers are copied and checked in the same pass (the scan)."""
     copy: dict[str, Any] = {}
+    scan: Scan = []
     for name, entries in headers.items():
         if type(name) is not str:
             raise _NotPlain
         before = given.get(name)
-        if before is not None and entries == before and _exact_types(entries):
-            copy[name] = before
+        if before is not None and entries == before:
+            copy[name] = before if _exact_types(entries) else _entries_copy(name, entries)[0]
         else:
-            copy[name] = _entries_copy(entries)
-    return copy
+            copy[name], values = _entries_copy(name, entries)
+            scan.append((name, values))
+    return copy, scan
 
 
 FLAT_ENTRY = frozenset({"key", "value"})  # the fields of a header entry as CloudFront builds one
 
 
-def _entries_copy(entries: Any) -> Any:
-    """A header's entries as JSON would give them back: an entry of string `key` and `value` only (what
-    functions add) copied whole, anything else by `_plain_copy`."""
+def _entries_copy(name: str, entries: Any) -> tuple[Any, list[str] | None]:
+    """A header's entries as JSON would give them back (an entry of string `key` and `value` only,
+    what functions add, copied whole; anything else by `_plain_copy`), and their values when each is
+    such an entry and valid for `name` (else None)."""
     if type(entries) is not list:
-        return _plain_copy(entries)
-    return [
-        dict(entry)
-        if type(entry) is dict
-        and entry.keys() <= FLAT_ENTRY
-        and type(entry.get("value")) is str
-        and type(entry.get("key", "")) is str
-        else _plain_copy(entry)
-        for entry in entries
-    ]
+        return _plain_copy(entries), None
+    copy: list[Any] = []
+    values: list[str] | None = []
+    for entry in entries:
+        if type(entry) is dict and entry.keys() <= FLAT_ENTRY:
+            value, key = entry.get("value"), entry.get("key", "")
+            if type(value) is str and type(key) is str:
+                copy.append(dict(entry))
+                if values is not None and _valid_entry(name, entry.get("key"), value):
+                    values.append(value)
+                else:
+                    values = None
+                continue
+        copy.append(_plain_copy(entry))
+        values = None
+    return copy, values
 
 
 def _exact_types(value: Any) -> bool:
@@ -281,17 +306,24 @@ def _check_entries(name: Any, entries: Any) -> list[str]:
     return values
 
 
-def _changed_headers(headers: Any, given: dict[str, list[dict[str, str]]]) -> list[str]:
+def _changed_headers(
+    headers: Any, given: dict[str, list[dict[str, str]]], scan: Scan | None = None
+) -> list[str]:
     """The names whose values differ from those CloudFront gave the function (`given`), added and
     removed ones included. A header whose entries are exactly as given is not checked again; every
-    other one is checked as `_check_headers` checks it."""
+    other one is checked as `_check_headers` checks it. With the `scan` made while copying the
+    result, only the headers it names are looked at, with the values it found where it found them."""
     headers = _header_map(headers)
     changed: list[str] = []
-    for name, entries in headers.items():
+    if scan is None:
+        scan = [
+            (name, None)
+            for name, entries in headers.items()
+            if (before := given.get(name)) is None or not (entries is before or before == entries)
+        ]
+    for name, found in scan:
+        values = found if found is not None else _checked_values(name, headers[name])
         before = given.get(name)
-        if before is not None and (entries is before or before == entries):
-            continue
-        values = _checked_values(name, entries)
         if before is None or values != [entry["value"] for entry in before]:
             changed.append(name)
     changed += [name for name in given if name not in headers]
@@ -452,26 +484,30 @@ def _check_request_body(trigger: Trigger, before: dict[str, Any], request: dict[
         )
 
 
-def _validate_request(trigger: Trigger, before: dict[str, Any], request: dict[str, Any]) -> Outcome:
+def _validate_request(
+    trigger: Trigger, before: dict[str, Any], request: dict[str, Any], scan: Scan | None = None
+) -> Outcome:
     for field in _READ_ONLY_FIELDS:
         if request.get(field) != before.get(field):
             raise Violation(
                 "read-only-field", _failed(f"The function tried to change the read-only field {field}.")
             )
     _check_uri(before, request)
-    _check_header_changes(trigger, _changed_headers(request.get("headers"), before["headers"]))
+    _check_header_changes(trigger, _changed_headers(request.get("headers"), before["headers"], scan))
     _check_origin(trigger, before, request)
     _check_request_body(trigger, before, request)
     return Outcome("request", request, generated=False)
 
 
-def _validate_response(trigger: Trigger, before: dict[str, Any], response: dict[str, Any]) -> Outcome:
+def _validate_response(
+    trigger: Trigger, before: dict[str, Any], response: dict[str, Any], scan: Scan | None = None
+) -> Outcome:
     status = _status(response.get("status"))
     if trigger is Trigger.VIEWER_RESPONSE and status != int(before["status"]):
         raise Violation(
             "status-read-only", _failed("A viewer-response function cannot change the status code.")
         )
-    _check_header_changes(trigger, _changed_headers(response.get("headers"), before["headers"]))
+    _check_header_changes(trigger, _changed_headers(response.get("headers"), before["headers"], scan))
     if "body" in response:
         body_size = _body_size(response)
         limit = trigger.generated_response_limit
@@ -494,7 +530,7 @@ def validate(trigger: Trigger, before: dict[str, Any], result: Any) -> Outcome:
             "(the function returned None: is a `return` missing?).",
         )
     part = "request" if trigger.is_request else "response"
-    value = _as_json(result, before[part]["headers"])
+    value, scan = _copied(result, before[part]["headers"])
     if not isinstance(value, dict):
         raise Violation(
             "not-an-object",
@@ -505,5 +541,5 @@ def validate(trigger: Trigger, before: dict[str, Any], result: Any) -> Outcome:
         if "status" in value:
             _check_generated(trigger, value)
             return Outcome("response", value, generated=True)
-        return _validate_request(trigger, before["request"], value)
-    return _validate_response(trigger, before["response"], value)
+        return _validate_request(trigger, before["request"], value, scan)
+    return _validate_response(trigger, before["response"], value, scan)

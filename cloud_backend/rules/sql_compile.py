@@ -8,6 +8,7 @@ Pure, as the interpreter is.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import re
 from collections.abc import Callable
@@ -30,6 +31,9 @@ from cloud_backend.rules.sql_eval import (
 )
 
 Compiled = Callable[[Evaluator], Any]
+# Python compiles at most 20 blocks nested in one another (each AND/OR chain or CASE in a generated
+# function is one): a statement nested deeper than that keeps its closures
+_TOO_DEEP = (SyntaxError, RecursionError)
 COMPARISONS = ("=", "<>", "<", "<=", ">", ">=")
 
 
@@ -283,10 +287,10 @@ class CompiledStatement:
         self.statement = statement
         self.where: Callable[[Evaluator], bool] | None = None
         if statement.where is not None:
+            self.where = compile_condition(statement.where)
             if _calls_can_be_made(statement.where):
-                self.where = generate_condition(statement.where, compile_expression)
-            else:
-                self.where = compile_condition(statement.where)
+                with contextlib.suppress(*_TOO_DEEP):
+                    self.where = generate_condition(statement.where, compile_expression)
         items: list[tuple[str | None, Expr | None, bool]] = []
         for item in statement.select:
             if isinstance(item.expr, Star) and item.alias is None:
@@ -294,7 +298,10 @@ class CompiledStatement:
             else:
                 key = item.alias or column_name(item.expr)
                 items.append((key, item.expr, _calls_can_be_made(item.expr)))
-        self.select: Callable[[Evaluator], dict[str, Any]] = generate_select(items, compile_expression)
+        try:
+            self.select: Callable[[Evaluator], dict[str, Any]] = generate_select(items, compile_expression)
+        except _TOO_DEEP:  # every item its closure: a call each, nothing nested in the generated text
+            self.select = generate_select([(k, e, False) for k, e, _ in items], compile_expression)
 
     def evaluate(self, message: Message, environment: Environment) -> dict[str, Any] | None:
         """As `sql_eval.evaluate`: the output, or None when the WHERE does not hold."""

@@ -96,3 +96,18 @@ def test_they_agree_on_payloads_that_are_not_json_too(statement, payload):
     message = Message("chat/out", payload, "")
     compiled = same(lambda: CompiledStatement(statement).evaluate(message, ENVIRONMENT))
     assert compiled == same(lambda: evaluate(statement, message, ENVIRONMENT))
+
+
+def test_a_statement_nested_deeper_than_python_compiles_keeps_its_closures_and_agrees():
+    """Thirty AND/OR levels and a CASE: past the 20 nested blocks Python compiles in one function."""
+    nested = Binary("=", Path(("a",)), Literal(1))
+    for level in range(30):
+        nested = Binary("AND" if level % 2 else "OR", Path(("b",)), nested)
+    nested = Case(nested, ((Literal(True), Literal("yes")),), Literal("no"))
+    statement = Statement((SelectItem(nested, "v"),), "chat/out", Binary("<>", nested, Literal("never")))
+    compiled = CompiledStatement(statement)
+    assert not hasattr(compiled.where, "source")  # the closures; a shallow statement is generated:
+    assert hasattr(CompiledStatement(Statement((), "chat/out", Path(("b",)))).where, "source")
+    for document in ({"a": 1, "b": True}, {"a": 2, "b": False}, {"a": 1, "b": False}, {"b": "x"}, []):
+        message = Message("chat/out", json.dumps(document).encode(), "client-1")
+        assert compiled.evaluate(message, ENVIRONMENT) == evaluate(statement, message, ENVIRONMENT)

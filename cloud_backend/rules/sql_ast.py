@@ -55,6 +55,13 @@ class Case:
 Expr = Literal | Path | Star | Call | Unary | Binary | Case
 
 
+def chain(expr: Expr, op: str) -> list[Expr]:
+    """The parts of a chain of `op` (AND or OR), left to right, whatever its grouping."""
+    if isinstance(expr, Binary) and expr.op == op:
+        return [*chain(expr.left, op), *chain(expr.right, op)]
+    return [expr]
+
+
 @dataclass(frozen=True)
 class SelectItem:
     expr: Expr

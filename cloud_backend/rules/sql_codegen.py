@@ -22,12 +22,11 @@ test (`tests/unit/test_sql_compile_agreement.py`) holds the functions to the int
 from __future__ import annotations
 
 import math
-import re
 import types
 from collections.abc import Callable
 from typing import Any
 
-from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Unary
+from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Unary, chain
 from cloud_backend.rules.sql_eval import (
     FUNCTIONS,
     UNDEFINED,
@@ -35,6 +34,7 @@ from cloud_backend.rules.sql_eval import (
     arithmetic,
     compare,
     is_number,
+    literal_pattern,
 )
 
 Generated = Callable[[Evaluator], Any]
@@ -131,7 +131,7 @@ class _Writer:
         self.emit(f"{out} = {otherwise}")
         self.emit("while True:  # a block to leave early")
         self._depth += 1
-        for part in _parts(expr, expr.op):
+        for part in chain(expr, expr.op):
             value = self.value(part)
             self.emit(f"if {value} is {deciding}:")
             self.emit(f"    {out} = {deciding}")
@@ -195,7 +195,11 @@ class _Writer:
         out = self.local()
         if call.name in _WRITTEN_OUT:
             self.emit(f"{out} = " + _WRITTEN_OUT[call.name].format(*args))
-        elif call.name == "regexp_matches" and (pattern := _pattern(call.args[1])) is not None:
+        elif (
+            call.name == "regexp_matches"
+            and isinstance(call.args[1], Literal)
+            and (pattern := literal_pattern(call.args[1].value)) is not None
+        ):
             found = f"{self.helper(pattern)}.search({args[0]}) is not None"
             self.emit(f"{out} = ({found}) if isinstance({args[0]}, str) else UNDEFINED")
         else:
@@ -222,7 +226,7 @@ def generate_condition(where: Expr, fallback: Callable[[Expr], Generated]) -> Ge
     """The WHERE as one function: whether it is exactly true, leaving at the first AND part that is
     not (as `sql_compile.compile_condition`). Only for a WHERE whose calls can all be made."""
     writer = _Writer(fallback)
-    for part in _parts(where, "AND"):
+    for part in chain(where, "AND"):
         value = writer.value(part)
         writer.emit(f"if {value} is not True:")
         writer.emit("    return False")
@@ -251,21 +255,3 @@ def generate_select(
         writer.emit(f"    out[{writer.const(key or '_value')}] = {value}")
     writer.emit("return out")
     return writer.function("select", writer.lines)
-
-
-def _parts(expr: Expr, op: str) -> list[Expr]:
-    """The parts of a chain of `op` (AND or OR), left to right, whatever its grouping."""
-    if isinstance(expr, Binary) and expr.op == op:
-        return [*_parts(expr.left, op), *_parts(expr.right, op)]
-    return [expr]
-
-
-def _pattern(expr: Expr) -> re.Pattern[str] | None:
-    """A literal pattern compiled at load; None for anything else (the function's general path
-    answers it, Undefined for a pattern that does not compile)."""
-    if not isinstance(expr, Literal) or not isinstance(expr.value, str):
-        return None
-    try:
-        return re.compile(expr.value)
-    except re.error:
-        return None

@@ -108,7 +108,8 @@ def logical(op: str, left: Any, right: Any) -> Any:
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: `json.dumps` with an option makes one a call
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """A value as text (concat, substitution templates): a string as it is, else compact JSON."""
     if isinstance(value, str):
         return value
     if type(value) is int:  # a timestamp in a sort key: what JSON writes for it
@@ -203,7 +204,7 @@ def _concat(evaluator: Evaluator, *values: Any) -> Any:
         return UNDEFINED
     if all(isinstance(v, list) for v in values):
         return [item for value in values for item in value]
-    return "".join(_text(v) for v in values)
+    return "".join(text_of(v) for v in values)
 
 
 def _get(evaluator: Evaluator, container: Any, key: Any) -> Any:
@@ -217,8 +218,19 @@ def _get(evaluator: Evaluator, container: Any, key: Any) -> Any:
 def _encode(evaluator: Evaluator, value: Any, encoding: Any) -> Any:
     if encoding != "base64" or value is UNDEFINED:
         return UNDEFINED
-    raw = value if isinstance(value, bytes) else _text(value).encode()
+    raw = value if isinstance(value, bytes) else text_of(value).encode()
     return base64.b64encode(raw).decode("ascii")
+
+
+def literal_pattern(pattern: Any) -> re.Pattern[str] | None:
+    """A `regexp_matches` pattern given as a literal, compiled once at load; None when it is not a
+    string or does not compile (the function answers Undefined for it)."""
+    if not isinstance(pattern, str):
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
 
 
 def _regexp_matches(evaluator: Evaluator, value: Any, pattern: Any) -> Any:

@@ -7,12 +7,11 @@ template fails at load with the rule's name.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from cloud_backend.rules.sql_ast import Expr
-from cloud_backend.rules.sql_eval import UNDEFINED, Environment, Message, evaluate_expression
+from cloud_backend.rules.sql_eval import UNDEFINED, Environment, Message, evaluate_expression, text_of
 from cloud_backend.rules.sql_parser import parse_expression
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -43,5 +42,5 @@ class Template:
             value = evaluate_expression(part, message, environment)
             if value is UNDEFINED or value is None:
                 continue
-            out.append(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+            out.append(text_of(value))
         return "".join(out)

@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine  # noqa: E402
 from bench.measure import cpu_seconds, spread  # noqa: E402
+from tests.fakes.broker import free_port  # noqa: E402
 
 ORIGIN = """
 import asyncio, sys
@@ -67,12 +68,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:

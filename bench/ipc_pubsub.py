@@ -37,15 +37,10 @@ from bench.machine import machine  # noqa: E402
 from bench.measure import cpu_seconds, spread  # noqa: E402
 from greengrass_components.runtime.control_client import control_request  # noqa: E402
 from greengrass_components.runtime.core_paths import CorePaths  # noqa: E402
+from tests.fakes.broker import free_port  # noqa: E402
 
 PEER = REPO / "bench" / "pubsub_peer.py"
 LIMIT_S = 300.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_files(paths: list[Path], limit: float = LIMIT_S) -> None:

@@ -37,21 +37,14 @@ sys.path.insert(0, str(ROOT))
 from bench.edge_gateway import get  # noqa: E402
 from bench.machine import machine  # noqa: E402
 from bench.measure import spread  # noqa: E402
-from cloud_backend.local.stack import DEFAULT_TEMPLATE  # noqa: E402
+from bench.rules import NoActions, template_rules  # noqa: E402
 from cloud_backend.rules.engine import RulesEngine  # noqa: E402
-from cloud_backend.rules.loader import load_rules  # noqa: E402
 from cloud_backend.store.records import ChatMessage  # noqa: E402
 from cloud_backend.store.sqlite import SqliteDatabase, SqliteMessageStore  # noqa: E402
 from cloudfront_edge.emulator.local import EdgeSettings, LocalEdge  # noqa: E402
-from edgeway_common import cfn  # noqa: E402
 from tests.fakes.broker import free_port  # noqa: E402
 
 Operation = Callable[[], Awaitable[None]]
-
-
-class _NoActions:
-    def run(self, call: Any, failed: Any) -> None:
-        return None
 
 
 def _store_put(folder: Path) -> Operation:
@@ -73,9 +66,7 @@ def _store_put(folder: Path) -> Operation:
 
 
 def _rules() -> Operation:
-    template = cfn.load_template(DEFAULT_TEMPLATE)
-    rules = load_rules(template, cfn.LocalResolver(template, {}, str(DEFAULT_TEMPLATE)))
-    engine = RulesEngine(rules, _NoActions(), lambda: 1_800_000_000_000, lambda: "u")
+    engine = RulesEngine(template_rules(), NoActions(), lambda: 1_800_000_000_000, lambda: "u")
     count = 0
 
     async def process() -> None:

@@ -27,6 +27,7 @@ from bench.machine import machine  # noqa: E402
 from cloud_backend.local.stack import DEFAULT_TEMPLATE  # noqa: E402
 from cloud_backend.rules.engine import RulesEngine  # noqa: E402
 from cloud_backend.rules.loader import load_rules  # noqa: E402
+from cloud_backend.rules.model import Rule  # noqa: E402
 from cloud_backend.rules.sql_compile import CompiledStatement  # noqa: E402
 from cloud_backend.rules.sql_eval import Environment, Message, evaluate  # noqa: E402
 from edgeway_common import cfn  # noqa: E402
@@ -67,8 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
     args = parser.parse_args()
-    template = cfn.load_template(DEFAULT_TEMPLATE)
-    rules = load_rules(template, cfn.LocalResolver(template, {}, str(DEFAULT_TEMPLATE)))
+    rules = template_rules()
     compiled = [CompiledStatement(rule.statement) for rule in rules]
     environment = Environment(now_ms=lambda: 1_800_000_000_000, new_uuid=lambda: "u")
     batch = messages(args.messages, random.Random(5))
@@ -106,7 +106,7 @@ def main() -> None:
 
     # Per message, as the broker's loop pays it: the engine (compiled, a WHERE shared by several rules
     # evaluated once, actions handed to a runner that does nothing) against the interpreter rule by rule.
-    engine = RulesEngine(rules, _NoActions(), environment.now_ms, environment.new_uuid)
+    engine = RulesEngine(rules, NoActions(), environment.now_ms, environment.new_uuid)
     started = time.process_time()
     for message, matching in pairs:
         for rule, _ in matching:
@@ -128,7 +128,15 @@ def main() -> None:
     }))  # fmt: skip
 
 
-class _NoActions:
+def template_rules() -> list[Rule]:
+    """The rules of the project's cloud template, as `edgeway cloud run` loads them."""
+    template = cfn.load_template(DEFAULT_TEMPLATE)
+    return load_rules(template, cfn.LocalResolver(template, {}, str(DEFAULT_TEMPLATE)))
+
+
+class NoActions:
+    """An action runner that runs nothing: the rules' own cost, without their actions'."""
+
     def run(self, call: Any, failed: Any) -> None:
         return None
 

@@ -30,9 +30,13 @@ def to_cf_headers(headers: Headers) -> CfHeaders:
     return mapped
 
 
-def from_cf_headers(headers: CfHeaders) -> Headers:
+def from_cf_headers(headers: CfHeaders, leaving_out: str = "") -> Headers:
+    """(key, value) pairs in the map's order; `leaving_out` is a lowercase name to drop."""
     return [
-        (entry.get("key") or name, entry["value"]) for name, entries in headers.items() for entry in entries
+        (entry.get("key") or name, entry["value"])
+        for name, entries in headers.items()
+        if name != leaving_out
+        for entry in entries
     ]
 
 

@@ -257,9 +257,7 @@ class EdgeGateway:
         }
         outcome = await self._run(behaviour, Trigger.VIEWER_RESPONSE, cf, request_id)
         if outcome is not None:
-            response.headers = [
-                (k, v) for k, v in events.from_cf_headers(outcome.value["headers"]) if k.lower() != "via"
-            ]
+            response.headers = events.from_cf_headers(outcome.value["headers"], leaving_out="via")
             await _replace_body(response, outcome.value)
         return response
 

@@ -177,7 +177,8 @@ def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> tuple[dict[
     result's headers, compared in C instead of copied in Python. Equal to a list of string-only dicts
     and accepted by `marshal` (which takes only the exact built-in types) means the JSON round trip
     would give back exactly the given entries. Nothing changes a header entry in place once built, so
-    sharing one is safe. The other headers are copied and checked in the same pass (the scan)."""
+    sharing one is safe. The other headers are copied and checked in the same pass (the scan); a
+    header of one entry with a string key and value, as functions add them, without a call."""
     copy: dict[str, Any] = {}
     scan: Scan = []
     for name, entries in headers.items():
@@ -186,9 +187,17 @@ def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> tuple[dict[
         before = given.get(name)
         if before is not None and entries == before:
             copy[name] = before if _exact_types(entries) else _entries_copy(name, entries)[0]
-        else:
-            copy[name], values = _entries_copy(name, entries)
-            scan.append((name, values))
+            continue
+        if type(entries) is list and len(entries) == 1:
+            entry = entries[0]
+            if type(entry) is dict and len(entry) == 2:
+                key, value = entry.get("key"), entry.get("value")
+                if type(key) is str and type(value) is str:  # so the two fields are key and value
+                    copy[name] = [dict(entry)]
+                    scan.append((name, [value] if _valid_entry(name, key, value) else None))
+                    continue
+        copy[name], values = _entries_copy(name, entries)
+        scan.append((name, values))
     return copy, scan
 
 
@@ -332,6 +341,8 @@ def _changed_headers(
 
 def _check_header_changes(trigger: Trigger, changed: list[str]) -> None:
     read_only = READ_ONLY[trigger]
+    if not any(name in read_only or is_disallowed(name) for name in changed):
+        return
     for name in sorted(changed):  # the first in name order, whatever order the function used
         if is_disallowed(name):
             raise Violation(

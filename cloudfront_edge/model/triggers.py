@@ -6,25 +6,23 @@ import enum
 
 
 class Trigger(enum.StrEnum):
+    """What differs between the event types is worked out once per member, in `__init__`: these are
+    read several times for every request the local CloudFront serves, where a property's call cost
+    more than the answer."""
+
     VIEWER_REQUEST = "viewer-request"
     ORIGIN_REQUEST = "origin-request"
     ORIGIN_RESPONSE = "origin-response"
     VIEWER_RESPONSE = "viewer-response"
 
-    @property
-    def is_viewer(self) -> bool:
-        return self in (Trigger.VIEWER_REQUEST, Trigger.VIEWER_RESPONSE)
+    is_viewer: bool
+    is_request: bool
+    timeout_s: float  # Lambda@Edge's function timeout: 5 s for viewer triggers, 30 s for origin triggers
+    # the largest response a function may generate (headers and body): 40 KB viewer, 1 MB origin
+    generated_response_limit: int
 
-    @property
-    def is_request(self) -> bool:
-        return self in (Trigger.VIEWER_REQUEST, Trigger.ORIGIN_REQUEST)
-
-    @property
-    def timeout_s(self) -> float:
-        """Lambda@Edge's function timeout: 5 s for viewer triggers, 30 s for origin triggers."""
-        return 5.0 if self.is_viewer else 30.0
-
-    @property
-    def generated_response_limit(self) -> int:
-        """Largest response a function may generate (headers and body): 40 KB viewer, 1 MB origin."""
-        return 40 * 1024 if self.is_viewer else 1024 * 1024
+    def __init__(self, value: str) -> None:
+        self.is_viewer = value.startswith("viewer-")
+        self.is_request = value.endswith("-request")
+        self.timeout_s = 5.0 if self.is_viewer else 30.0
+        self.generated_response_limit = 40 * 1024 if self.is_viewer else 1024 * 1024

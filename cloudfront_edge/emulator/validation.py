@@ -16,8 +16,7 @@ import functools
 import json
 import marshal
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cloudfront_edge.model.triggers import Trigger
 
@@ -90,9 +89,9 @@ class Violation(Exception):
         super().__init__(f"{message} (rule: {rule}{where})")
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a valid result means: the request goes on, or this response is sent instead."""
+class Outcome(NamedTuple):
+    """What a valid result means: the request goes on, or this response is sent instead. A named tuple:
+    made for every function call (see `Invocation`)."""
 
     kind: str  # "request" or "response"
     value: dict[str, Any]
@@ -159,7 +158,7 @@ def _copied(result: Any, given: dict[str, Any] | None) -> tuple[Any, Scan | None
             if key == "headers":
                 copy[key], scan = _headers_copy(item, given)
             else:
-                copy[key] = _plain_copy(item)
+                copy[key] = item if type(item) is str else _plain_copy(item)
         return copy, scan
     except (_NotPlain, RecursionError):
         pass
@@ -175,18 +174,21 @@ def _copied(result: Any, given: dict[str, Any] | None) -> tuple[Any, Scan | None
 def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> tuple[dict[str, Any], Scan]:
     """A header map's plain copy that shares the entries the function left as they were: most of a
     result's headers, compared in C instead of copied in Python. Equal to a list of string-only dicts
-    and accepted by `marshal` (which takes only the exact built-in types) means the JSON round trip
-    would give back exactly the given entries. Nothing changes a header entry in place once built, so
-    sharing one is safe. The other headers are copied and checked in the same pass (the scan); a
-    header of one entry with a string key and value, as functions add them, without a call."""
+    and accepted by `marshal` (which takes only the exact built-in types: one call for all of them,
+    header by header only when that fails) means the JSON round trip would give back exactly the given
+    entries. Nothing changes a header entry in place once built, so sharing one is safe. The other
+    headers are copied and checked in the same pass (the scan); a header of one entry with a string
+    key and value, as functions add them, without a call."""
     copy: dict[str, Any] = {}
     scan: Scan = []
+    shared: list[tuple[str, Any]] = []
     for name, entries in headers.items():
         if type(name) is not str:
             raise _NotPlain
         before = given.get(name)
         if before is not None and entries == before:
-            copy[name] = before if _exact_types(entries) else _entries_copy(name, entries)[0]
+            copy[name] = before
+            shared.append((name, entries))
             continue
         if type(entries) is list and len(entries) == 1:
             entry = entries[0]
@@ -198,6 +200,10 @@ def _headers_copy(headers: dict[Any, Any], given: dict[str, Any]) -> tuple[dict[
                     continue
         copy[name], values = _entries_copy(name, entries)
         scan.append((name, values))
+    if shared and not _exact_types(shared):
+        for name, entries in shared:
+            if not _exact_types(entries):
+                copy[name] = _entries_copy(name, entries)[0]
     return copy, scan
 
 
@@ -341,7 +347,7 @@ def _changed_headers(
 
 def _check_header_changes(trigger: Trigger, changed: list[str]) -> None:
     read_only = READ_ONLY[trigger]
-    if not any(name in read_only or is_disallowed(name) for name in changed):
+    if read_only.isdisjoint(changed) and not any(map(is_disallowed, changed)):
         return
     for name in sorted(changed):  # the first in name order, whatever order the function used
         if is_disallowed(name):

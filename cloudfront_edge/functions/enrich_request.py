@@ -13,6 +13,7 @@ the viewer's address and User-Agent, marked `x-ab-set` so the viewer-response fu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -64,6 +65,7 @@ _DROP_EXACT = frozenset(p for p in _CONFIG["dropParams"] if not p.endswith("*"))
 _DROP_PREFIXES = tuple(p[:-1] for p in _CONFIG["dropParams"] if p.endswith("*"))
 
 
+@functools.lru_cache(maxsize=4096)  # a site's viewers send a few User-Agents over and over
 def device_class(user_agent: str) -> str:
     if not user_agent or _BOTS.search(user_agent):
         return "bot"
@@ -74,6 +76,7 @@ def device_class(user_agent: str) -> str:
     return "desktop"
 
 
+@functools.lru_cache(maxsize=4096)  # a viewer's requests come one after another
 def choose_bucket(client_ip: str, user_agent: str) -> str:
     """A stable, even split, not a secret: BLAKE2b (CPython's own, 8 bytes) rather than OpenSSL's
     SHA-256, which costs several times as much on a request that finds its caches cold."""

@@ -68,8 +68,9 @@ def _hsts_text(hsts: dict[str, Any]) -> str:
     return value
 
 
-def _build_policies(config: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Every prefix's complete header list, computed once at import: longest prefix first."""
+def _build_policies(config: dict[str, Any]) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """Every prefix's complete header list, computed once at import: longest prefix first; each header
+    as (lowercase name, name, value)."""
     base_csp = {name: list(sources) for name, sources in _DEFAULT_CSP.items()}
     base_csp["connect-src"] = base_csp["connect-src"] + list(config.get("connectSrc", []))
     prefixes: dict[str, dict[str, Any]] = {"/": {}}
@@ -91,7 +92,7 @@ def _build_policies(config: dict[str, Any]) -> list[tuple[str, list[tuple[str, s
             ("Cross-Origin-Opener-Policy", policy["crossOriginOpenerPolicy"]),
             ("Cross-Origin-Resource-Policy", policy["crossOriginResourcePolicy"]),
         ]
-        built.append((prefix, headers))
+        built.append((prefix, [(key.lower(), key, value) for key, value in headers]))
     built.sort(key=lambda item: len(item[0]), reverse=True)
     return built
 
@@ -99,7 +100,8 @@ def _build_policies(config: dict[str, Any]) -> list[tuple[str, list[tuple[str, s
 _POLICIES = _build_policies(_load_config())
 
 
-def headers_for(uri: str) -> list[tuple[str, str]]:
+def headers_for(uri: str) -> list[tuple[str, str, str]]:
+    """(lowercase name, name, value) of each header the longest matching prefix's policy sets."""
     for prefix, headers in _POLICIES:
         if uri.startswith(prefix):
             return headers
@@ -122,8 +124,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     headers = response["headers"]
     for name in _REMOVED:
         headers.pop(name, None)
-    for key, value in headers_for(request.get("uri", "/")):
-        headers[key.lower()] = [{"key": key, "value": value}]
+    for name, key, value in headers_for(request.get("uri", "/")):
+        headers[name] = [{"key": key, "value": value}]
     if cf.get("config", {}).get("eventType") == "viewer-response":
         cookie = _ab_cookie(request)
         if cookie is not None:

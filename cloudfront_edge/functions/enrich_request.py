@@ -65,7 +65,10 @@ _DROP_EXACT = frozenset(p for p in _CONFIG["dropParams"] if not p.endswith("*"))
 _DROP_PREFIXES = tuple(p[:-1] for p in _CONFIG["dropParams"] if p.endswith("*"))
 
 
-@functools.lru_cache(maxsize=4096)  # a site's viewers send a few User-Agents over and over
+# A site's viewers send a few User-Agents over and over, and a viewer's requests come one after
+# another: the answers are kept for the last 256 (at most ~10 MB even if each came with 20 KB of
+# headers, well within a viewer function's 128 MB).
+@functools.lru_cache(maxsize=256)
 def device_class(user_agent: str) -> str:
     if not user_agent or _BOTS.search(user_agent):
         return "bot"
@@ -76,7 +79,7 @@ def device_class(user_agent: str) -> str:
     return "desktop"
 
 
-@functools.lru_cache(maxsize=4096)  # a viewer's requests come one after another
+@functools.lru_cache(maxsize=256)
 def choose_bucket(client_ip: str, user_agent: str) -> str:
     """A stable, even split, not a secret: BLAKE2b (CPython's own, 8 bytes) rather than OpenSSL's
     SHA-256, which costs several times as much on a request that finds its caches cold."""

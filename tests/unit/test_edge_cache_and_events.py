@@ -166,3 +166,20 @@ def test_built_events_have_the_samples_shape():
 def test_body_object_truncates_at_the_trigger_limit():
     body = events.body_object(b"x" * (40 * 1024 + 1), Trigger.VIEWER_REQUEST)
     assert body["inputTruncated"] is True
+
+
+@pytest.mark.parametrize(
+    ("trigger", "viewer", "request_side", "timeout", "limit"),
+    [
+        (Trigger.VIEWER_REQUEST, True, True, 5.0, 40 * 1024),
+        (Trigger.ORIGIN_REQUEST, False, True, 30.0, 1024 * 1024),
+        (Trigger.ORIGIN_RESPONSE, False, False, 30.0, 1024 * 1024),
+        (Trigger.VIEWER_RESPONSE, True, False, 5.0, 40 * 1024),
+    ],
+)
+def test_each_event_type_has_lambda_at_edge_quotas(trigger, viewer, request_side, timeout, limit):
+    """Lambda@Edge's quotas: 5 s and 40 KB generated responses for viewer triggers, 30 s and 1 MB for
+    origin triggers; the request triggers are judged on the request, the others on the response."""
+    assert Trigger(trigger.value) is trigger
+    assert (trigger.is_viewer, trigger.is_request) == (viewer, request_side)
+    assert (trigger.timeout_s, trigger.generated_response_limit) == (timeout, limit)

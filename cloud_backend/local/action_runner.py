@@ -52,6 +52,7 @@ class LocalActionRunner:
         self.error_log = error_log
         self._writer = WriteThread(transaction)
         self._unsent: list[Write] = []  # writes asked for in this pass of the loop
+        self._unsent_done: Future[None] = Future()  # settled once they are through
         self._unsent_lock = threading.Lock()  # an error action may ask from another thread
         self._log_lock = threading.Lock()
 
@@ -67,20 +68,27 @@ class LocalActionRunner:
 
             self.bus.after_delivery(invoke)
         elif isinstance(action, PutItem):
-            return self._watch(self._write(self._put_item, action.table, call.output), call, failed)
+            return self._write(self._put_item, (action.table, call.output), call, failed)
         elif isinstance(action, PutRecord):
-            return self._watch(self._write(self._put_record, action.stream, call), call, failed)
+            return self._write(self._put_record, (action.stream, call), call, failed)
         elif isinstance(action, LogError):
-            self._watch(self._write(self._log_error, action.log_group, call.output), call, failed)
+            self._write(self._log_error, (action.log_group, call.output), call, failed)
         return None
 
-    def _write(self, write: Callable[..., None], *args: Any) -> Future[Any]:
-        """The write's future now; the write itself goes to the writer thread after the delivery,
-        with the others asked for before then."""
-        done: Future[Any] = Future()
+    def _write(
+        self, write: Callable[..., None], args: tuple[Any, ...], call: ActionCall, failed: Failed
+    ) -> Future[None]:
+        """The write goes to the writer thread after the delivery, with the others asked for before
+        then; its failure goes to `failed`. Returns the future those writes share: settled once all of
+        them are through."""
+
+        def tell(error: BaseException) -> None:
+            failed(call, str(error))
+
         with self._unsent_lock:
             first = not self._unsent
-            self._unsent.append((write, args, done))
+            self._unsent.append((write, args, tell))
+            done = self._unsent_done
         if first:
             self.bus.after_delivery(self._send)
         return done
@@ -88,7 +96,9 @@ class LocalActionRunner:
     def _send(self) -> None:
         with self._unsent_lock:
             unsent, self._unsent = self._unsent, []
-        self._writer.submit_all(unsent)
+            done, self._unsent_done = self._unsent_done, Future()
+        if unsent:
+            self._writer.submit_all(unsent, done)
 
     @staticmethod
     def _watch(future: Future[Any], call: ActionCall, failed: Failed) -> Future[Any]:

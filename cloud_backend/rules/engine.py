@@ -16,8 +16,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cloud_backend.rules.model import Action, PutRecord, Republish, Rule, describe
 from cloud_backend.rules.sql_compile import CompiledStatement
@@ -28,9 +27,10 @@ log = logging.getLogger("edgeway.rules")
 MAX_TOPICS = 4096  # topics whose matching rules are kept
 
 
-@dataclass(frozen=True)
-class ActionCall:
-    """One action to run for one message: the action, its rendered target and the rule's output."""
+class ActionCall(NamedTuple):
+    """One action to run for one message: the action, its rendered target and the rule's output. A
+    named tuple, made for every action of every message (a frozen dataclass sets each field through
+    `object.__setattr__`)."""
 
     rule: Rule
     action: Action
@@ -48,8 +48,9 @@ _PAYLOAD = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 class ActionRunner(Protocol):
     def run(self, call: ActionCall, failed: Callable[[ActionCall, str], None]) -> Future[Any] | None:
-        """Run `call`; on failure, call `failed(call, error message)` (from any thread). Returns the
-        future of a durable write (a table or a stream), else None."""
+        """Run `call`; on failure, call `failed(call, error message)` (from any thread). For a durable
+        write (a table or a stream) returns a future settled once the write is through (kept, or
+        failed and reported), else None."""
 
 
 def _now_ms() -> int:

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloudfront_edge.emulator import events
+from cloudfront_edge.emulator import events, validation
 from cloudfront_edge.emulator.validation import Violation, _as_json, validate
 from cloudfront_edge.model.triggers import Trigger
 from tests.edge_support import sample_event
@@ -187,3 +187,85 @@ def test_a_function_gets_a_copy_that_shares_nothing_it_could_change(trigger):
     assert copy_ == cf
     assert not _containers(copy_[name], set()) & _containers(cf[name], set())
     assert all(copy_[other] is cf[other] for other in cf if other != name)
+
+
+_HEADER_NAMES = [
+    "x-a",
+    "user-agent",
+    "host",
+    "via",
+    "content-length",
+    "x-amz-cf-id",
+    "x-edge-a",
+    "connection",
+    "a b",
+]
+_CHANGES = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("header"),
+            st.sampled_from(_HEADER_NAMES),
+            st.sampled_from(["one", "two", "extra field", "subclass", "tuple", "not a list", "key other"]),
+            st.sampled_from(["v", "", "bad\nvalue"]),
+        ),
+        st.tuples(st.just("remove"), st.sampled_from([*_HEADER_NAMES, "server", "content-type"])),
+        st.tuples(
+            st.just("field"),
+            st.sampled_from(["uri", "querystring", "method", "status", "statusDescription", "body"]),
+            st.sampled_from(["/other", "a=1", "POST", "404", 200, "OK", None]),
+        ),
+    ),
+    max_size=5,
+)
+
+
+def _changed(part, changes):
+    result = json.loads(json.dumps(part))
+    headers = result["headers"]
+    for change in changes:
+        if change[0] == "header":
+            _, name, shape, value = change
+            entry = {"key": name.title() if shape != "key other" else "Other", "value": value}
+            headers[name] = {
+                "one": [entry],
+                "key other": [entry],
+                "two": [entry, dict(entry)],
+                "extra field": [{**entry, "note": 1}],
+                "subclass": [{**entry, "value": _Text(value)}],
+                "tuple": (entry,),
+                "not a list": entry,
+            }[shape]
+        elif change[0] == "remove":
+            headers.pop(change[1], None)
+        elif change[2] is None:
+            result.pop(change[1], None)
+        else:
+            result[change[1]] = change[2]
+    return result
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(list(Trigger)), _CHANGES)
+def test_the_one_pass_for_plain_results_agrees_with_the_full_checks(trigger, changes):
+    """What the one-pass check of a plain result accepts, the full checks accept with an equal outcome;
+    everything else it leaves to them."""
+    before = sample_event(trigger)["Records"][0]["cf"]
+    part = "request" if trigger.is_request else "response"
+    result = _changed(before[part], changes)
+    plain = validation._plain_outcome(trigger, part, before[part], result)
+    if plain is not None:
+        assert plain == validation._validate_in_full(trigger, before, result)
+
+
+def test_a_plain_result_takes_the_one_pass():
+    """The common result (headers added, one removed, the rest as given) is judged in one pass."""
+    for trigger, changes in [
+        (Trigger.VIEWER_REQUEST, [("header", "x-a", "one", "v")]),
+        (Trigger.VIEWER_RESPONSE, [("header", "x-a", "one", "v"), ("remove", "server")]),
+    ]:
+        before = sample_event(trigger)["Records"][0]["cf"]
+        part = "request" if trigger.is_request else "response"
+        result = _changed(before[part], changes)
+        plain = validation._plain_outcome(trigger, part, before[part], result)
+        assert plain is not None and plain == validation._validate_in_full(trigger, before, result)
+        assert plain.value["headers"]["x-a"] == [{"key": "X-A", "value": "v"}]

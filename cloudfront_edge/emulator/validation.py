@@ -581,7 +581,8 @@ def _plain_outcome(trigger: Trigger, part: str, given: dict[str, Any], result: A
     anything else, which the full path then judges (and refuses in CloudFront's order). What this
     accepts the full path accepts with an equal outcome (a property test holds them to it); it exists
     because a cache hit runs two functions, and the full path's steps cost several times their warm
-    time on a request that finds its caches cold."""
+    time on a request that finds its caches cold. Its loop starts as `_headers_copy`'s does and gives
+    up where that one scans; a helper for the steps they share would put a call per header back."""
     if type(result) is not dict or result.keys() != given.keys():
         return None
     for key, item in result.items():

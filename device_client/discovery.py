@@ -5,7 +5,10 @@ transport that tries what it found.
 `CoreFinder` asks discovery, writes each group's CA to the device's state folder (the core's broker
 certificate is issued by it), and lists every core endpoint in the order the response gives them, the
 last core that worked first. `FailoverTransport` tries those endpoints in turn on every connect,
-remembers the one that worked, and falls back to IoT Core (when given one) after them.
+remembers the one that worked, and falls back to IoT Core (when given one) after them. When none of
+them answers it asks discovery again (when given a way to) and tries what that finds: a device that
+asked before its core had registered its CA (an empty list), or whose core moved, gets there without
+a restart.
 """
 
 from __future__ import annotations
@@ -107,17 +110,38 @@ class FailoverTransport:
         candidates: Sequence[Candidate],
         make: Callable[[Endpoint], Transport] = PahoTransport,
         on_good: Callable[[Candidate], None] | None = None,
+        rediscover: Callable[[], Sequence[Candidate]] | None = None,
     ) -> None:
+        """`rediscover`: discovery asked again, when every candidate has failed a connect."""
         if not candidates:
             raise DiscoveryError(
                 "no endpoint to connect to: discovery named no core and there is no fallback"
             )
         self.candidates = list(candidates)
-        self._make, self._on_good = make, on_good
+        self._make, self._on_good, self._rediscover = make, on_good, rediscover
         self._current: Transport | None = None
         self.connected_to: Candidate | None = None
 
     def connect(self, events: TransportEvents) -> None:
+        failures = self._try_each(events)
+        if not failures:
+            return
+        if self._rediscover is not None:
+            try:
+                found = list(self._rediscover())
+            except DiscoveryError as exc:
+                failures.append(str(exc))
+            else:
+                log.info("discovered again", extra={"endpoints": len(found)})
+                if found:
+                    self.candidates = found
+                    failures = self._try_each(events)
+                    if not failures:
+                        return
+        raise ConnectError("no endpoint answered: " + "; ".join(failures))
+
+    def _try_each(self, events: TransportEvents) -> list[str]:
+        """Connects to the first candidate that answers; why each before it failed ([] if one did)."""
         failures = []
         for candidate in self.candidates:
             transport = self._make(candidate.endpoint)
@@ -130,8 +154,8 @@ class FailoverTransport:
             self._current, self.connected_to = transport, candidate
             if self._on_good is not None:
                 self._on_good(candidate)
-            return
-        raise ConnectError("no endpoint answered: " + "; ".join(failures))
+            return []
+        return failures or ["no endpoint to try"]
 
     def disconnect(self) -> None:
         if self._current is not None:

@@ -71,6 +71,7 @@ def run(
     from device_client.agent import AgentSettings, DeviceAgent, check_interval
     from device_client.client import DeviceClient
     from device_client.discovery import (
+        Candidate,
         CoreFinder,
         DiscoveryEndpoint,
         FailoverTransport,
@@ -105,11 +106,14 @@ def run(
         if discover:
             assert cert is not None and key is not None
             finder = CoreFinder(thing, folder, cert, key)
-            response = discover_cores(thing, DiscoveryEndpoint(discovery_host, discovery_port, ca), cert, key)
+            where = DiscoveryEndpoint(discovery_host, discovery_port, ca)
             fallback = direct if (tls is not None or token is not None) and port is not None else None
-            transport = FailoverTransport(
-                with_fallback(finder.candidates(response), fallback), on_good=finder.remember
-            )
+
+            def found() -> list[Candidate]:
+                assert cert is not None and key is not None
+                return with_fallback(finder.candidates(discover_cores(thing, where, cert, key)), fallback)
+
+            transport = FailoverTransport(found(), on_good=finder.remember, rediscover=found)
             route = "core"
         else:
             transport = PahoTransport(direct)

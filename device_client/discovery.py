@@ -155,7 +155,7 @@ class FailoverTransport:
             if self._on_good is not None:
                 self._on_good(candidate)
             return []
-        return failures or ["no endpoint to try"]
+        return failures  # never empty here: there is always a candidate
 
     def disconnect(self) -> None:
         if self._current is not None:

@@ -10,7 +10,6 @@ rule that sees one message. Statements are compiled to closures when the engine 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import random
 import time
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 from cloud_backend.rules.model import Action, PutRecord, Republish, Rule, describe
 from cloud_backend.rules.sql_compile import CompiledStatement
 from cloud_backend.rules.sql_eval import Environment, Evaluator, Message
+from edgeway_common.json_codec import dumps_compact
 from edgeway_common.topics import topic_matches
 
 log = logging.getLogger("edgeway.rules")
@@ -39,11 +39,7 @@ class ActionCall(NamedTuple):
     target: str = ""  # the rendered topic (republish) or partition key (kinesis)
 
     def payload(self) -> bytes:
-        return _PAYLOAD.encode(self.output).encode()
-
-
-# made once: `json.dumps` with options makes an encoder each call, and a republish encodes every message
-_PAYLOAD = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+        return dumps_compact(self.output).encode()
 
 
 class ActionRunner(Protocol):
@@ -116,9 +112,7 @@ class RulesEngine:
             output = compiled.select(evaluator)
             fired += 1
             for action in rule.actions:
-                pending = self._runner.run(
-                    self._call(rule, action, message, output, environment), self._failed
-                )
+                pending = self._runner.run(self._call(rule, action, evaluator, output), self._failed)
                 if pending is not None and durable is not None:
                     durable.append(pending)
         return fired
@@ -139,15 +133,13 @@ class RulesEngine:
         return matching
 
     @staticmethod
-    def _call(
-        rule: Rule, action: Action, message: Message, output: dict[str, Any], env: Environment
-    ) -> ActionCall:
+    def _call(rule: Rule, action: Action, evaluator: Evaluator, output: dict[str, Any]) -> ActionCall:
         target = ""
         if isinstance(action, Republish):
-            target = action.topic.render(message, env)
+            target = action.topic.render_for(evaluator)
         elif isinstance(action, PutRecord):
-            target = action.partition_key.render(message, env)
-        return ActionCall(rule, action, message, output, target)
+            target = action.partition_key.render_for(evaluator)
+        return ActionCall(rule, action, evaluator.message, output, target)
 
     def _failed(self, call: ActionCall, error: str) -> None:
         failed_action, resource = describe(call.action)
@@ -166,5 +158,6 @@ class RulesEngine:
             "failures": [{"failedAction": failed_action, "failedResource": resource, "errorMessage": error}],
         }
         environment = Environment(now_ms=self._now_ms, new_uuid=self._new_uuid)
-        error_call = self._call(call.rule, call.rule.error_action, call.message, document, environment)
+        evaluator = Evaluator(call.message, call.message.document(), environment)
+        error_call = self._call(call.rule, call.rule.error_action, evaluator, document)
         self._runner.run(error_call, self._failed)

@@ -143,6 +143,9 @@ class _Writer:
         return out
 
     def _binary(self, expr: Binary) -> str:
+        if isinstance(expr.left, Literal) and isinstance(expr.right, Literal):  # worked out once, here
+            fold = compare if expr.op in _PYTHON_OPERATORS else arithmetic
+            return self.const(fold(expr.op, expr.left.value, expr.right.value))
         left = self.value(expr.left)
         out = self.local()
         literal = expr.right.value if isinstance(expr.right, Literal) else None
@@ -152,9 +155,16 @@ class _Writer:
             check = f"type({left}) is str"
         else:
             right = self.value(expr.right)
+            both = f"type({left}) in NUMBERS and type({right}) in NUMBERS"
             if expr.op in ("+", "-", "*"):  # as `arithmetic` for these: both numbers, else Undefined
-                both = f"type({left}) in NUMBERS and type({right}) in NUMBERS"
                 self.emit(f"{out} = ({left} {expr.op} {right}) if {both} else UNDEFINED")
+                return out
+            if expr.op == "/":  # as `arithmetic`: Undefined by zero, Int / Int truncated toward zero
+                self.emit(f"if {both} and {right} != 0:")
+                ints = f"type({left}) is type({right}) is int"
+                self.emit(f"    {out} = int({left} / {right}) if {ints} else {left} / {right}")
+                self.emit("else:")
+                self.emit(f"    {out} = UNDEFINED")
                 return out
             how = "compare" if expr.op in _PYTHON_OPERATORS else "arithmetic"
             self.emit(f"{out} = {how}({self.const(expr.op)}, {left}, {right})")
@@ -173,7 +183,13 @@ class _Writer:
         self.emit("    break")
         for test, result in expr.whens:
             tested = self.value(test)
-            self.emit(f"if compare('=', {subject}, {tested}) is True:")
+            literal = test.value if isinstance(test, Literal) else None
+            if isinstance(test, Literal) and type(literal) in (bool, str):  # as `compare` for these
+                self.emit(f"if type({subject}) is {type(literal).__name__} and {subject} == {tested}:")
+            elif isinstance(test, Literal) and is_number(literal):
+                self.emit(f"if type({subject}) in NUMBERS and {subject} == {tested}:")
+            else:
+                self.emit(f"if compare('=', {subject}, {tested}) is True:")
             self._depth += 1
             self.emit(f"{out} = {self.value(result)}")
             self.emit("break")

@@ -17,11 +17,10 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Statement, Unary
+from edgeway_common import json_codec
 
 
 class _Undefined:
@@ -32,28 +31,39 @@ class _Undefined:
 UNDEFINED: Any = _Undefined()
 
 
-@dataclass(frozen=True)
 class Message:
-    """One message as a rule sees it."""
+    """One message as a rule sees it. Its payload is read as JSON when a rule first needs it, once
+    however many rules do. A class with slots and its own cache, not a frozen dataclass with a
+    `cached_property` (each of which takes a lock on Python 3.11): one is made for every message."""
 
-    topic: str
-    payload: bytes
-    client_id: str = ""
+    __slots__ = ("_document", "client_id", "payload", "topic")
 
-    @cached_property
-    def parsed(self) -> Any:
-        try:
-            return json.loads(self.payload)
-        except (UnicodeDecodeError, ValueError):
-            return UNDEFINED
+    def __init__(self, topic: str, payload: bytes, client_id: str = "") -> None:
+        self.topic, self.payload, self.client_id = topic, payload, client_id
+        self._document: Any = _UNREAD
+
+    def __repr__(self) -> str:
+        return f"Message(topic={self.topic!r}, payload={self.payload!r}, client_id={self.client_id!r})"
 
     def document(self) -> Any:
-        """The payload as JSON, parsed once however many rules read it."""
-        return self.parsed
+        """The payload as JSON; Undefined when it is not JSON."""
+        document = self._document
+        if document is _UNREAD:
+            try:
+                document = json_codec.loads(self.payload)
+            except (UnicodeDecodeError, ValueError):
+                document = UNDEFINED
+            self._document = document
+        return document
 
 
-@dataclass(frozen=True)
-class Environment:
+_UNREAD: Any = object()
+
+
+class Environment(NamedTuple):
+    """The clock and the ids a statement reads (`timestamp()`, `newuuid()`). A named tuple: the
+    engine makes one per message, with that message's time."""
+
     now_ms: Callable[[], int]
     new_uuid: Callable[[], str]
 
@@ -118,6 +128,8 @@ def text_of(value: Any) -> str:
 
 
 class Evaluator:
+    __slots__ = ("document", "environment", "message")
+
     def __init__(self, message: Message, document: Any, environment: Environment) -> None:
         self.message, self.document, self.environment = message, document, environment
 
@@ -200,11 +212,19 @@ def _round(value: float) -> int:
 
 
 def _concat(evaluator: Evaluator, *values: Any) -> Any:
-    if any(v is UNDEFINED for v in values) or not values:
+    # loops and a list, not any()/all() over generators: the store rule's sort key is a concat, made
+    # for every chat message
+    if not values:
         return UNDEFINED
-    if all(isinstance(v, list) for v in values):
+    lists = True
+    for value in values:
+        if value is UNDEFINED:
+            return UNDEFINED
+        if lists and not isinstance(value, list):
+            lists = False
+    if lists:
         return [item for value in values for item in value]
-    return "".join(text_of(v) for v in values)
+    return "".join([text_of(value) for value in values])
 
 
 def _get(evaluator: Evaluator, container: Any, key: Any) -> Any:
@@ -298,9 +318,3 @@ def evaluate(statement: Statement, message: Message, environment: Environment) -
         if value is not UNDEFINED:
             result[item.alias or column_name(item.expr)] = value
     return result
-
-
-def evaluate_expression(expr: Expr, message: Message, environment: Environment) -> Any:
-    """One expression against the original message (substitution templates see the message, not the
-    SELECT result); Undefined when it cannot be evaluated."""
-    return Evaluator(message, message.document(), environment).value(expr)

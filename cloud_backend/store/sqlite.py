@@ -17,6 +17,7 @@ from typing import Any
 
 from cloud_backend.store.ports import SEEN_FOR_MS, MessageStore, PresenceStore, StoreError, TelemetryStore
 from cloud_backend.store.records import ChatMessage, Presence, Window
+from edgeway_common import json_codec
 from edgeway_common.sqlite_files import open_wal
 
 SCHEMA = """
@@ -78,17 +79,34 @@ class SqliteDatabase:
                 self._db.execute("ROLLBACK")
             raise StoreError(f"{self.path}: commit: {exc}") from exc
 
-    @contextmanager
-    def cursor(self, what: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {what}: {exc}") from exc
+    def cursor(self, what: str) -> _Cursor:
+        """The connection, for the block, to this thread alone; an SQLite error in the block becomes
+        a StoreError that names the file and `what` was being done."""
+        return _Cursor(self, what)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class _Cursor:
+    """`SqliteDatabase.cursor`'s block. A class, not a `@contextmanager` generator: the stand-in's
+    writer thread takes one for every chat message it keeps, and a generator costs three times as
+    much to enter and leave."""
+
+    __slots__ = ("_database", "_what")
+
+    def __init__(self, database: SqliteDatabase, what: str) -> None:
+        self._database, self._what = database, what
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._database._lock.acquire()
+        return self._database._db
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        self._database._lock.release()
+        if isinstance(error, sqlite3.Error):
+            raise StoreError(f"{self._database.path}: {self._what}: {error}") from error
 
 
 def _load(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
@@ -100,10 +118,11 @@ class SqliteMessageStore(MessageStore):
         self._db = db
 
     def put(self, message: ChatMessage) -> None:
+        item = json_codec.dumps(message.to_item())
         with self._db.cursor("put message") as db:
             db.execute(
                 "INSERT OR REPLACE INTO messages (room, sk, item) VALUES (?, ?, ?)",
-                (message.room, message.sk, json.dumps(message.to_item())),
+                (message.room, message.sk, item),
             )
 
     def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:

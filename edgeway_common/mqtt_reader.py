@@ -5,7 +5,7 @@ amqtt's loop waits for each packet under a timeout of the client's keep-alive (a
 packet, so one packet per pass of the event loop; the timeout closes nothing), awaits a read for each
 field of a packet, and drops a packet that breaks the protocol and reads on. Here each packet is read
 in two reads (its fixed header, then the rest), a PUBLISH is decoded from those bytes
-(`mqtt_publish_decoding`), and a packet that breaks the protocol closes the connection, as MQTT 3.1.1
+(`mqtt_publish_codec`), and a packet that breaks the protocol closes the connection, as MQTT 3.1.1
 section 4.8 says a server must: a PUBLISH whose topic is not UTF-8, holds U+0000 or a wildcard, QoS 3,
 packet id 0, a packet shorter than its own fields, a remaining length over four bytes, a reserved
 packet type. A packet declaring more than `MAX_PACKET_BYTES` closes its connection before it is read
@@ -49,7 +49,7 @@ from amqtt.mqtt.packet import (
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.publish import PublishPacket
 
-from edgeway_common.mqtt_publish_decoding import MalformedPublish, Publish, decode_publish
+from edgeway_common.mqtt_publish_codec import MalformedPublish, Publish, decode_publish
 
 MAX_PACKET_BYTES = 1 << 20  # a packet declaring more closes the connection before it is read
 _HANDLERS = {  # packet type -> the handler method a task runs it in, as amqtt's loop dispatches

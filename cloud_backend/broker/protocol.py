@@ -38,7 +38,7 @@ from amqtt.mqtt.unsubscribe import UnsubscribePacket
 from amqtt.session import INCOMING, IncomingApplicationMessage, OutgoingApplicationMessage
 
 from edgeway_common.mqtt_keep_alive import ReadClock
-from edgeway_common.mqtt_publish_decoding import Publish
+from edgeway_common.mqtt_publish_codec import Publish
 from edgeway_common.mqtt_reader import PacketReader
 
 log = logging.getLogger("edgeway.broker")

@@ -22,10 +22,11 @@ unwritten), the rest dropped and counted. Who gets a topic (matching filters, po
 subscriber receive it, the connections) is worked out once per topic and kept until a subscription, a
 connection or what a policy allows changes (`_route`); amqtt matches every filter and the gate asked
 every subscriber's policy for every message. A QoS 0 message is encoded once and the same bytes written
-to every TCP subscriber (`_write_once_encoded`); amqtt builds, encodes and schedules a task per
-subscriber. A client's messages are delivered as its connection reads them (`protocol`, `deliver`),
-several in one pass of the event loop for a burst, and each subscriber gets what one pass has for it
-in one write: a burst costs a system call per subscriber, not one per message and subscriber.
+to every TCP subscriber (`fan_out`); amqtt builds, encodes and schedules a task per subscriber. A
+client's messages are delivered as its connection reads them (`protocol`, `deliver`), several in one
+pass of the event loop for a burst, and each subscriber gets what one pass has for it in one write
+(`_write_unwritten`): a burst costs a system call per subscriber, not one per message and subscriber,
+and a burst on one topic joins its packets once for all of them.
 
 These overrides use amqtt's internals, which is why its version is pinned in pyproject.toml.
 """
@@ -51,7 +52,6 @@ from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.constants import QOS_0
 from amqtt.mqtt.disconnect import DisconnectPacket
-from amqtt.mqtt.publish import PublishPacket
 from amqtt.utils import gen_client_id
 
 from cloud_backend.broker import jobs_service
@@ -61,6 +61,7 @@ from cloud_backend.broker.policy import PUBLISH, RECEIVE, RETAIN_PUBLISH, SUBSCR
 from cloud_backend.broker.protocol import MAX_PENDING, ConnectFirst, EdgeProtocolHandler
 from cloud_backend.broker.shadow_service import ShadowService, parse_topic
 from edgeway_common.mqtt_keep_alive import SWEEP_SECONDS, silent_sessions
+from edgeway_common.mqtt_publish_codec import encode_publish_qos0
 
 log = logging.getLogger("edgeway.broker")
 WS_PATH = "/mqtt"
@@ -100,12 +101,12 @@ class IotBroker(Broker):  # type: ignore[misc]
         super().__init__(config, **kwargs)
         self.gate, self.shadows, self.jobs, self.fleet_status = gate, shadows, jobs, fleet_status
         self._deliveries: set[asyncio.Future[Any]] = set()
-        self._unwritten: dict[Any, list[bytes]] = {}  # transport -> QoS 0 packets for this loop pass
+        self._unwritten: list[tuple[_Direct, bytes]] = []  # QoS 0 packets of this pass, and to whom
         self._writing = False  # a `_write_unwritten` is scheduled
         self._handed: list[Callable[[], None]] = []  # `after_writes` jobs of this pass, not yet staged
         self._staged: list[Callable[[], None]] = []  # jobs the next `_write_unwritten` runs after writing
         self._keep_alive_sweep: asyncio.Task[None] | None = None
-        self._routes: dict[str, tuple[_Receiver, ...]] = {}  # topic -> who gets it (`_route`)
+        self._routes: dict[str, _Route] = {}  # topic -> who gets it (`_route`)
         self._routes_gate = -1  # the gate's generation `_routes` was worked out at
 
     async def start(self) -> None:
@@ -371,14 +372,21 @@ class IotBroker(Broker):  # type: ignore[misc]
         self.fan_out(broadcast["topic"], broadcast["data"], broadcast.get("qos") or QOS_0)
 
     def fan_out(self, topic: str, data: bytes, published: int) -> None:
-        """To every subscriber whose filter matches and whose policy lets it receive the topic."""
+        """To every subscriber whose filter matches and whose policy lets it receive the topic: a QoS
+        0 delivery on TCP (MQTT-3.8.4: the lower of the published and the granted QoS) is the packet
+        encoded once, written with the rest of this pass (`_write_unwritten`); any other is
+        delivered on its own (`_deliver_to`)."""
+        route = self._route(topic)
+        if published == QOS_0:
+            direct, one_by_one = route.tcp, route.not_tcp
+        else:
+            direct, one_by_one = route.tcp_granted_qos_0, route.rest
         encoded = _Encoded(topic, data)
-        for target, granted, handler, transport in self._route(topic):
-            qos_0 = granted == QOS_0 or published == QOS_0  # MQTT-3.8.4: the lower of the two
-            if qos_0 and transport is not None and not transport.is_closing():
-                self._write_once_encoded(handler, transport, encoded)
-            else:
-                self._deliver_to(target, min(published, granted), encoded)
+        if direct:
+            self._unwritten.append((direct, encoded.packet()))
+            self._schedule_writes()
+        for target, granted in one_by_one:
+            self._deliver_to(target, min(published, granted), encoded)
 
     def _deliver_to(self, target: Any, qos: int, encoded: _Encoded) -> None:
         """One subscriber's delivery, its state looked up now: a connection that has gone since the
@@ -392,24 +400,24 @@ class IotBroker(Broker):  # type: ignore[misc]
         if handler is None:
             return
         if qos == QOS_0 and handler.tcp_transport is not None:
-            if not handler.tcp_transport.is_closing():
-                self._write_once_encoded(handler, handler.tcp_transport, encoded)
+            self._unwritten.append((((handler, handler.tcp_transport),), encoded.packet()))
+            self._schedule_writes()
         else:
             self._deliver(handler, topic, data, qos)
 
-    def _route(self, topic: str) -> tuple[_Receiver, ...]:
+    def _route(self, topic: str) -> _Route:
         """Who a message on `topic` goes to: the subscriptions whose filter matches it, of subscribers
         whose policy lets them receive it, each with its connection's handler and TCP transport as
-        they were when the route was worked out (`fan_out` writes there while the transport is open;
-        anything else is looked up again). Worked out once per topic, until a subscription changes
-        (`add_subscription`, `_del_subscription`) or a connection or what it may do does
+        they were when the route was worked out (`_write_unwritten` writes there while the transport
+        is open; anything else is looked up again). Worked out once per topic, until a subscription
+        changes (`add_subscription`, `_del_subscription`) or a connection or what it may do does
         (`Gate.generation`: an activation, refresh, disconnect or forgotten session)."""
         if self._routes_gate != self.gate.generation:
             self._routes.clear()
             self._routes_gate = self.gate.generation
         route = self._routes.get(topic)
         if route is None:
-            receivers: list[_Receiver] = []
+            receivers: list[tuple[Any, int, Any, Any]] = []
             for topic_filter, subscriptions in self._subscriptions.items():
                 if not self._matches(topic, topic_filter):
                     continue
@@ -421,23 +429,55 @@ class IotBroker(Broker):  # type: ignore[misc]
                     receivers.append((target, granted, handler, getattr(handler, "tcp_transport", None)))
             if len(self._routes) >= MAX_ROUTES:
                 self._routes.clear()
-            route = self._routes[topic] = tuple(receivers)
+            route = self._routes[topic] = _Route(receivers)
         return route
 
-    def _write_once_encoded(self, handler: Any, transport: Any, encoded: _Encoded) -> None:
-        """A QoS 0 delivery on TCP: the PUBLISH encoded once for every subscriber, and written with the
-        others this pass of the loop has for the same connection in one write (one system call per
-        subscriber for a burst, not one per message)."""
-        packet = encoded.packet()
-        unwritten = self._unwritten.get(transport)
-        if unwritten is None:
-            if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
-                self._count_drop(handler)
-                return
-            self._schedule_writes()
-            self._unwritten[transport] = [packet]
-        else:
-            unwritten.append(packet)
+    def _write_unwritten(self) -> None:
+        """Writes what this pass delivered at QoS 0 on TCP: each connection what it gets in one write.
+        When every message went the same way (a burst on one topic), the same joined bytes go to
+        every connection; else each connection's packets are gathered in order."""
+        self._writing = False
+        unwritten, self._unwritten = self._unwritten, []
+        staged, self._staged = self._staged, []
+        if unwritten:
+            first, same = unwritten[0][0], True
+            for direct, _ in unwritten:
+                if direct is not first:
+                    same = False
+                    break
+            if same:
+                data = unwritten[0][1] if len(unwritten) == 1 else b"".join([p for _, p in unwritten])
+                for handler, transport in first:
+                    self._write(handler, transport, data, len(unwritten))
+            else:
+                self._write_each(unwritten)
+        for job in staged:
+            try:
+                job()
+            except Exception:
+                log.exception("a job run after the writes failed")
+
+    def _write_each(self, unwritten: list[tuple[_Direct, bytes]]) -> None:
+        gathered: dict[Any, tuple[Any, list[bytes]]] = {}  # transport -> (handler, its packets)
+        for direct, packet in unwritten:
+            for handler, transport in direct:
+                entry = gathered.get(transport)
+                if entry is None:
+                    gathered[transport] = (handler, [packet])
+                else:
+                    entry[1].append(packet)
+        for transport, (handler, packets) in gathered.items():
+            self._write(
+                handler, transport, packets[0] if len(packets) == 1 else b"".join(packets), len(packets)
+            )
+
+    def _write(self, handler: Any, transport: Any, data: bytes, messages: int) -> None:
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
+            self._count_drop(handler, messages)
+            return
+        transport.write(data)
 
     def after_writes(self, job: Callable[[], None]) -> None:
         """Runs `job` on the loop once the deliveries this pass of the loop makes are written, among
@@ -460,28 +500,18 @@ class IotBroker(Broker):  # type: ignore[misc]
             # not asyncio.get_running_loop(): on Python 3.11 each call is a getpid() system call
             self._loop.call_soon(self._write_unwritten)
 
-    def _write_unwritten(self) -> None:
-        self._writing = False
-        unwritten, self._unwritten = self._unwritten, {}
-        staged, self._staged = self._staged, []
-        for transport, packets in unwritten.items():
-            if not transport.is_closing():
-                transport.write(packets[0] if len(packets) == 1 else b"".join(packets))
-        for job in staged:
-            try:
-                job()
-            except Exception:
-                log.exception("a job run after the writes failed")
-
     def _queue_for_later(self, session: Any, topic: str, data: bytes, qos: int) -> None:
         if session.retained_messages.qsize() >= MAX_QUEUED:
             log.info("message dropped: the session's queue is full", extra={"client_id": session.client_id})
             return
         session.retained_messages.put_nowait(RetainedApplicationMessage(None, topic, data, qos))
 
-    def _count_drop(self, handler: Any) -> None:
-        handler.dropped += 1
-        if handler.dropped in (1, 10, 100) or handler.dropped % 1000 == 0:
+    def _count_drop(self, handler: Any, messages: int = 1) -> None:
+        before = handler.dropped
+        handler.dropped += messages
+        if any(before < mark <= handler.dropped for mark in (1, 10, 100)) or (
+            before // 1000 < handler.dropped // 1000
+        ):
             log.info(
                 "deliveries dropped: the client is not reading",
                 extra={"client_id": handler.session.client_id, "dropped": handler.dropped},
@@ -531,7 +561,30 @@ def _resolved(value: Any) -> asyncio.Future[Any]:
     return future
 
 
-_Receiver = tuple[Any, int, Any, Any]  # session, granted QoS, its handler and TCP transport (or None)
+_Direct = tuple[tuple[Any, Any], ...]  # (handler, TCP transport) of each connection a packet is written to
+
+
+class _Route:
+    """Who gets a topic, by how `fan_out` reaches them: `tcp`, the (handler, transport) of each
+    receiver on TCP, for a QoS 0 message; `tcp_granted_qos_0`, those of them whose subscription is
+    QoS 0, for a message published at QoS 1; and the (session, granted QoS) of the rest each time, to
+    be delivered one by one. No connection is in `tcp` twice, so that a burst's joined packets can go
+    to each as they are; a connection two of whose filters match the topic gets the message once for
+    each (MQTT 3.1.1 allows it; amqtt does so), and then every receiver of the topic is delivered
+    one by one."""
+
+    __slots__ = ("not_tcp", "rest", "tcp", "tcp_granted_qos_0")
+
+    def __init__(self, receivers: list[tuple[Any, int, Any, Any]]) -> None:
+        on_tcp = [t for _, _, _, t in receivers if t is not None]
+        if len(set(on_tcp)) < len(on_tcp):
+            receivers = [(s, g, None, None) for s, g, _, _ in receivers]
+        self.tcp: _Direct = tuple((h, t) for _, _, h, t in receivers if t is not None)
+        self.not_tcp = tuple((s, g) for s, g, _, t in receivers if t is None)
+        self.tcp_granted_qos_0: _Direct = tuple(
+            (h, t) for _, g, h, t in receivers if t is not None and g == QOS_0
+        )
+        self.rest = tuple((s, g) for s, g, _, t in receivers if t is None or g != QOS_0)
 
 
 class _Encoded:
@@ -545,7 +598,7 @@ class _Encoded:
 
     def packet(self) -> bytes:
         if self._packet is None:
-            self._packet = PublishPacket.build(self.topic, self.data, None, False, QOS_0, False).to_bytes()
+            self._packet = encode_publish_qos0(self.topic, self.data)
         return self._packet
 
 
@@ -557,14 +610,26 @@ class LoopBus:
         self.broker: IotBroker | None = None  # both set once built: the rules publish through this bus
         self.rules: Callable[[str, bytes, str], Any] | None = None
         self._loop_thread: int | None = None
+        self._queued: list[tuple[str, bytes, str, int]] = []  # published on the loop, not yet delivered
 
     def publish(self, topic: str, payload: bytes, client_id: str = "", qos: int = 0) -> None:
         """From the loop's own thread (the rules' republish) the message waits only for the current
-        callback to end; from any other thread the loop is woken for it."""
+        callback to end, with the others published meanwhile (one callback for a burst's republishes,
+        not one each); from any other thread the loop is woken for it."""
         if self._on_loop():
-            self.loop.call_soon(self._publish_now, topic, payload, client_id, qos)
+            self._queued.append((topic, payload, client_id, qos))
+            if len(self._queued) == 1:
+                self.loop.call_soon(self._publish_queued)
         else:
             self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id, qos)
+
+    def _publish_queued(self) -> None:
+        queued, self._queued = self._queued, []  # what these publish to is queued for the next callback
+        for topic, payload, client_id, qos in queued:
+            try:
+                self._publish_now(topic, payload, client_id, qos)
+            except Exception:  # as the loop would for a callback of its own: the others still go
+                log.exception("a message from the backend failed to publish", extra={"topic": topic})
 
     def after_delivery(self, job: Callable[[], None]) -> None:
         """Runs `job` once what the loop is delivering now is written (`IotBroker.after_writes`); off

@@ -249,6 +249,31 @@ def test_a_subscriber_gets_the_lower_of_the_published_and_the_granted_qos(broker
         client.stop()
 
 
+def test_a_burst_reaches_every_subscriber_in_order_and_overlapping_filters_get_it_once_each(broker):
+    """A burst on one topic is joined once and the same bytes written to each subscriber; a
+    subscriber two of whose filters match gets every message twice, still in order, and topics
+    interleaved in one burst keep their order for a subscriber to both."""
+    single = Client(broker, "single").connect()
+    single.subscribe("burst/a", qos=0)
+    double = Client(broker, "double").connect()
+    double.subscribe("burst/#", qos=0)
+    double.subscribe("burst/a", qos=0)
+    sender = Client(broker, "sender").connect()
+    for n in range(200):
+        sender.paho.publish("burst/a" if n % 3 else "burst/b", str(n).encode(), qos=0)
+    sender.publish("burst/a", b"end", qos=1)
+    a_sent = [str(n).encode() for n in range(200) if n % 3] + [b"end"]
+    wait_for(lambda: len(single.on("burst/a")) == len(a_sent), 15, "the burst at the single subscriber")
+    wait_for(lambda: len(double.on("burst/a")) == 2 * len(a_sent), 15, "the burst, twice, at the double")
+    assert [p for p, _ in single.on("burst/a")] == a_sent
+    assert [p for p, _ in double.on("burst/a")] == [p for p in a_sent for _ in (1, 2)]
+    assert [p for _, p, _ in double.messages if p != b"end"] == [
+        p for n in range(200) for p in [str(n).encode()] * (2 if n % 3 else 1)
+    ]
+    for client in (single, double, sender):
+        client.stop()
+
+
 def test_a_client_that_stops_reading_gets_a_bounded_number_of_messages_in_flight(broker):
     silent = socket.create_connection(("127.0.0.1", broker.port))
     silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -1,5 +1,6 @@
-"""The brokers' own PUBLISH decoding (`mqtt_publish_decoding`) reads what amqtt's encoder writes, field for
-field, and refuses what MQTT 3.1.1 says a client must not send."""
+"""The brokers' own PUBLISH decoding (`mqtt_publish_codec`) reads what amqtt's encoder writes, field for
+field, and refuses what MQTT 3.1.1 says a client must not send; its QoS 0 encoding is amqtt's, byte for
+byte."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from amqtt.mqtt.publish import PublishPacket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeway_common.mqtt_publish_decoding import MalformedPublish, Publish, decode_publish
+from edgeway_common.mqtt_publish_codec import MalformedPublish, Publish, decode_publish, encode_publish_qos0
 
 TOPICS = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00#+"), min_size=1, max_size=60
@@ -38,6 +39,23 @@ def test_what_amqtt_encodes_decodes_to_the_same_fields(topic, data, qos, packet_
     given_id = packet_id if qos else None
     flags, body = split(PublishPacket.build(topic, data, given_id, dup, qos, retain).to_bytes())
     assert decode_publish(flags, body) == Publish(topic, qos, given_id, data, dup, retain)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    topic=TOPICS,
+    # short ones, and ones about where the remaining length takes a third byte (past 16,383)
+    data=st.one_of(st.binary(max_size=300), st.binary(min_size=16_300, max_size=16_500)),
+)
+def test_a_qos_0_publish_encodes_as_amqtt_encodes_it(topic, data):
+    assert (
+        encode_publish_qos0(topic, data) == PublishPacket.build(topic, data, None, False, 0, False).to_bytes()
+    )
+
+
+def test_a_publish_past_three_length_bytes_encodes_as_amqtt_encodes_it():
+    data = bytes(2_097_200)  # a remaining length of four bytes
+    assert encode_publish_qos0("t", data) == PublishPacket.build("t", data, None, False, 0, False).to_bytes()
 
 
 @pytest.mark.parametrize(

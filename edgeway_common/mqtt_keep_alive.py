@@ -6,6 +6,7 @@ closes nobody for it (its read timeout does nothing in a broker), so each broker
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,11 +23,26 @@ class ReadClock(ReaderAdapter):  # type: ignore[misc]
         self._reader = reader
         self._clock = clock
         self.last_read = clock()
+        # on TCP, amqtt's adapter holds the asyncio StreamReader, which can give what has come
+        stream = getattr(reader, "_reader", None)
+        self._stream = stream if isinstance(stream, asyncio.StreamReader) else None
 
     async def read(self, n: int = -1) -> bytes:
         data: bytes = await self._reader.read(n)
-        self.last_read = self._clock()
+        self._arrived(data)
         return data
+
+    async def read_some(self, needed: int, most: int) -> bytes:
+        """For `mqtt_reader.Packets`: on TCP, what has come, at least one byte and at most `most`
+        (amqtt's adapter reads only exactly n bytes); from another reader (WebSocket), exactly
+        `needed`. b"" once the connection has ended."""
+        stream = self._stream
+        data: bytes = await (stream.read(most) if stream is not None else self._reader.read(needed))
+        self._arrived(data)
+        return data
+
+    def _arrived(self, data: bytes) -> None:
+        self.last_read = self._clock()
 
     def feed_eof(self) -> None:
         self._reader.feed_eof()

@@ -3,8 +3,9 @@ read a connection's packets: `PacketReader`, an amqtt `BrokerProtocolHandler` wi
 
 amqtt's loop waits for each packet under a timeout of the client's keep-alive (a task and a timer per
 packet, so one packet per pass of the event loop; the timeout closes nothing), awaits a read for each
-field of a packet, and drops a packet that breaks the protocol and reads on. Here each packet is read
-in two reads (its fixed header, then the rest), a PUBLISH is decoded from those bytes
+field of a packet, and drops a packet that breaks the protocol and reads on. Here a connection's bytes
+are read a chunk at a time and cut into packets (`Packets`: a burst of packets costs one read, not one
+per field), a PUBLISH is decoded from those bytes
 (`mqtt_publish_codec`), and a packet that breaks the protocol closes the connection, as MQTT 3.1.1
 section 4.8 says a server must: a PUBLISH whose topic is not UTF-8, holds U+0000 or a wildcard, QoS 3,
 packet id 0, a packet shorter than its own fields, a remaining length over four bytes, a reserved
@@ -81,17 +82,21 @@ class PacketReader(BrokerProtocolHandler):  # type: ignore[misc]
     async def _reader_loop(self) -> None:
         if self.session is None or self.reader is None or self._reader_ready is None:
             raise AMQTTError("the reader started before the connection was attached")
-        reader, client_id = self.reader, self.session.client_id
+        packets, client_id = Packets(self.reader), self.session.client_id
         running: deque[asyncio.Task[None]] = deque()  # the tasks run in the order they were started
         try:
             while True:
                 self._reader_ready.set()
                 while running and running[0].done():
                     running.popleft()
-                try:
-                    packet_type, flags, body = await read_packet(reader)
-                except (asyncio.IncompleteReadError, ConnectionError, NoDataError):
-                    break  # the client has gone
+                cut = packets.cut()
+                if cut is None:
+                    try:
+                        await packets.read()
+                    except (asyncio.IncompleteReadError, ConnectionError, NoDataError):
+                        break  # the client has gone
+                    continue
+                packet_type, flags, body = cut
                 if packet_type == PUBLISH:
                     publish = decode_publish(flags, body)
                     if flags == 0 and not running and await self._publish_at_once(publish):
@@ -133,27 +138,60 @@ async def decoded_packet(packet_type: int, flags: int, body: bytes) -> Any:
     return await packet_class(header).from_stream(BufferReader(body), fixed_header=header)
 
 
-async def read_packet(reader: ReaderAdapter) -> tuple[int, int, bytes]:
-    """(packet type, flags, the bytes after the fixed header). Every packet has at least one byte of
-    remaining length, so the first read takes two bytes."""
-    head = await reader.read(2)
-    if len(head) < 2:
-        raise NoDataError("the connection ended")
-    length, shift, byte = 0, 0, head[1]
-    while True:
-        length += (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-        shift += 7
-        if shift > 21:
-            raise MQTTError("a remaining length over four bytes (MQTT-2.2.3)")
-        more = await reader.read(1)
-        if not more:
-            raise NoDataError("the connection ended inside a fixed header")
-        byte = more[0]
-    if length > MAX_PACKET_BYTES:
-        raise MQTTError(f"a packet of {length} bytes, over the {MAX_PACKET_BYTES} this broker reads")
-    body = await reader.read(length) if length else b""
-    if len(body) < length:
-        raise NoDataError("the connection ended inside a packet")
-    return head[0] >> 4, head[0] & 0x0F, body
+READ_SIZE = 1 << 16  # the most one read of a TCP connection takes
+
+
+class Packets:
+    """A connection's packets, cut from its bytes as they come. On TCP (through a `ReadClock`) each
+    read takes what the connection holds, up to `READ_SIZE`; from any other reader, exactly what the
+    next packet still needs (its fixed header, then the rest)."""
+
+    def __init__(self, reader: ReaderAdapter) -> None:
+        self._read_some = getattr(reader, "read_some", None)
+        self._reader = reader
+        self._buffer = bytearray()
+        self._needed = 2  # bytes the next packet needs beyond those held: every packet has two or more
+
+    def cut(self) -> tuple[int, int, bytes] | None:
+        """(packet type, flags, the bytes after the fixed header) of the next packet if it has come
+        whole, else None (then `read`). Raises MQTTError for a remaining length over four bytes or over
+        `MAX_PACKET_BYTES`, before the rest of such a packet is read."""
+        buffer = self._buffer
+        held = len(buffer)
+        if held < 2:
+            self._needed = 2 - held
+            return None
+        length, shift, at = 0, 0, 1
+        while True:
+            if at == held:
+                self._needed = 1
+                return None
+            byte = buffer[at]
+            at += 1
+            length += (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                raise MQTTError("a remaining length over four bytes (MQTT-2.2.3)")
+        if length > MAX_PACKET_BYTES:
+            raise MQTTError(f"a packet of {length} bytes, over the {MAX_PACKET_BYTES} this broker reads")
+        end = at + length
+        if end > held:
+            self._needed = end - held
+            return None
+        first = buffer[0]
+        body = bytes(buffer[at:end])
+        del buffer[:end]  # from the front of a bytearray: no copy of the rest
+        return first >> 4, first & 0x0F, body
+
+    async def read(self) -> None:
+        """More of the connection's bytes; NoDataError once it has ended."""
+        if self._read_some is not None:
+            data = await self._read_some(self._needed, READ_SIZE)
+        else:
+            data = await self._reader.read(self._needed)
+        if not data:
+            where = " inside a packet" if self._buffer else ""
+            raise NoDataError(f"the connection ended{where}")
+        self._buffer += data

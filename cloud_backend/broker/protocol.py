@@ -175,10 +175,9 @@ class ConnectFirst(ReadClock):
         super().__init__(reader, clock)
         self._first = True
 
-    async def read(self, n: int = -1) -> bytes:
-        data = await super().read(n)
+    def _arrived(self, data: bytes) -> None:
+        super()._arrived(data)
         if self._first and data:
             self._first = False
             if data[0] != CONNECT_FIRST_BYTE:
                 raise NoDataError(f"the first packet is not a CONNECT (first byte 0x{data[0]:02x})")
-        return data

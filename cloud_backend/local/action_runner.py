@@ -28,7 +28,6 @@ from cloud_backend.local.write_thread import Write, WriteThread
 from cloud_backend.rules.engine import ActionCall
 from cloud_backend.rules.model import InvokeLambda, LogError, PutItem, PutRecord, Republish
 from cloud_backend.store.ports import MessageStore
-from cloud_backend.store.records import ChatMessage
 from cloud_backend.streams.log import StreamLog
 
 log = logging.getLogger("edgeway.rules")
@@ -115,10 +114,9 @@ class LocalActionRunner:
         if store is None:
             raise LookupError(f"table {table} is not a local table")
         try:
-            message = ChatMessage.from_item(item)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"item for {table} lacks {exc}") from exc
-        store.put(message)
+            store.put_item(item)  # every attribute of the rule's output, as DynamoDBv2 writes it
+        except ValueError as exc:
+            raise ValueError(f"item for {table}: {exc}") from exc
 
     def _put_record(self, stream: str, call: ActionCall) -> None:
         log_ = self.streams.get(stream)

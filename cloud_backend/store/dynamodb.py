@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud_backend.store.ports import SEEN_FOR_MS, MessageStore, PresenceStore, StoreError, TelemetryStore
-from cloud_backend.store.records import ChatMessage, Presence, Window
+from cloud_backend.store.records import ChatMessage, Presence, Window, message_key
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -88,8 +88,9 @@ class DynamoDBMessageStore(MessageStore):
     def __init__(self, table: str, client: Any | None = None) -> None:
         self._table = _Table(table, client)
 
-    def put(self, message: ChatMessage) -> None:
-        self._table.put(message.to_item())
+    def put_item(self, item: Mapping[str, Any]) -> None:
+        message_key(item)
+        self._table.put(item)
 
     def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:
         condition, names, values = "#k = :k", {"#k": "room"}, {":k": {"S": room}}

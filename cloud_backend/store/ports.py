@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
 
 from cloud_backend.errors import StoreError as StoreError
 from cloud_backend.store.records import ChatMessage, Presence, Window
@@ -11,8 +13,14 @@ SEEN_FOR_MS = 2 * 24 * 3600 * 1000  # how long a record id is remembered
 
 
 class MessageStore(ABC):
+    def put(self, message: ChatMessage) -> None:
+        self.put_item(message.to_item())
+
     @abstractmethod
-    def put(self, message: ChatMessage) -> None: ...
+    def put_item(self, item: Mapping[str, Any]) -> None:
+        """Writes an item as DynamoDB's PutItem does (the store rule's DynamoDBv2 action): every
+        attribute as it is, in place of the item with the same key. ValueError when the key (room,
+        sk) is missing or not strings (`records.message_key`)."""
 
     @abstractmethod
     def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:

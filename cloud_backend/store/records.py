@@ -15,6 +15,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 
+def message_key(item: Mapping[str, Any]) -> tuple[str, str]:
+    """A chat message item's key, (room, sk), as DynamoDB requires it of a PutItem: both attributes
+    there, both strings; ValueError otherwise."""
+    room, sk = item.get("room"), item.get("sk")
+    if not isinstance(room, str) or not isinstance(sk, str):
+        missing = [name for name, value in (("room", room), ("sk", sk)) if not isinstance(value, str)]
+        raise ValueError(f"the item lacks its key attribute {' and '.join(missing)} (a string)")
+    return room, sk
+
+
 @dataclass(frozen=True)
 class ChatMessage:
     room: str

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from cloud_backend.store.ports import SEEN_FOR_MS, MessageStore, PresenceStore, StoreError, TelemetryStore
-from cloud_backend.store.records import ChatMessage, Presence, Window
+from cloud_backend.store.records import ChatMessage, Presence, Window, message_key
 from edgeway_common import json_codec
 from edgeway_common.sqlite_files import open_wal
 
@@ -117,13 +117,11 @@ class SqliteMessageStore(MessageStore):
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    def put(self, message: ChatMessage) -> None:
-        item = json_codec.dumps(message.to_item())
+    def put_item(self, item: Mapping[str, Any]) -> None:
+        room, sk = message_key(item)
+        text = json_codec.dumps(item)
         with self._db.cursor("put message") as db:
-            db.execute(
-                "INSERT OR REPLACE INTO messages (room, sk, item) VALUES (?, ?, ?)",
-                (message.room, message.sk, item),
-            )
+            db.execute("INSERT OR REPLACE INTO messages (room, sk, item) VALUES (?, ?, ?)", (room, sk, text))
 
     def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:
         with self._db.cursor("read messages") as db:

@@ -40,6 +40,24 @@ def test_two_messages_in_the_same_millisecond_both_survive(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_an_item_as_the_store_rule_writes_it_is_read_back_as_a_message_and_a_bad_key_refused(kind, tmp_path):
+    """The rule's DynamoDBv2 action puts its SELECT output as the item, every attribute as it is."""
+    item = {"room": "lobby", "text": "hi", "id": "m1", "user": "ada", "clientId": "user-1",
+            "ts": 1_700_000_000_000, "sk": "1700000000000#m1#u", "expiresAt": 1_700_000_060,
+            "extra": {"kept": [1, 2]}}  # fmt: skip
+    with stores_of(kind, tmp_path) as stores:
+        stores.messages.put_item(item)
+        (read,) = stores.messages.recent("lobby", 10)
+        assert read == ChatMessage(
+            "lobby", item["sk"], "m1", "ada", "hi", item["ts"], "user-1", 1_700_000_060
+        )
+        for bad in ({"room": "lobby", "text": "no sort key"}, {"room": 7, "sk": "k"}):
+            with pytest.raises(ValueError, match="lacks its key attribute"):
+                stores.messages.put_item(bad)
+        assert len(stores.messages.recent("lobby", 10)) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_presence_round_trip_and_online_listing(kind, tmp_path):
     with stores_of(kind, tmp_path) as stores:
         stores.presence.put(Presence("user-1", "ada", True, 10, "lobby"))

@@ -49,6 +49,17 @@ class ActionRunner(Protocol):
         failed and reported), else None."""
 
 
+class _Prepared(NamedTuple):
+    """A rule as `process` runs it: its compiled WHERE (None: it has none) and SELECT, the slot its
+    WHERE's answer is kept in for the other rules with the same WHERE, and its actions."""
+
+    rule: Rule
+    where: Callable[[Evaluator], bool] | None
+    select: Callable[[Evaluator], dict[str, Any]]
+    slot: int
+    actions: tuple[Action, ...]
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -76,15 +87,17 @@ class RulesEngine:
         new_uuid: Callable[[], str] = random_uuid,
     ) -> None:
         self.rules = tuple(rules)
-        self._compiled = [CompiledStatement(rule.statement) for rule in self.rules]
         shared: dict[Any, int] = {}  # one slot per distinct WHERE
-        self._where_slot = [
-            shared.setdefault(rule.statement.where, len(shared)) if rule.statement.where is not None else -1
-            for rule in self.rules
-        ]
+        self._prepared = []
+        for rule in self.rules:
+            compiled = CompiledStatement(rule.statement)
+            where = rule.statement.where
+            slot = shared.setdefault(where, len(shared)) if where is not None else -1
+            self._prepared.append(_Prepared(rule, compiled.where, compiled.select, slot, rule.actions))
         self._slots = len(shared)
-        self._matching: dict[str, tuple[int, ...]] = {}  # topic -> the rules whose FROM matches it
+        self._matching: dict[str, tuple[_Prepared, ...]] = {}  # topic -> the rules whose FROM matches it
         self._runner = runner
+        self._report = self._failed  # bound once: handed over with every action
         self._now_ms = now_ms
         self._new_uuid = new_uuid
 
@@ -101,31 +114,32 @@ class RulesEngine:
         environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
         fired = 0
         evaluator = Evaluator(message, message.document(), environment)
-        wheres: list[Any] = [None] * self._slots
-        for index in matching:
-            rule, compiled, slot = self.rules[index], self._compiled[index], self._where_slot[index]
-            if compiled.where is not None:
-                if wheres[slot] is None:
-                    wheres[slot] = compiled.where(evaluator) is True
-                if not wheres[slot]:
+        wheres: list[bool | None] = [None] * self._slots
+        run, report = self._runner.run, self._report
+        for rule, where, select, slot, actions in matching:
+            if where is not None:
+                holds = wheres[slot]
+                if holds is None:
+                    holds = wheres[slot] = where(evaluator) is True
+                if not holds:
                     continue
-            output = compiled.select(evaluator)
+            output = select(evaluator)
             fired += 1
-            for action in rule.actions:
-                pending = self._runner.run(self._call(rule, action, evaluator, output), self._failed)
+            for action in actions:
+                pending = run(self._call(rule, action, evaluator, output), report)
                 if pending is not None and durable is not None:
                     durable.append(pending)
         return fired
 
-    def _rules_for(self, topic: str) -> tuple[int, ...]:
+    def _rules_for(self, topic: str) -> tuple[_Prepared, ...]:
         """The rules whose FROM matches `topic`, in their order; worked out once per topic (the rules
         do not change), for at most MAX_TOPICS topics before the table starts again."""
         matching = self._matching.get(topic)
         if matching is None:
             matching = tuple(
-                index
-                for index, rule in enumerate(self.rules)
-                if topic_matches(rule.statement.topic_filter, topic)
+                prepared
+                for prepared in self._prepared
+                if topic_matches(prepared.rule.statement.topic_filter, topic)
             )
             if len(self._matching) >= MAX_TOPICS:
                 self._matching.clear()

@@ -381,6 +381,8 @@ class IotBroker(Broker):  # type: ignore[misc]
             direct, one_by_one = route.tcp, route.not_tcp
         else:
             direct, one_by_one = route.tcp_granted_qos_0, route.rest
+        if not direct and not one_by_one:  # nobody (chat/out: the rules take it from here)
+            return
         encoded = _Encoded(topic, data)
         if direct:
             self._unwritten.append((direct, encoded.packet()))

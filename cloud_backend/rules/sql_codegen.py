@@ -35,6 +35,7 @@ from cloud_backend.rules.sql_eval import (
     compare,
     is_number,
     literal_pattern,
+    text_of,
 )
 
 Generated = Callable[[Evaluator], Any]
@@ -45,7 +46,7 @@ _WRITTEN_OUT = {
     "length": "len({0}) if isinstance({0}, str) else UNDEFINED",
     "isundefined": "{0} is UNDEFINED",
     "clientid": "ev.message.client_id or UNDEFINED",
-    "timestamp": "ev.environment.now_ms()",
+    "timestamp": "now",  # read once at the top of a function that uses it (`function`)
     "newuuid": "ev.environment.new_uuid()",
     "floor": "floor({0}) if type({0}) in NUMBERS else UNDEFINED",
 }
@@ -56,6 +57,7 @@ _NAMESPACE = {
     "compare": compare,
     "arithmetic": arithmetic,
     "floor": math.floor,
+    "text_of": text_of,
 }
 
 
@@ -68,6 +70,7 @@ class _Writer:
         self.constants: list[Any] = []
         self.helpers: list[Any] = []
         self.fields: dict[str, str] = {}  # a top-level field -> the local holding it
+        self.reads_time = False  # timestamp() is called
         self._depth = 1
         self._locals = 0
 
@@ -156,6 +159,14 @@ class _Writer:
         else:
             right = self.value(expr.right)
             both = f"type({left}) in NUMBERS and type({right}) in NUMBERS"
+            if isinstance(expr.right, Literal) and is_number(literal):  # its half decided here
+                both = f"type({left}) in NUMBERS"
+                if expr.op == "/" and literal != 0:
+                    quotient = f"{left} / {right}"
+                    if type(literal) is int:
+                        quotient = f"int({quotient}) if type({left}) is int else {quotient}"
+                    self.emit(f"{out} = ({quotient}) if {both} else UNDEFINED")
+                    return out
             if expr.op in ("+", "-", "*"):  # as `arithmetic` for these: both numbers, else Undefined
                 self.emit(f"{out} = ({left} {expr.op} {right}) if {both} else UNDEFINED")
                 return out
@@ -209,7 +220,11 @@ class _Writer:
         else:
             args = [self.value(a) for a in call.args]
         out = self.local()
-        if call.name in _WRITTEN_OUT:
+        if call.name == "timestamp":
+            self.reads_time = True
+        if call.name == "concat" and (joined := self._concat(args, call.args)) is not None:
+            self.emit(f"{out} = {joined}")
+        elif call.name in _WRITTEN_OUT:
             self.emit(f"{out} = " + _WRITTEN_OUT[call.name].format(*args))
         elif (
             call.name == "regexp_matches"
@@ -222,11 +237,29 @@ class _Writer:
             self.emit(f"{out} = {self.helper(handler)}({', '.join(['ev', *args])})")
         return out
 
+    def _concat(self, values: list[str], args: tuple[Expr, ...]) -> str | None:
+        """`concat` with a string literal among its arguments, so never a concatenation of arrays:
+        Undefined if an argument is, else the arguments' text joined (`text_of`); None otherwise
+        (the call as it is)."""
+        if not any(isinstance(a, Literal) and type(a.value) is str for a in args):
+            return None
+        parts = [
+            self.const(a.value) if isinstance(a, Literal) and type(a.value) is str else f"text_of({v})"
+            for a, v in zip(args, values, strict=True)
+        ]
+        undefined = [v for a, v in zip(args, values, strict=True) if not isinstance(a, Literal)]
+        joined = f'"".join(({", ".join(parts)},))'
+        if not undefined:
+            return joined
+        return f"UNDEFINED if ({' or '.join(f'{v} is UNDEFINED' for v in undefined)}) else {joined}"
+
     # -- the function ------------------------------------------------------------------------------
 
     def function(self, name: str, body: list[str]) -> Generated:
         """`def name(ev)`: the document, the top-level fields the body reads, then the body."""
         head = [f"def {name}(ev):", "    d = ev.document", "    m = d if isinstance(d, dict) else EMPTY"]
+        if self.reads_time:  # timestamp(): the time the engine gave the message, one value throughout
+            head.append("    now = ev.environment.now_ms()")
         head += [
             f"    {local} = m.get({self.const(field)}, UNDEFINED)" for field, local in self.fields.items()
         ]
@@ -267,6 +300,9 @@ def generate_select(
         else:  # fails as the interpreter fails: through the closures
             value = writer.local()
             writer.emit(f"{value} = {writer.helper(fallback(expr))}(ev)")
+        if isinstance(expr, Literal) and can_be_made:  # a literal is never Undefined
+            writer.emit(f"out[{writer.const(key or '_value')}] = {value}")
+            continue
         writer.emit(f"if {value} is not UNDEFINED:")
         writer.emit(f"    out[{writer.const(key or '_value')}] = {value}")
     writer.emit("return out")

@@ -11,15 +11,16 @@ raw message; these few lines take 0.5). A test holds the encoding to amqtt's, by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class MalformedPublish(ValueError):
     """The client broke the protocol: the connection is to close."""
 
 
-@dataclass(frozen=True, slots=True)
-class Publish:
+class Publish(NamedTuple):
+    """A decoded PUBLISH; a named tuple, made for every message a client sends."""
+
     topic: str
     qos: int
     packet_id: int | None

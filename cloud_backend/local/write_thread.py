@@ -8,7 +8,8 @@ and a COMMIT around it. A write that fails fails alone; a commit that fails fail
 batch, as none of them was kept. Each write says whom to tell if it fails; what is submitted together
 shares one future, settled once all of it is through (kept or failed): a `Future` (a lock and a
 condition of its own) per write cost the broker's loop about a tenth of its time on the chat path
-flat out.
+flat out. Writes of one kind that one call can make together (a burst's items for one table: one
+statement) come as a `Group` and count as all of them.
 
 Written here rather than on `ThreadPoolExecutor`: an executor runs one call at a time with a future and
 a wake-up each, and has no place to open a transaction around what is queued.
@@ -27,6 +28,33 @@ MAX_BATCH = 512  # writes in one transaction; a longer queue is taken in several
 Failed = Callable[[BaseException], None]
 Write = tuple[Callable[..., None], tuple[Any, ...], Failed]  # the call, its arguments, whom to tell
 _Submitted = tuple[list[Write], Future[None]]
+
+
+class Group:
+    """Writes of one kind that one call makes together (one statement for all of them), given as that
+    call's first argument: they count as that many writes, for a batch's size and for whether it
+    takes a transaction. Each says whom to tell; `failed` tells them all."""
+
+    __slots__ = ("items", "key", "tells")
+
+    def __init__(self, key: Any) -> None:
+        self.key = key  # what the writes share (a table)
+        self.items: list[Any] = []
+        self.tells: list[Failed] = []
+
+    def add(self, item: Any, tell: Failed) -> None:
+        self.items.append(item)
+        self.tells.append(tell)
+
+    def failed(self, error: BaseException) -> None:
+        for tell in self.tells:
+            tell(error)
+
+
+def weight(write: Write) -> int:
+    """How many writes `write` is: a `Group`'s size, else one."""
+    args = write[1]
+    return len(args[0].items) if args and isinstance(args[0], Group) else 1
 
 
 class WriteThread:
@@ -68,10 +96,12 @@ class WriteThread:
                 return
             batch: list[Write] = []
             settled_at: list[tuple[int, Future[None]]] = []  # (where its writes end in `batch`, future)
+            weighed = 0
             while True:
                 batch += submitted[0]
+                weighed += sum(map(weight, submitted[0]))
                 settled_at.append((len(batch), submitted[1]))
-                if len(batch) >= MAX_BATCH:
+                if weighed >= MAX_BATCH:
                     break
                 try:  # and whatever else piled up meanwhile
                     more = self._queue.get_nowait()
@@ -81,8 +111,7 @@ class WriteThread:
                     stopping = True
                     break
                 submitted = more
-            for start in range(0, len(batch), MAX_BATCH):
-                end = start + MAX_BATCH
+            for start, end in batches(batch):
                 self._write(batch[start:end])
                 while settled_at and settled_at[0][0] <= end:
                     settled_at.pop(0)[1].set_result(None)
@@ -92,7 +121,7 @@ class WriteThread:
     def _write(self, batch: list[Write]) -> None:
         errors: list[BaseException | None] = []
         # one write commits on its own as well as in a transaction, without the BEGIN and COMMIT
-        transaction = self._transaction if len(batch) > 1 else nullcontext
+        transaction = self._transaction if len(batch) > 1 or weight(batch[0]) > 1 else nullcontext
         try:
             with transaction():
                 for write, args, _ in batch:
@@ -106,3 +135,19 @@ class WriteThread:
         for (_, _, failed), error in zip(batch, errors, strict=True):
             if error is not None:
                 failed(error)
+
+
+def batches(batch: list[Write]) -> list[tuple[int, int]]:
+    """`batch` cut into runs of writes of at most MAX_BATCH in weight, in order (a heavier write
+    alone): (start, end) of each."""
+    chunks: list[tuple[int, int]] = []
+    start, weighed = 0, 0
+    for at, write in enumerate(batch):
+        heavy = weight(write)
+        if at > start and weighed + heavy > MAX_BATCH:
+            chunks.append((start, at))
+            start, weighed = at, 0
+        weighed += heavy
+    if start < len(batch):
+        chunks.append((start, len(batch)))
+    return chunks

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloud_backend.errors import StoreError as StoreError
@@ -21,6 +21,12 @@ class MessageStore(ABC):
         """Writes an item as DynamoDB's PutItem does (the store rule's DynamoDBv2 action): every
         attribute as it is, in place of the item with the same key. ValueError when the key (room,
         sk) is missing or not strings (`records.message_key`)."""
+
+    def put_items(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """`put_item` for each, in order; a store may write them together. Raises at the first that
+        fails (those before it may be kept)."""
+        for item in items:
+            self.put_item(item)
 
     @abstractmethod
     def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:

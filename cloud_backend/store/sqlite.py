@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -118,10 +118,14 @@ class SqliteMessageStore(MessageStore):
         self._db = db
 
     def put_item(self, item: Mapping[str, Any]) -> None:
-        room, sk = message_key(item)
-        text = json_codec.dumps(item)
-        with self._db.cursor("put message") as db:
-            db.execute("INSERT OR REPLACE INTO messages (room, sk, item) VALUES (?, ?, ?)", (room, sk, text))
+        self.put_items((item,))
+
+    def put_items(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """In one statement, none of them if one has no key; in a transaction only if the caller
+        opened one (the stand-in's writer does, for more than one)."""
+        rows = [(*message_key(item), json_codec.dumps(item)) for item in items]
+        with self._db.cursor("put messages") as db:
+            db.executemany("INSERT OR REPLACE INTO messages (room, sk, item) VALUES (?, ?, ?)", rows)
 
     def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:
         with self._db.cursor("read messages") as db:

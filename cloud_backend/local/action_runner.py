@@ -8,7 +8,8 @@ line in `<data>/rule-errors.log`.
 Work for the threads is handed over once the loop has written what it is delivering
 (`Bus.after_delivery`): a thread woken sooner takes the GIL at each `send()` of the fan-out the same
 message started, and the loop waits to get it back once per subscriber. The writes one pass of the loop
-asks for go to the writer together (`WriteThread`), which commits what piles up in one transaction.
+asks for go to the writer together (`WriteThread`), which commits what piles up in one transaction;
+a table's items asked for one after the other are one write there, one statement (`Group`).
 """
 
 from __future__ import annotations

@@ -243,8 +243,8 @@ class _Writer:
         (the call as it is)."""
         if not any(isinstance(a, Literal) and type(a.value) is str for a in args):
             return None
-        parts = [
-            self.const(a.value) if isinstance(a, Literal) and type(a.value) is str else f"text_of({v})"
+        parts = [  # a string literal is its own text: its constant as `value` wrote it
+            v if isinstance(a, Literal) and type(a.value) is str else f"text_of({v})"
             for a, v in zip(args, values, strict=True)
         ]
         undefined = [v for a, v in zip(args, values, strict=True) if not isinstance(a, Literal)]

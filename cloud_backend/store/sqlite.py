@@ -90,9 +90,9 @@ class SqliteDatabase:
 
 
 class _Cursor:
-    """`SqliteDatabase.cursor`'s block. A class, not a `@contextmanager` generator: the stand-in's
-    writer thread takes one for every chat message it keeps, and a generator costs three times as
-    much to enter and leave."""
+    """`SqliteDatabase.cursor`'s block. A class, not a `@contextmanager` generator: every store call
+    takes one (the stand-in's writer one per batch of chat messages, the handlers one per read or
+    write), and a generator costs three times as much to enter and leave."""
 
     __slots__ = ("_database", "_what")
 

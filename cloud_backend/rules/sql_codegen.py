@@ -46,10 +46,12 @@ _WRITTEN_OUT = {
     "length": "len({0}) if isinstance({0}, str) else UNDEFINED",
     "isundefined": "{0} is UNDEFINED",
     "clientid": "ev.message.client_id or UNDEFINED",
-    "timestamp": "now",  # read once at the top of a function that uses it (`function`)
     "newuuid": "ev.environment.new_uuid()",
     "floor": "floor({0}) if type({0}) in NUMBERS else UNDEFINED",
 }
+_IMPURE = frozenset({"newuuid"})  # a new value at every call: never taken from an earlier one
+# Python types a value can be known to have where it is used ("num": an int or a float)
+_NUMERIC = frozenset({"int", "float", "num"})
 _NAMESPACE = {
     "UNDEFINED": UNDEFINED,
     "NUMBERS": frozenset({int, float}),
@@ -62,7 +64,18 @@ _NAMESPACE = {
 
 
 class _Writer:
-    """One generated function: its lines, its locals, and the constants and helpers it refers to."""
+    """One generated function: its lines, its locals, and the constants and helpers it refers to.
+
+    It also knows, where it can, each value's Python type (a kind: "str", "int", "float", "num" for
+    either number, "bool"), and which expressions it has already computed: a check a type makes
+    needless is left out (`len(f1)` where `f1` is known to be a string, not `len(f1) if
+    isinstance(f1, str) else UNDEFINED`), and an expression computed once is not computed again
+    where that first computation has run. Both are kept per block (`_enter`, `_leave`): what a block
+    learns or computes holds inside it, not after it, as a block may be left before its end. A kind
+    comes from how a value is made (`len` of a string is an int; `timestamp()` is the engine's int),
+    from a constant's value, or from a condition known to hold: a WHERE's AND part after the
+    function has returned False unless it is true, a CASE's WHEN true when its subject (an AND
+    chain) is true (`isString(text)` makes `text` a string, `room = 'lobby'` too)."""
 
     def __init__(self, fallback: Callable[[Expr], Generated]) -> None:
         self._fallback = fallback  # the closure of a node written out as a call
@@ -73,13 +86,19 @@ class _Writer:
         self.reads_time = False  # timestamp() is called
         self._depth = 1
         self._locals = 0
+        self._kinds: list[dict[str, str]] = [{"now": "int", "True": "bool", "False": "bool"}]
+        self._computed: list[dict[str, str]] = [{}]  # per block: an expression's text -> its local
 
     def emit(self, line: str) -> None:
         self.lines.append("    " * self._depth + line)
 
     def const(self, value: Any) -> str:
         self.constants.append(value)
-        return f"K[{len(self.constants) - 1}]"
+        name = f"K[{len(self.constants) - 1}]"
+        kind = {str: "str", int: "int", float: "float", bool: "bool"}.get(type(value))
+        if kind is not None:
+            self._kinds[-1][name] = kind
+        return name
 
     def helper(self, value: Any) -> str:
         self.helpers.append(value)
@@ -93,6 +112,55 @@ class _Writer:
         if name not in self.fields:
             self.fields[name] = f"f{len(self.fields)}"
         return self.fields[name]
+
+    def kind(self, value: str) -> str | None:
+        for known in reversed(self._kinds):
+            if value in known:
+                return known[value]
+        return None
+
+    def assign(self, expression: str, kind: str | None = None, pure: bool = True) -> str:
+        """A local holding `expression`, computed here unless it already was (a pure one)."""
+        if pure:
+            for computed in reversed(self._computed):
+                if expression in computed:
+                    return computed[expression]
+        out = self.local()
+        self.emit(f"{out} = {expression}")
+        if pure:
+            self._computed[-1][expression] = out
+        if kind is not None:
+            self._kinds[-1][out] = kind
+        return out
+
+    def _enter(self) -> None:
+        self._depth += 1
+        self._kinds.append({})
+        self._computed.append({})
+
+    def _leave(self) -> None:
+        self._depth -= 1
+        self._kinds.pop()
+        self._computed.pop()
+
+    def holds(self, part: Expr) -> None:
+        """What `part` being exactly true says of the fields' types, from here to the block's end."""
+        if isinstance(part, Binary) and part.op == "AND":
+            for each in chain(part, "AND"):
+                self.holds(each)
+            return
+        subject: Expr | None = None
+        if isinstance(part, Call) and part.name == "isstring" and len(part.args) == 1:
+            subject = part.args[0]
+        elif (
+            isinstance(part, Binary)
+            and part.op in _PYTHON_OPERATORS
+            and isinstance(part.right, Literal)
+            and type(part.right.value) is str
+        ):
+            subject = part.left  # compared with a string: true only for a string
+        if isinstance(subject, Path) and len(subject.steps) == 1 and isinstance(subject.steps[0], str):
+            self._kinds[-1][self.field(subject.steps[0])] = "str"
 
     # -- expressions: each writes the statements that compute it and returns the local (or constant)
     # -- that holds its value, in the order the closures evaluate it
@@ -114,17 +182,18 @@ class _Writer:
             return self._case(expr)
         if isinstance(expr, Call):
             return self._call(expr)
-        out = self.local()  # a longer path: its closure
-        self.emit(f"{out} = {self.helper(self._fallback(expr))}(ev)")
-        return out
+        return self.assign(f"{self.helper(self._fallback(expr))}(ev)", pure=False)  # a longer path
 
     def _unary(self, expr: Unary) -> str:
-        operand, out = self.value(expr.operand), self.local()
+        operand = self.value(expr.operand)
+        kind = self.kind(operand)
         if expr.op == "NOT":
-            self.emit(f"{out} = (not {operand}) if type({operand}) is bool else UNDEFINED")
-        else:
-            self.emit(f"{out} = -{operand} if type({operand}) in NUMBERS else UNDEFINED")
-        return out
+            if kind == "bool":
+                return self.assign(f"not {operand}", "bool")
+            return self.assign(f"(not {operand}) if type({operand}) is bool else UNDEFINED")
+        if kind in _NUMERIC:
+            return self.assign(f"-{operand}", kind)
+        return self.assign(f"-{operand} if type({operand}) in NUMBERS else UNDEFINED")
 
     def _chain(self, expr: Binary) -> str:
         """As `sql_compile._compile_logical`: Undefined at the first part that is not a boolean (the
@@ -133,16 +202,23 @@ class _Writer:
         out = self.local()
         self.emit(f"{out} = {otherwise}")
         self.emit("while True:  # a block to leave early")
-        self._depth += 1
+        self._enter()
+        always_bool = True
         for part in chain(expr, expr.op):
             value = self.value(part)
+            if value == otherwise:  # known, and decides nothing
+                continue
             self.emit(f"if {value} is {deciding}:")
             self.emit(f"    {out} = {deciding}")
-            self.emit(f"elif {value} is not {otherwise}:")
-            self.emit(f"    {out} = UNDEFINED")
-            self.emit("    break")
+            if self.kind(value) != "bool":
+                always_bool = False
+                self.emit(f"elif {value} is not {otherwise}:")
+                self.emit(f"    {out} = UNDEFINED")
+                self.emit("    break")
         self.emit("break")
-        self._depth -= 1
+        self._leave()
+        if always_bool:
+            self._kinds[-1][out] = "bool"
         return out
 
     def _binary(self, expr: Binary) -> str:
@@ -150,26 +226,36 @@ class _Writer:
             fold = compare if expr.op in _PYTHON_OPERATORS else arithmetic
             return self.const(fold(expr.op, expr.left.value, expr.right.value))
         left = self.value(expr.left)
-        out = self.local()
+        left_kind = self.kind(left)
         literal = expr.right.value if isinstance(expr.right, Literal) else None
         if expr.op in _PYTHON_OPERATORS and isinstance(expr.right, Literal) and is_number(literal):
             check = f"type({left}) in NUMBERS"
+            known = left_kind in _NUMERIC
         elif expr.op in _PYTHON_OPERATORS and isinstance(expr.right, Literal) and type(literal) is str:
             check = f"type({left}) is str"
+            known = left_kind == "str"
         else:
             right = self.value(expr.right)
+            right_kind = self.kind(right)
             both = f"type({left}) in NUMBERS and type({right}) in NUMBERS"
+            numbers = left_kind in _NUMERIC and right_kind in _NUMERIC
             if isinstance(expr.right, Literal) and is_number(literal):  # its half decided here
                 both = f"type({left}) in NUMBERS"
                 if expr.op == "/" and literal != 0:
                     quotient = f"{left} / {right}"
+                    if type(literal) is int and left_kind == "int":
+                        return self.assign(f"int({quotient})", "int")
                     if type(literal) is int:
                         quotient = f"int({quotient}) if type({left}) is int else {quotient}"
-                    self.emit(f"{out} = ({quotient}) if {both} else UNDEFINED")
-                    return out
+                    if numbers:
+                        return self.assign(quotient, "num")
+                    return self.assign(f"({quotient}) if {both} else UNDEFINED")
             if expr.op in ("+", "-", "*"):  # as `arithmetic` for these: both numbers, else Undefined
-                self.emit(f"{out} = ({left} {expr.op} {right}) if {both} else UNDEFINED")
-                return out
+                if numbers:
+                    kind = "int" if left_kind == right_kind == "int" else "num"
+                    return self.assign(f"{left} {expr.op} {right}", kind)
+                return self.assign(f"({left} {expr.op} {right}) if {both} else UNDEFINED")
+            out = self.local()
             if expr.op == "/":  # as `arithmetic`: Undefined by zero, Int / Int truncated toward zero
                 self.emit(f"if {both} and {right} != 0:")
                 ints = f"type({left}) is type({right}) is int"
@@ -181,34 +267,43 @@ class _Writer:
             self.emit(f"{out} = {how}({self.const(expr.op)}, {left}, {right})")
             return out
         python = _PYTHON_OPERATORS[expr.op]
-        self.emit(f"{out} = ({left} {python} {self.const(literal)}) if {check} else UNDEFINED")
-        return out
+        if known:
+            return self.assign(f"{left} {python} {self.const(literal)}", "bool")
+        return self.assign(f"({left} {python} {self.const(literal)}) if {check} else UNDEFINED")
 
     def _case(self, expr: Case) -> str:
         out = self.local()
         self.emit(f"{out} = UNDEFINED")
         self.emit("while True:  # a block to leave at the first WHEN that matches")
-        self._depth += 1
+        self._enter()
         subject = self.value(expr.subject)
-        self.emit(f"if {subject} is UNDEFINED:")
-        self.emit("    break")
+        subject_kind = self.kind(subject)
+        if subject_kind is None:
+            self.emit(f"if {subject} is UNDEFINED:")
+            self.emit("    break")
         for test, result in expr.whens:
             tested = self.value(test)
             literal = test.value if isinstance(test, Literal) else None
             if isinstance(test, Literal) and type(literal) in (bool, str):  # as `compare` for these
-                self.emit(f"if type({subject}) is {type(literal).__name__} and {subject} == {tested}:")
+                same_type = type(literal).__name__
+                if subject_kind == same_type:
+                    self.emit(f"if {subject} == {tested}:")
+                else:
+                    self.emit(f"if type({subject}) is {same_type} and {subject} == {tested}:")
             elif isinstance(test, Literal) and is_number(literal):
                 self.emit(f"if type({subject}) in NUMBERS and {subject} == {tested}:")
             else:
                 self.emit(f"if compare('=', {subject}, {tested}) is True:")
-            self._depth += 1
+            self._enter()
+            if literal is True and type(literal) is bool:  # the subject is exactly true here
+                self.holds(expr.subject)
             self.emit(f"{out} = {self.value(result)}")
             self.emit("break")
-            self._depth -= 1
+            self._leave()
         if expr.default is not None:
             self.emit(f"{out} = {self.value(expr.default)}")
         self.emit("break")
-        self._depth -= 1
+        self._leave()
         return out
 
     def _call(self, call: Call) -> str:
@@ -219,39 +314,61 @@ class _Writer:
             args = ["ev.message.payload", *(self.value(a) for a in call.args[1:])]
         else:
             args = [self.value(a) for a in call.args]
-        out = self.local()
         if call.name == "timestamp":
-            self.reads_time = True
+            self.reads_time = True  # read once at the top of the function (`function`)
+            return "now"
         if call.name == "concat" and (joined := self._concat(args, call.args)) is not None:
-            self.emit(f"{out} = {joined}")
-        elif call.name in _WRITTEN_OUT:
-            self.emit(f"{out} = " + _WRITTEN_OUT[call.name].format(*args))
-        elif (
+            return self.assign(*joined)
+        if call.name in _WRITTEN_OUT:
+            return self._written_out(call.name, args)
+        if (
             call.name == "regexp_matches"
             and isinstance(call.args[1], Literal)
             and (pattern := literal_pattern(call.args[1].value)) is not None
         ):
             found = f"{self.helper(pattern)}.search({args[0]}) is not None"
-            self.emit(f"{out} = ({found}) if isinstance({args[0]}, str) else UNDEFINED")
-        else:
-            self.emit(f"{out} = {self.helper(handler)}({', '.join(['ev', *args])})")
-        return out
+            if self.kind(args[0]) == "str":
+                return self.assign(found, "bool")
+            return self.assign(f"({found}) if isinstance({args[0]}, str) else UNDEFINED")
+        return self.assign(f"{self.helper(handler)}({', '.join(['ev', *args])})", pure=False)
 
-    def _concat(self, values: list[str], args: tuple[Expr, ...]) -> str | None:
+    def _written_out(self, name: str, args: list[str]) -> str:
+        kind = self.kind(args[0]) if args else None
+        if name == "isstring" and kind is not None:
+            return "True" if kind == "str" else "False"
+        if name == "isundefined" and kind is not None:
+            return "False"
+        if name == "length" and kind == "str":
+            return self.assign(f"len({args[0]})", "int")
+        if name == "floor" and kind == "int":
+            return args[0]
+        if name == "floor" and kind in _NUMERIC:
+            return self.assign(f"floor({args[0]})", "int")
+        made = {"isstring": "bool", "isundefined": "bool", "newuuid": "str"}.get(name)
+        return self.assign(_WRITTEN_OUT[name].format(*args), made, pure=name not in _IMPURE)
+
+    def _concat(self, values: list[str], args: tuple[Expr, ...]) -> tuple[str, str | None] | None:
         """`concat` with a string literal among its arguments, so never a concatenation of arrays:
         Undefined if an argument is, else the arguments' text joined (`text_of`); None otherwise
-        (the call as it is)."""
+        (the call as it is). With the kind of what it gives: a string when no argument can be
+        Undefined."""
         if not any(isinstance(a, Literal) and type(a.value) is str for a in args):
             return None
-        parts = [  # a string literal is its own text: its constant as `value` wrote it
-            v if isinstance(a, Literal) and type(a.value) is str else f"text_of({v})"
-            for a, v in zip(args, values, strict=True)
-        ]
-        undefined = [v for a, v in zip(args, values, strict=True) if not isinstance(a, Literal)]
+        parts, undefined = [], []
+        for arg, value in zip(args, values, strict=True):
+            kind = self.kind(value)
+            if kind == "str":  # a string is its own text (a string literal: its constant)
+                parts.append(value)
+            elif kind == "int":
+                parts.append(f"str({value})")
+            else:
+                parts.append(f"text_of({value})")
+            if kind is None and not isinstance(arg, Literal):
+                undefined.append(value)
         joined = f'"".join(({", ".join(parts)},))'
         if not undefined:
-            return joined
-        return f"UNDEFINED if ({' or '.join(f'{v} is UNDEFINED' for v in undefined)}) else {joined}"
+            return joined, "str"
+        return f"UNDEFINED if ({' or '.join(f'{v} is UNDEFINED' for v in undefined)}) else {joined}", None
 
     # -- the function ------------------------------------------------------------------------------
 
@@ -277,8 +394,14 @@ def generate_condition(where: Expr, fallback: Callable[[Expr], Generated]) -> Ge
     writer = _Writer(fallback)
     for part in chain(where, "AND"):
         value = writer.value(part)
-        writer.emit(f"if {value} is not True:")
+        if value == "True":  # known to be true here
+            continue
+        if writer.kind(value) == "bool":
+            writer.emit(f"if not {value}:")
+        else:
+            writer.emit(f"if {value} is not True:")
         writer.emit("    return False")
+        writer.holds(part)  # it is true from here on
     writer.emit("return True")
     return writer.function("where", writer.lines)
 
@@ -300,7 +423,7 @@ def generate_select(
         else:  # fails as the interpreter fails: through the closures
             value = writer.local()
             writer.emit(f"{value} = {writer.helper(fallback(expr))}(ev)")
-        if isinstance(expr, Literal) and can_be_made:  # a literal is never Undefined
+        if (isinstance(expr, Literal) or writer.kind(value) is not None) and can_be_made:  # not Undefined
             writer.emit(f"out[{writer.const(key or '_value')}] = {value}")
             continue
         writer.emit(f"if {value} is not UNDEFINED:")

@@ -111,3 +111,95 @@ def test_a_statement_nested_deeper_than_python_compiles_keeps_its_closures_and_a
     for document in ({"a": 1, "b": True}, {"a": 2, "b": False}, {"a": 1, "b": False}, {"b": "x"}, []):
         message = Message("chat/out", json.dumps(document).encode(), "client-1")
         assert compiled.evaluate(message, ENVIRONMENT) == evaluate(statement, message, ENVIRONMENT)
+
+
+# Statements shaped like the template's: guards on top-level fields (isString, = 'text'), then uses that
+# the guards make needless to check (length, comparisons, patterns), in a WHERE's AND chain and in a
+# CASE WHEN true, beside SELECT items built on timestamp(), concat and floor: where the generated code
+# leaves a type check out, the interpreter still makes it.
+def _field(name):
+    return Path((name,))
+
+
+GUARDED = ["room", "text"]  # few names: a guard and a use meet often
+guard_parts = st.sampled_from(GUARDED).flatmap(
+    lambda name: st.one_of(
+        st.just(Call("isstring", (_field(name),))),
+        st.sampled_from(["", "lobby", "x y"]).map(lambda text: Binary("=", _field(name), Literal(text))),
+        st.tuples(st.sampled_from(["<", "<=", ">", ">=", "=", "<>"]), st.integers(0, 6)).map(
+            lambda t: Binary(t[0], Call("length", (_field(name),)), Literal(t[1]))
+        ),
+        st.sampled_from(["^[a-z]", "[^a-z ]", "y"]).map(
+            lambda pattern: Unary("NOT", Call("regexp_matches", (_field(name), Literal(pattern))))
+        ),
+        st.sampled_from([0, 2.5, -1]).map(lambda n: Binary(">", _field(name), Literal(n))),
+        st.just(Call("isundefined", (_field(name),))),
+        st.just(
+            Binary(
+                "=",
+                Call("concat", (_field(name), Literal("#"), Call("length", (_field(name),)))),
+                Literal("a#1"),
+            )
+        ),
+    )
+)
+
+
+def _and(parts):
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = Binary("AND", joined, part)
+    return joined
+
+
+guards = st.lists(guard_parts, min_size=1, max_size=6).map(_and)
+guarded_wheres = st.one_of(
+    guards,
+    st.tuples(guards, st.booleans(), guards, st.sampled_from([Literal(False), Literal(None), None])).map(
+        lambda t: Unary("NOT", Case(t[0], ((Literal(t[1]), t[2]),), t[3]))
+    ),
+)
+guarded_items = st.sampled_from(GUARDED).flatmap(
+    lambda name: st.sampled_from(
+        [
+            Call(
+                "concat",
+                (Call("timestamp", ()), Literal("#"), _field(name), Literal("#"), Call("newuuid", ())),
+            ),
+            Binary("+", Call("floor", (Binary("/", Call("timestamp", ()), Literal(1000)),)), Literal(86400)),
+            Binary("+", Call("floor", (Binary("/", _field(name), Literal(3)),)), Literal(1)),
+            Unary("-", Call("length", (_field(name),))),
+            Case(
+                Call("isstring", (_field(name),)),
+                ((Literal(True), Call("length", (_field(name),))),),
+                Literal(-1),
+            ),
+            _field(name),
+        ]
+    )
+)
+guarded_documents = st.dictionaries(
+    st.sampled_from(GUARDED),
+    st.one_of(
+        st.sampled_from(["", "a", "lobby", "x y", "Lobby", "a#1", "y-1"]),
+        st.integers(-5, 9),
+        st.floats(-9, 9),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    guarded_wheres,
+    st.lists(st.builds(SelectItem, guarded_items, st.sampled_from(NAMES)), min_size=1, max_size=4),
+    guarded_documents,
+)
+def test_what_a_guard_makes_known_gives_the_interpreters_answers(where, items, document):
+    statement = Statement(tuple(items), "chat/out", where)
+    message = Message("chat/out", json.dumps(document).encode(), "client-1")
+    compiled = CompiledStatement(statement)
+    assert hasattr(compiled.where, "source")  # the generated function, not the closures
+    assert same(lambda: compiled.evaluate(message, ENVIRONMENT)) == same(
+        lambda: evaluate(statement, message, ENVIRONMENT)
+    )

@@ -7,6 +7,7 @@ columns, so both implementations read and write the same records.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -109,6 +110,14 @@ class _Cursor:
             raise StoreError(f"{self._database.path}: {self._what}: {error}") from error
 
 
+_ROWS = 1024  # rows in one INSERT at most (3 values a row: far below SQLite's 32,766)
+
+
+@functools.cache
+def _insert_messages(rows: int) -> str:
+    return "INSERT OR REPLACE INTO messages (room, sk, item) VALUES " + ", ".join(["(?, ?, ?)"] * rows)
+
+
 def _load(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
@@ -121,11 +130,21 @@ class SqliteMessageStore(MessageStore):
         self.put_items((item,))
 
     def put_items(self, items: Sequence[Mapping[str, Any]]) -> None:
-        """In one statement, none of them if one has no key; in a transaction only if the caller
-        opened one (the stand-in's writer does, for more than one)."""
-        rows = [(*message_key(item), json_codec.dumps(item)) for item in items]
+        """None of them if one has no key; in a transaction only if the caller opened one (the
+        stand-in's writer does, for more than one). A multi-row INSERT for each run of a power of two
+        items (at most `_ROWS`): SQLite takes all its rows in one step, so the writer's thread lets go
+        of the GIL once for them, where `executemany` steps (and lets go) once a row and the broker's
+        loop, taking the GIL back at each, passed it to and fro once a message. At most eleven
+        statement texts, each prepared once (the connection's statement cache)."""
+        values: list[Any] = []
+        for item in items:
+            values += (*message_key(item), json_codec.dumps(item))
         with self._db.cursor("put messages") as db:
-            db.executemany("INSERT OR REPLACE INTO messages (room, sk, item) VALUES (?, ?, ?)", rows)
+            at, count = 0, len(items)
+            while at < count:
+                rows = min(_ROWS, 1 << ((count - at).bit_length() - 1))
+                db.execute(_insert_messages(rows), values[3 * at : 3 * (at + rows)])
+                at += rows
 
     def recent(self, room: str, limit: int, before: str | None = None) -> list[ChatMessage]:
         with self._db.cursor("read messages") as db:

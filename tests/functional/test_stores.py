@@ -82,6 +82,28 @@ def test_telemetry_windows_keep_floats_and_find_the_latest(kind, tmp_path):
         assert stores.telemetry.latest("gw-1", "humidity") is None
 
 
+def test_sqlite_puts_items_together_however_many_and_none_if_one_lacks_its_key(tmp_path):
+    """The writer's grouped items go in as multi-row INSERTs of a power of two rows each: every
+    count comes out whole, in sort-key order, and an item without its key keeps the others out."""
+    db = SqliteDatabase(tmp_path / "backend.sqlite3")
+    store, put = SqliteMessageStore(db), 0
+    try:
+        for count in (1, 2, 3, 7, 511, 1024, 1025, 2047):
+            room = f"r{count}"
+            store.put_items([message(n, room=room).to_item() for n in range(count)])
+            put += count
+            kept = store.recent(room, 5000)
+            assert [m.id for m in kept] == [f"m{n}" for n in range(count)], count
+            assert kept[-1] == message(count - 1, room=room)
+        with pytest.raises(ValueError, match="lacks its key attribute"):
+            store.put_items([message(1, room="bad").to_item(), {"room": "bad", "text": "no sort key"}])
+        assert store.recent("bad", 10) == []
+        with db.cursor("count") as connection:
+            assert connection.execute("SELECT count(*) FROM messages").fetchone()[0] == put
+    finally:
+        db.close()
+
+
 def test_sqlite_messages_survive_reopening(tmp_path):
     with sqlite_stores(tmp_path) as stores:
         stores.messages.put(message(1))

@@ -53,6 +53,8 @@ class LocalActionRunner:
         self._writer = WriteThread(transaction)
         self._unsent: list[Write] = []  # writes asked for in this pass of the loop
         self._unsent_done: Future[None] = Future()  # settled once they are through
+        self._open: Group | None = None  # the last of `_unsent`, when it is items more may join
+        self._open_failed: Failed | None = None  # whom its items tell when they fail
         self._unsent_lock = threading.Lock()  # an error action may ask from another thread
         self._log_lock = threading.Lock()
 
@@ -60,6 +62,8 @@ class LocalActionRunner:
         action = call.action
         if isinstance(action, Republish):
             self.bus.publish(call.target, call.payload(), qos=action.qos)
+        elif isinstance(action, PutItem):
+            return self._put(action.table, call, failed)
         elif isinstance(action, InvokeLambda):
             function, event = action.function, call.output
 
@@ -67,8 +71,6 @@ class LocalActionRunner:
                 self._watch(self.lambdas.submit(function, event), call, failed)
 
             self.bus.after_delivery(invoke)
-        elif isinstance(action, PutItem):
-            return self._write(self._put_item, (action.table, call.output), call, failed)
         elif isinstance(action, PutRecord):
             return self._write(self._put_record, (action.stream, call), call, failed)
         elif isinstance(action, LogError):
@@ -87,28 +89,42 @@ class LocalActionRunner:
 
         with self._unsent_lock:
             first = not self._unsent
-            if write == self._put_item:  # (a bound method: equal, not the same object)
-                self._add_item(args[0], args[1], tell)
-            else:
-                self._unsent.append((write, args, tell))
+            self._unsent.append((write, args, tell))
+            self._open = None
             done = self._unsent_done
         if first:
             self.bus.after_delivery(self._send)
         return done
 
-    def _add_item(self, table: str, item: dict[str, Any], tell: Callable[[BaseException], None]) -> None:
-        """An item joins the PutItems for its table asked for just before it in this pass (a `Group`,
-        one statement for the writer, of at most MAX_BATCH), or starts them. Under `_unsent_lock`."""
-        last = self._unsent[-1][1] if self._unsent else ()
-        group = last[0] if last else None
-        if not (isinstance(group, Group) and group.key == table and len(group.items) < MAX_BATCH):
-            group = Group(table)
-            self._unsent.append((self._put_items, (group,), group.failed))
-        group.add(item, tell)
+    def _put(self, table: str, call: ActionCall, failed: Failed) -> Future[None]:
+        """A PutItem, as `_write`, joining the items for its table asked for just before it in this
+        pass with the same `failed` (a `Group`, one statement for the writer, of at most MAX_BATCH),
+        or starting them."""
+        with self._unsent_lock:
+            first = not self._unsent
+            group = self._open
+            if (
+                group is None
+                or group.key != table
+                or self._open_failed is not failed
+                or len(group.items) >= MAX_BATCH
+            ):
+
+                def tell(whom: ActionCall, error: BaseException) -> None:
+                    failed(whom, str(error))
+
+                group = self._open = Group(table, tell)
+                self._open_failed = failed
+                self._unsent.append((self._put_items, (group,), group.failed))
+            group.add(call.output, call)
+            done = self._unsent_done
+        if first:
+            self.bus.after_delivery(self._send)
+        return done
 
     def _send(self) -> None:
         with self._unsent_lock:
-            unsent, self._unsent = self._unsent, []
+            unsent, self._unsent, self._open = self._unsent, [], None
             done, self._unsent_done = self._unsent_done, Future()
         if unsent:
             self._writer.submit_all(unsent, done)
@@ -134,11 +150,11 @@ class LocalActionRunner:
             return
         except Exception:  # which one failed is found below, item by item, and told to its rule
             pass
-        for item, tell in zip(items.items, items.tells, strict=True):
+        for item, whom in zip(items.items, items.whom, strict=True):
             try:
                 self._put_item(items.key, item)
             except Exception as exc:  # this item's own failure, reported to its rule
-                tell(exc)
+                items.tell(whom, exc)
 
     def _put_item(self, table: str, item: dict[str, Any]) -> None:
         store = self.tables.get(table)

@@ -33,22 +33,24 @@ _Submitted = tuple[list[Write], Future[None]]
 class Group:
     """Writes of one kind that one call makes together (one statement for all of them), given as that
     call's first argument: they count as that many writes, for a batch's size and for whether it
-    takes a transaction. Each says whom to tell; `failed` tells them all."""
+    takes a transaction. Each item comes with whom to tell if it fails (`whom`), and `failed` tells
+    each of them through `tell`, made once for the group rather than a function per item."""
 
-    __slots__ = ("items", "key", "tells")
+    __slots__ = ("items", "key", "tell", "whom")
 
-    def __init__(self, key: Any) -> None:
+    def __init__(self, key: Any, tell: Callable[[Any, BaseException], None]) -> None:
         self.key = key  # what the writes share (a table)
+        self.tell = tell
         self.items: list[Any] = []
-        self.tells: list[Failed] = []
+        self.whom: list[Any] = []
 
-    def add(self, item: Any, tell: Failed) -> None:
+    def add(self, item: Any, whom: Any) -> None:
         self.items.append(item)
-        self.tells.append(tell)
+        self.whom.append(whom)
 
     def failed(self, error: BaseException) -> None:
-        for tell in self.tells:
-            tell(error)
+        for whom in self.whom:
+            self.tell(whom, error)
 
 
 def weight(write: Write) -> int:

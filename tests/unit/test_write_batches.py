@@ -13,9 +13,9 @@ def write_of(size: int):
     """A write of `size`: a group of that many items, or (size 1, sometimes) a plain write."""
     if size == 1:
         return (print, ("plain",), print)
-    group = Group("table")
+    group = Group("table", print)
     for n in range(size):
-        group.add(n, print)
+        group.add(n, n)
     return (print, (group,), group.failed)
 
 

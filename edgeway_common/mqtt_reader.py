@@ -73,10 +73,10 @@ _HANDLERS = {  # packet type -> the handler method a task runs it in, as amqtt's
 class PacketReader(BrokerProtocolHandler):  # type: ignore[misc]
     reader_log = logging.getLogger("edgeway.mqtt")  # where a connection closed for a bad packet is told
 
-    async def _publish_at_once(self, publish: Publish) -> bool:
+    def _publish_at_once(self, publish: Publish) -> bool:
         """A QoS 0 PUBLISH without DUP or RETAIN, read when no packet before it is still being
-        handled: True when the broker has taken it here, before the next packet is read; False
-        to handle it as any other packet."""
+        handled: True when the broker has taken it here, before the next packet is read, with no
+        await; False to handle it as any other packet."""
         return False
 
     async def _reader_loop(self) -> None:
@@ -99,7 +99,7 @@ class PacketReader(BrokerProtocolHandler):  # type: ignore[misc]
                 packet_type, flags, body = cut
                 if packet_type == PUBLISH:
                     publish = decode_publish(flags, body)
-                    if flags == 0 and not running and await self._publish_at_once(publish):
+                    if flags == 0 and not running and self._publish_at_once(publish):
                         continue
                     packet: Any = PublishPacket.build(  # amqtt's own check refuses a wildcard topic
                         publish.topic,

@@ -58,6 +58,11 @@ class BrokerSide(Protocol):
         """False when the message breaks the protocol and the connection is to close."""
         ...
 
+    def deliver_at_once(self, session: Any, topic: str, data: bytes) -> bool:
+        """A QoS 0 PUBLISH without DUP or RETAIN, as `deliver` takes it; False, having done nothing,
+        when its topic breaks the protocol (for `deliver` to close the connection)."""
+        ...
+
 
 class EdgeProtocolHandler(PacketReader):
     reader_log = log
@@ -103,11 +108,13 @@ class EdgeProtocolHandler(PacketReader):
         await self._send_packet(puback)
         app_message.puback_packet = puback
 
-    async def _publish_at_once(self, publish: Publish) -> bool:
-        """A QoS 0 PUBLISH, what clients send most, goes to the broker as it is read, with no task."""
-        message = IncomingApplicationMessage(None, publish.topic, 0, publish.data, False)
-        await self._deliver(message)
-        return True
+    def _publish_at_once(self, publish: Publish) -> bool:
+        """A QoS 0 PUBLISH, what clients send most, goes to the broker as it is read, with no task, no
+        message object and no await (`BrokerSide.deliver_at_once`); one whose topic breaks the
+        protocol goes the long way, which closes the connection."""
+        if self.broker_side is None or self.session is None:
+            raise AMQTTError("a PUBLISH read before the connection was attached to the broker")
+        return self.broker_side.deliver_at_once(self.session, publish.topic, publish.data)
 
     async def _deliver(self, app_message: IncomingApplicationMessage) -> None:
         """A client's message goes to the broker as it is read, in the order the client sent it: amqtt

@@ -306,19 +306,12 @@ class IotBroker(Broker):  # type: ignore[misc]
             if message is None:
                 return True
             topic = message.topic
-            if not topic or "#" in topic or "+" in topic:  # MQTT-4.7.3-1, MQTT-3.3.2-2: close
-                return False
             data = bytes(message.data or b"")
             retain = message.publish_packet is not None and bool(message.publish_packet.retain_flag)
-            if len(data) > MAX_MESSAGE_BYTES:
-                self.gate.publish_refused(client_session, topic, f"message over {MAX_MESSAGE_BYTES} bytes")
-            elif topic.startswith("$"):
-                self._reserved(client_session, topic, data)
-            elif not self.gate.decide(client_session, PUBLISH, topic):
-                self.gate.publish_refused(client_session, topic, "not allowed to publish")
-            elif retain and not self.gate.decide(client_session, RETAIN_PUBLISH, topic):
-                self.gate.publish_refused(client_session, topic, "not allowed to publish retained messages")
-            else:
+            taken = self._taken(client_session, topic, data, retain)
+            if taken is None:
+                return False
+            if taken:
                 self.fan_out(topic, data, message.qos or QOS_0)
                 if retain:
                     await self.retain_message(client_session, topic, data, message.qos)
@@ -327,6 +320,35 @@ class IotBroker(Broker):  # type: ignore[misc]
         finally:
             if accepted is not None:
                 self._acknowledge_when_kept(accepted, durable)
+
+    def deliver_at_once(self, session: Any, topic: str, data: bytes) -> bool:
+        """A QoS 0 PUBLISH without DUP or RETAIN, as `deliver` takes it, with no message object and
+        no await; False, having done nothing, when its topic breaks the protocol."""
+        taken = self._taken(session, topic, data, False)
+        if taken is None:
+            return False
+        if taken:
+            self.fan_out(topic, data, QOS_0)
+            self.gate.accepted(session.client_id, topic, data)
+        return True
+
+    def _taken(self, session: Any, topic: str, data: bytes, retain: bool) -> bool | None:
+        """Whether a client's PUBLISH goes on to the subscribers and the rules: None when its topic
+        breaks the protocol (the connection is to close); False when it was refused (and the client
+        told) or is a request to the reserved topics (and was handled)."""
+        if not topic or "#" in topic or "+" in topic:  # MQTT-4.7.3-1, MQTT-3.3.2-2: close
+            return None
+        if len(data) > MAX_MESSAGE_BYTES:
+            self.gate.publish_refused(session, topic, f"message over {MAX_MESSAGE_BYTES} bytes")
+        elif topic.startswith("$"):
+            self._reserved(session, topic, data)
+        elif not self.gate.decide(session, PUBLISH, topic):
+            self.gate.publish_refused(session, topic, "not allowed to publish")
+        elif retain and not self.gate.decide(session, RETAIN_PUBLISH, topic):
+            self.gate.publish_refused(session, topic, "not allowed to publish retained messages")
+        else:
+            return True
+        return False
 
     def _acknowledge_when_kept(self, accepted: asyncio.Future[bool], durable: list[Future[Any]]) -> None:
         if not durable:

@@ -86,7 +86,9 @@ class _Writer:
         self.reads_time = False  # timestamp() is called
         self._depth = 1
         self._locals = 0
-        self._kinds: list[dict[str, str]] = [{"now": "int", "True": "bool", "False": "bool"}]
+        self._field_names: dict[str, str] = {}  # the local holding a field -> the field
+        # per block: a value's kind, by the value's text, or a field's by (name,)
+        self._kinds: list[dict[str | tuple[str], str]] = [{"now": "int", "True": "bool", "False": "bool"}]
         self._computed: list[dict[str, str]] = [{}]  # per block: an expression's text -> its local
 
     def emit(self, line: str) -> None:
@@ -111,12 +113,16 @@ class _Writer:
     def field(self, name: str) -> str:
         if name not in self.fields:
             self.fields[name] = f"f{len(self.fields)}"
+            self._field_names[self.fields[name]] = name
         return self.fields[name]
 
     def kind(self, value: str) -> str | None:
+        name = self._field_names.get(value)
         for known in reversed(self._kinds):
             if value in known:
                 return known[value]
+            if name is not None and (name,) in known:  # what a condition said of the field
+                return known[(name,)]
         return None
 
     def assign(self, expression: str, kind: str | None = None, pure: bool = True) -> str:
@@ -160,7 +166,7 @@ class _Writer:
         ):
             subject = part.left  # compared with a string: true only for a string
         if isinstance(subject, Path) and len(subject.steps) == 1 and isinstance(subject.steps[0], str):
-            self._kinds[-1][self.field(subject.steps[0])] = "str"
+            self._kinds[-1][(subject.steps[0],)] = "str"  # by name: the field is read only if used
 
     # -- expressions: each writes the statements that compute it and returns the local (or constant)
     # -- that holds its value, in the order the closures evaluate it
@@ -407,11 +413,17 @@ def generate_condition(where: Expr, fallback: Callable[[Expr], Generated]) -> Ge
 
 
 def generate_select(
-    items: list[tuple[str | None, Expr | None, bool]], fallback: Callable[[Expr], Generated]
+    items: list[tuple[str | None, Expr | None, bool]],
+    fallback: Callable[[Expr], Generated],
+    where: Expr | None = None,
 ) -> Generated:
     """The SELECT as one function building the output dict: `items` are (key, expression, whether
-    its calls can all be made); a None expression merges the document (`SELECT *`)."""
+    its calls can all be made); a None expression merges the document (`SELECT *`). `where`: the
+    statement's WHERE, when the function is only ever called for a message it holds for (what its
+    AND parts say of the fields' types holds here too)."""
     writer = _Writer(fallback)
+    if where is not None:
+        writer.holds(where)
     writer.emit("out = {}")
     for key, expr, can_be_made in items:
         if expr is None:

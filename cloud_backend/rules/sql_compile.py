@@ -271,7 +271,7 @@ def _regexp_with_literal(value: Compiled, pattern: Any) -> Compiled | None:
 class CompiledStatement:
     """A statement's WHERE (whether it holds) and SELECT as Python functions (`sql_codegen`, with the
     closures here for what it does not write out itself); `where` is None when the statement has
-    none."""
+    none. `select` is for a message the WHERE holds for (it may count on what the WHERE checked)."""
 
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
@@ -289,8 +289,13 @@ class CompiledStatement:
             else:
                 key = item.alias or column_name(item.expr)
                 items.append((key, item.expr, _calls_can_be_made(item.expr)))
+        held = (
+            statement.where if statement.where is not None and _calls_can_be_made(statement.where) else None
+        )
         try:
-            self.select: Callable[[Evaluator], dict[str, Any]] = generate_select(items, compile_expression)
+            self.select: Callable[[Evaluator], dict[str, Any]] = generate_select(
+                items, compile_expression, held
+            )
         except _TOO_DEEP:  # every item its closure: a call each, nothing nested in the generated text
             self.select = generate_select([(k, e, False) for k, e, _ in items], compile_expression)
 

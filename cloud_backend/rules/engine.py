@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from typing import Any, NamedTuple, Protocol
 
 from cloud_backend.rules.model import Action, PutRecord, Republish, Rule, describe
-from cloud_backend.rules.sql_compile import CompiledStatement
+from cloud_backend.rules.sql_compile import CompiledStatement, Rules, compile_rules
 from cloud_backend.rules.sql_eval import Environment, Evaluator, Message
 from edgeway_common.json_codec import dumps_compact
 from edgeway_common.topics import topic_matches
@@ -60,6 +60,13 @@ class _Prepared(NamedTuple):
     actions: tuple[Action, ...]
 
 
+class _Topic(NamedTuple):
+    """What a topic reaches: the rules whose FROM matches it, and them as one generated function."""
+
+    matching: tuple[_Prepared, ...]
+    generated: Rules | None
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -90,13 +97,16 @@ class RulesEngine:
         self.rules = tuple(rules)
         shared: dict[Any, int] = {}  # one slot per distinct WHERE
         self._prepared = []
+        self._compiled = []
         for rule in self.rules:
             compiled = CompiledStatement(rule.statement)
             where = rule.statement.where
             slot = shared.setdefault(where, len(shared)) if where is not None else -1
             self._prepared.append(_Prepared(rule, compiled.where, compiled.select, slot, rule.actions))
+            self._compiled.append(compiled)
         self._slots = len(shared)
-        self._matching: dict[str, tuple[_Prepared, ...]] = {}  # topic -> the rules whose FROM matches it
+        self._matching: dict[str, _Topic] = {}  # topic -> the rules whose FROM matches it
+        self._generated: dict[tuple[int, ...], Rules | None] = {}  # those rules -> them as one function
         self._runner = runner
         self._report = self._failed  # bound once: handed over with every action
         self._now_ms = now_ms
@@ -107,45 +117,62 @@ class RulesEngine:
     ) -> int:
         """Runs the matching rules; returns how many produced output. `durable` collects the writes
         that keep the message (table and stream actions), for an acknowledgement that waits on them."""
-        matching = self._rules_for(topic)
+        matching, generated = self._rules_for(topic)
         if not matching:
             return 0
         message = Message(topic, payload, client_id)
         now = self._now_ms()
         environment = Environment(now_ms=lambda: now, new_uuid=self._new_uuid)
-        fired = 0
         evaluator = Evaluator(message, message.document(), environment)
-        wheres: list[bool | None] = [None] * self._slots
+        fired: list[int] = []
         run, report = self._runner.run, self._report
-        for rule, where, select, slot, actions in matching:
+
+        def fire(index: int, output: dict[str, Any]) -> None:
+            """Rule `index` (of `matching`) gave `output`: its actions run."""
+            rule, _, _, _, actions = matching[index]
+            fired.append(index)
+            for action in actions:
+                pending = run(self._call(rule, action, evaluator, output), report)
+                if pending is not None and durable is not None:
+                    durable.append(pending)
+
+        if generated is not None:
+            generated(evaluator, fire)
+            return len(fired)
+        wheres: list[bool | None] = [None] * self._slots
+        for index, (_, where, select, slot, _) in enumerate(matching):
             if where is not None:
                 holds = wheres[slot]
                 if holds is None:
                     holds = wheres[slot] = where(evaluator) is True
                 if not holds:
                     continue
-            output = select(evaluator)
-            fired += 1
-            for action in actions:
-                pending = run(self._call(rule, action, evaluator, output), report)
-                if pending is not None and durable is not None:
-                    durable.append(pending)
-        return fired
+            fire(index, select(evaluator))
+        return len(fired)
 
-    def _rules_for(self, topic: str) -> tuple[_Prepared, ...]:
-        """The rules whose FROM matches `topic`, in their order; worked out once per topic (the rules
-        do not change), for at most MAX_TOPICS topics before the table starts again."""
-        matching = self._matching.get(topic)
-        if matching is None:
-            matching = tuple(
-                prepared
-                for prepared in self._prepared
+    def _rules_for(self, topic: str) -> _Topic:
+        """The rules whose FROM matches `topic`, in their order, and them as one generated function
+        (the same for every topic that reaches the same rules; None when they cannot be one);
+        worked out once per topic (the rules do not change), for at most MAX_TOPICS topics before
+        the table starts again."""
+        found = self._matching.get(topic)
+        if found is None:
+            indexes = tuple(
+                at
+                for at, prepared in enumerate(self._prepared)
                 if topic_matches(prepared.rule.statement.topic_filter, topic)
             )
+            if indexes not in self._generated:
+                self._generated[indexes] = (
+                    compile_rules([(self._compiled[at], self._prepared[at].slot) for at in indexes])
+                    if indexes
+                    else None
+                )
+            found = _Topic(tuple(self._prepared[at] for at in indexes), self._generated[indexes])
             if len(self._matching) >= MAX_TOPICS:
                 self._matching.clear()
-            self._matching[topic] = matching
-        return matching
+            self._matching[topic] = found
+        return found
 
     @staticmethod
     def _call(rule: Rule, action: Action, evaluator: Evaluator, output: dict[str, Any]) -> ActionCall:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Unary, chain
@@ -378,9 +378,49 @@ class _Writer:
 
     # -- the function ------------------------------------------------------------------------------
 
-    def function(self, name: str, body: list[str]) -> Generated:
+    # -- a WHERE and a SELECT, as statements of a function --------------------------------------
+
+    def condition(self, where: Expr, failed: str) -> None:
+        """The WHERE's AND parts in turn, running `failed` (a statement: a return, or a flag set and
+        a break) at the first that is not exactly true; each part known true from the next on."""
+        for part in chain(where, "AND"):
+            value = self.value(part)
+            if value == "True":  # known to be true here
+                continue
+            self.emit(f"if not {value}:" if self.kind(value) == "bool" else f"if {value} is not True:")
+            for line in failed.split("; "):
+                self.emit(f"    {line}")
+            self.holds(part)
+
+    def selected(self, items: list[tuple[str | None, Expr | None, bool]]) -> str:
+        """The SELECT's output dict, built item by item: the local holding it."""
+        out = self.local()
+        self.emit(f"{out} = {{}}")
+        for key, expr, can_be_made in items:
+            if expr is None:
+                self.emit("if isinstance(d, dict):")
+                self.emit(f"    {out}.update(d)")
+                continue
+            if can_be_made:
+                value = self.value(expr)
+            else:  # fails as the interpreter fails: through the closures
+                value = self.assign(f"{self.helper(self._fallback(expr))}(ev)", pure=False)
+            if (isinstance(expr, Literal) or self.kind(value) is not None) and can_be_made:  # not Undefined
+                self.emit(f"{out}[{self.const(key or '_value')}] = {value}")
+                continue
+            self.emit(f"if {value} is not UNDEFINED:")
+            self.emit(f"    {out}[{self.const(key or '_value')}] = {value}")
+        return out
+
+    # -- the function ------------------------------------------------------------------------------
+
+    def function(self, name: str, body: list[str], parameters: str = "ev") -> Callable[..., Any]:
         """`def name(ev)`: the document, the top-level fields the body reads, then the body."""
-        head = [f"def {name}(ev):", "    d = ev.document", "    m = d if isinstance(d, dict) else EMPTY"]
+        head = [
+            f"def {name}({parameters}):",
+            "    d = ev.document",
+            "    m = d if isinstance(d, dict) else EMPTY",
+        ]
         if self.reads_time:  # timestamp(): the time the engine gave the message, one value throughout
             head.append("    now = ev.environment.now_ms()")
         head += [
@@ -389,7 +429,7 @@ class _Writer:
         source = "\n".join([*head, *body]) + "\n"
         namespace = {**_NAMESPACE, "K": tuple(self.constants), "H": tuple(self.helpers)}
         exec(compile(source, f"<IoT SQL {name}>", "exec"), namespace)  # our own text only (above)
-        generated: Generated = namespace[name]
+        generated: Callable[..., Any] = namespace[name]
         generated.source = source  # type: ignore[attr-defined]  # for reading, when one is in doubt
         return generated
 
@@ -398,16 +438,7 @@ def generate_condition(where: Expr, fallback: Callable[[Expr], Generated]) -> Ge
     """The WHERE as one function: whether it is exactly true, leaving at the first AND part that is
     not (as `sql_compile.compile_condition`). Only for a WHERE whose calls can all be made."""
     writer = _Writer(fallback)
-    for part in chain(where, "AND"):
-        value = writer.value(part)
-        if value == "True":  # known to be true here
-            continue
-        if writer.kind(value) == "bool":
-            writer.emit(f"if not {value}:")
-        else:
-            writer.emit(f"if {value} is not True:")
-        writer.emit("    return False")
-        writer.holds(part)  # it is true from here on
+    writer.condition(where, "return False")
     writer.emit("return True")
     return writer.function("where", writer.lines)
 
@@ -424,21 +455,37 @@ def generate_select(
     writer = _Writer(fallback)
     if where is not None:
         writer.holds(where)
-    writer.emit("out = {}")
-    for key, expr, can_be_made in items:
-        if expr is None:
-            writer.emit("if isinstance(d, dict):")
-            writer.emit("    out.update(d)")
-            continue
-        if can_be_made:
-            value = writer.value(expr)
-        else:  # fails as the interpreter fails: through the closures
-            value = writer.local()
-            writer.emit(f"{value} = {writer.helper(fallback(expr))}(ev)")
-        if (isinstance(expr, Literal) or writer.kind(value) is not None) and can_be_made:  # not Undefined
-            writer.emit(f"out[{writer.const(key or '_value')}] = {value}")
-            continue
-        writer.emit(f"if {value} is not UNDEFINED:")
-        writer.emit(f"    out[{writer.const(key or '_value')}] = {value}")
-    writer.emit("return out")
+    writer.emit(f"return {writer.selected(items)}")
     return writer.function("select", writer.lines)
+
+
+Selecting = tuple[Expr | None, int, list[tuple[str | None, Expr | None, bool]]]
+
+
+def generate_rules(rules: Sequence[Selecting], fallback: Callable[[Expr], Generated]) -> Callable[..., Any]:
+    """The rules one topic reaches as one function, `rules(ev, fire)`, doing what
+    `RulesEngine.process` does with each rule's WHERE and SELECT in turn: each WHERE (`rules` are
+    (WHERE or None, the slot of rules sharing it, SELECT items)) evaluated where the first rule with
+    it comes, and for each rule whose WHERE holds its output made and `fire(its index, output)`
+    called, before the next rule is looked at. One frame, the fields read once, `timestamp()` once,
+    and each SELECT knowing what its WHERE checked. Only for WHEREs whose calls can all be made."""
+    writer = _Writer(fallback)
+    held: dict[int, str] = {}  # slot -> the local saying whether its WHERE holds
+    for index, (where, slot, items) in enumerate(rules):
+        if where is not None:
+            if slot not in held:
+                flag = held[slot] = writer.local()
+                writer.emit(f"{flag} = True")
+                writer.emit("while True:  # a block to leave at the first part that is not true")
+                writer._enter()
+                writer.condition(where, f"{flag} = False; break")
+                writer.emit("break")
+                writer._leave()
+            writer.emit(f"if {held[slot]}:")
+            writer._enter()
+            writer.holds(where)
+        writer.emit(f"fire({index}, {writer.selected(items)})")
+        if where is not None:
+            writer._leave()
+    writer.emit("return")
+    return writer.function("rules", writer.lines, "ev, fire")

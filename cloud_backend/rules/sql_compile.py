@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cloud_backend.rules.sql_ast import Binary, Call, Case, Expr, Literal, Path, Star, Statement, Unary, chain
-from cloud_backend.rules.sql_codegen import generate_condition, generate_select
+from cloud_backend.rules.sql_codegen import generate_condition, generate_rules, generate_select
 from cloud_backend.rules.sql_eval import (
     FUNCTIONS,
     UNDEFINED,
@@ -276,10 +276,12 @@ class CompiledStatement:
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
         self.where: Callable[[Evaluator], bool] | None = None
+        generated_where = statement.where is None
         if statement.where is not None:
             if _calls_can_be_made(statement.where):
                 with contextlib.suppress(*_TOO_DEEP):
                     self.where = generate_condition(statement.where, compile_expression)
+                    generated_where = True
             if self.where is None:
                 self.where = compile_condition(statement.where)
         items: list[tuple[str | None, Expr | None, bool]] = []
@@ -298,6 +300,10 @@ class CompiledStatement:
             )
         except _TOO_DEEP:  # every item its closure: a call each, nothing nested in the generated text
             self.select = generate_select([(k, e, False) for k, e, _ in items], compile_expression)
+            generated_where = False
+        # what `compile_rules` writes into one function with the others a topic reaches, if the
+        # WHERE and the SELECT could each be written out (None: this statement keeps its functions)
+        self.selecting = (statement.where, items) if generated_where else None
 
     def evaluate(self, message: Message, environment: Environment) -> dict[str, Any] | None:
         """As `sql_eval.evaluate`: the output, or None when the WHERE does not hold."""
@@ -305,3 +311,21 @@ class CompiledStatement:
         if self.where is not None and self.where(evaluator) is not True:
             return None
         return self.select(evaluator)
+
+
+Rules = Callable[[Evaluator, Callable[[int, dict[str, Any]], None]], None]
+
+
+def compile_rules(statements: Sequence[tuple[CompiledStatement, int]]) -> Rules | None:
+    """The statements one topic reaches, each with the slot of those sharing its WHERE, as one
+    generated function (`sql_codegen.generate_rules`); None when one of them keeps its own functions
+    or the whole would nest deeper than Python compiles."""
+    selecting = []
+    for compiled, slot in statements:
+        if compiled.selecting is None:
+            return None
+        where, items = compiled.selecting
+        selecting.append((where, slot, items))
+    with contextlib.suppress(*_TOO_DEEP):
+        return generate_rules(selecting, compile_expression)
+    return None

@@ -9,6 +9,9 @@ import json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bench.rules import template_rules
+from cloud_backend.rules.engine import RulesEngine
+from cloud_backend.rules.model import PutItem, Rule
 from cloud_backend.rules.sql_ast import Binary, Call, Case, Literal, Path, SelectItem, Star, Statement, Unary
 from cloud_backend.rules.sql_compile import CompiledStatement
 from cloud_backend.rules.sql_eval import Environment, Message, evaluate
@@ -203,3 +206,73 @@ def test_what_a_guard_makes_known_gives_the_interpreters_answers(where, items, d
     assert same(lambda: compiled.evaluate(message, ENVIRONMENT)) == same(
         lambda: evaluate(statement, message, ENVIRONMENT)
     )
+
+
+class Recorder:
+    """An action runner that keeps what the engine runs, in order."""
+
+    def __init__(self):
+        self.ran = []
+
+    def run(self, call, failed):
+        self.ran.append((call.rule.name, call.output))
+
+
+def rule_by_rule(rules, message):
+    """The interpreter's answers for each rule in turn, to the first that fails (and its error)."""
+    fired = []
+    for rule in rules:
+        try:
+            output = evaluate(rule.statement, message, ENVIRONMENT)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            return fired, type(exc).__name__
+        if output is not None:
+            fired.append((rule.name, output))
+    return fired, None
+
+
+shared_wheres = st.lists(st.one_of(guarded_wheres, st.none()), min_size=1, max_size=3)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    shared_wheres,
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.lists(st.builds(SelectItem, guarded_items | expressions, st.sampled_from(NAMES)), max_size=3),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    guarded_documents | documents,
+)
+def test_the_rules_a_topic_reaches_as_one_function_fire_as_the_interpreter_answers_rule_by_rule(
+    wheres, selects, document
+):
+    """Rules whose WHEREs are shared, guarded or absent, through `RulesEngine.process` (one generated
+    function for the topic's rules where they can be one): the rules that fire, in order, with their
+    outputs, and where one fails, the same failure after the same rules."""
+    rules = [
+        Rule(f"r{n}", Statement(tuple(items), "chat/out", wheres[at % len(wheres)]), (PutItem("t"),))
+        for n, (at, items) in enumerate(selects)
+    ]
+    recorder = Recorder()
+    engine = RulesEngine(rules, recorder, now_ms=lambda: 1_800_000_000_000, new_uuid=lambda: "u-1")
+    payload = json.dumps(document).encode()
+    expected, failure = rule_by_rule(rules, Message("chat/out", payload, "client-1"))
+    try:
+        engine.process("chat/out", payload, "client-1")
+        raised = None
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raised = type(exc).__name__
+    assert raised == failure
+    assert json.dumps(recorder.ran, sort_keys=True, default=repr) == json.dumps(
+        expected, sort_keys=True, default=repr
+    )
+
+
+def test_the_template_rules_on_chat_out_are_one_generated_function():
+    engine = RulesEngine(template_rules(), Recorder())
+    assert engine._rules_for("chat/out").generated is not None
+    assert engine._rules_for("chat/pub/lobby").matching == ()

@@ -1,5 +1,7 @@
 """IoT SQL generated as Python source when a rule is loaded: a statement's WHERE becomes one function
-and its SELECT another, each a straight run of statements over the message's fields.
+and its SELECT another, each a straight run of statements over the message's fields; the rules one
+topic reaches become one function too (`generate_rules`), which the engine runs for every message on
+that topic.
 
 Why source and not only closures (`sql_compile`): a chat message's WHERE made of closures is about a
 hundred calls, each a frame and a cell or two; as one function it is a few dozen bytecodes over local
@@ -70,7 +72,7 @@ class _Writer:
     either number, "bool"), and which expressions it has already computed: a check a type makes
     needless is left out (`len(f1)` where `f1` is known to be a string, not `len(f1) if
     isinstance(f1, str) else UNDEFINED`), and an expression computed once is not computed again
-    where that first computation has run. Both are kept per block (`_enter`, `_leave`): what a block
+    where that first computation has run. Both are kept per block (`enter_block`, `leave_block`): what a block
     learns or computes holds inside it, not after it, as a block may be left before its end. A kind
     comes from how a value is made (`len` of a string is an int; `timestamp()` is the engine's int),
     from a constant's value, or from a condition known to hold: a WHERE's AND part after the
@@ -139,12 +141,12 @@ class _Writer:
             self._kinds[-1][out] = kind
         return out
 
-    def _enter(self) -> None:
+    def enter_block(self) -> None:
         self._depth += 1
         self._kinds.append({})
         self._computed.append({})
 
-    def _leave(self) -> None:
+    def leave_block(self) -> None:
         self._depth -= 1
         self._kinds.pop()
         self._computed.pop()
@@ -208,7 +210,7 @@ class _Writer:
         out = self.local()
         self.emit(f"{out} = {otherwise}")
         self.emit("while True:  # a block to leave early")
-        self._enter()
+        self.enter_block()
         always_bool = True
         for part in chain(expr, expr.op):
             value = self.value(part)
@@ -222,7 +224,7 @@ class _Writer:
                 self.emit(f"    {out} = UNDEFINED")
                 self.emit("    break")
         self.emit("break")
-        self._leave()
+        self.leave_block()
         if always_bool:
             self._kinds[-1][out] = "bool"
         return out
@@ -281,7 +283,7 @@ class _Writer:
         out = self.local()
         self.emit(f"{out} = UNDEFINED")
         self.emit("while True:  # a block to leave at the first WHEN that matches")
-        self._enter()
+        self.enter_block()
         subject = self.value(expr.subject)
         subject_kind = self.kind(subject)
         if subject_kind is None:
@@ -300,16 +302,16 @@ class _Writer:
                 self.emit(f"if type({subject}) in NUMBERS and {subject} == {tested}:")
             else:
                 self.emit(f"if compare('=', {subject}, {tested}) is True:")
-            self._enter()
+            self.enter_block()
             if literal is True and type(literal) is bool:  # the subject is exactly true here
                 self.holds(expr.subject)
             self.emit(f"{out} = {self.value(result)}")
             self.emit("break")
-            self._leave()
+            self.leave_block()
         if expr.default is not None:
             self.emit(f"{out} = {self.value(expr.default)}")
         self.emit("break")
-        self._leave()
+        self.leave_block()
         return out
 
     def _call(self, call: Call) -> str:
@@ -477,15 +479,15 @@ def generate_rules(rules: Sequence[Selecting], fallback: Callable[[Expr], Genera
                 flag = held[slot] = writer.local()
                 writer.emit(f"{flag} = True")
                 writer.emit("while True:  # a block to leave at the first part that is not true")
-                writer._enter()
+                writer.enter_block()
                 writer.condition(where, f"{flag} = False; break")
                 writer.emit("break")
-                writer._leave()
+                writer.leave_block()
             writer.emit(f"if {held[slot]}:")
-            writer._enter()
+            writer.enter_block()
             writer.holds(where)
         writer.emit(f"fire({index}, {writer.selected(items)})")
         if where is not None:
-            writer._leave()
+            writer.leave_block()
     writer.emit("return")
     return writer.function("rules", writer.lines, "ev, fire")

@@ -50,12 +50,11 @@ class ActionRunner(Protocol):
 
 
 class _Prepared(NamedTuple):
-    """A rule as `process` runs it: its compiled WHERE (None: it has none) and SELECT, the slot its
-    WHERE's answer is kept in for the other rules with the same WHERE, and its actions."""
+    """A rule as `process` runs it: its compiled statement, the slot its WHERE's answer is kept in for
+    the other rules with the same WHERE, and its actions."""
 
     rule: Rule
-    where: Callable[[Evaluator], bool] | None
-    select: Callable[[Evaluator], dict[str, Any]]
+    compiled: CompiledStatement
     slot: int
     actions: tuple[Action, ...]
 
@@ -97,13 +96,10 @@ class RulesEngine:
         self.rules = tuple(rules)
         shared: dict[Any, int] = {}  # one slot per distinct WHERE
         self._prepared = []
-        self._compiled = []
         for rule in self.rules:
-            compiled = CompiledStatement(rule.statement)
             where = rule.statement.where
             slot = shared.setdefault(where, len(shared)) if where is not None else -1
-            self._prepared.append(_Prepared(rule, compiled.where, compiled.select, slot, rule.actions))
-            self._compiled.append(compiled)
+            self._prepared.append(_Prepared(rule, CompiledStatement(rule.statement), slot, rule.actions))
         self._slots = len(shared)
         self._matching: dict[str, _Topic] = {}  # topic -> the rules whose FROM matches it
         self._generated: dict[tuple[int, ...], Rules | None] = {}  # those rules -> them as one function
@@ -129,7 +125,7 @@ class RulesEngine:
 
         def fire(index: int, output: dict[str, Any]) -> None:
             """Rule `index` (of `matching`) gave `output`: its actions run."""
-            rule, _, _, _, actions = matching[index]
+            rule, _, _, actions = matching[index]
             fired.append(index)
             for action in actions:
                 pending = run(self._call(rule, action, evaluator, output), report)
@@ -140,14 +136,14 @@ class RulesEngine:
             generated(evaluator, fire)
             return len(fired)
         wheres: list[bool | None] = [None] * self._slots
-        for index, (_, where, select, slot, _) in enumerate(matching):
-            if where is not None:
+        for index, (_, compiled, slot, _) in enumerate(matching):
+            if compiled.where is not None:
                 holds = wheres[slot]
                 if holds is None:
-                    holds = wheres[slot] = where(evaluator) is True
+                    holds = wheres[slot] = compiled.where(evaluator) is True
                 if not holds:
                     continue
-            fire(index, select(evaluator))
+            fire(index, compiled.select(evaluator))
         return len(fired)
 
     def _rules_for(self, topic: str) -> _Topic:
@@ -164,7 +160,7 @@ class RulesEngine:
             )
             if indexes not in self._generated:
                 self._generated[indexes] = (
-                    compile_rules([(self._compiled[at], self._prepared[at].slot) for at in indexes])
+                    compile_rules([(self._prepared[at].compiled, self._prepared[at].slot) for at in indexes])
                     if indexes
                     else None
                 )

@@ -72,8 +72,9 @@ class _Writer:
     either number, "bool"), and which expressions it has already computed: a check a type makes
     needless is left out (`len(f1)` where `f1` is known to be a string, not `len(f1) if
     isinstance(f1, str) else UNDEFINED`), and an expression computed once is not computed again
-    where that first computation has run. Both are kept per block (`enter_block`, `leave_block`): what a block
-    learns or computes holds inside it, not after it, as a block may be left before its end. A kind
+    where that first computation has run. Both are kept per block (`enter_block`, `leave_block`):
+    what a block learns or computes holds inside it, not after it, as a block may be left before its
+    end. A kind
     comes from how a value is made (`len` of a string is an int; `timestamp()` is the engine's int),
     from a constant's value, or from a condition known to hold: a WHERE's AND part after the
     function has returned False unless it is true, a CASE's WHEN true when its subject (an AND
@@ -378,19 +379,17 @@ class _Writer:
             return joined, "str"
         return f"UNDEFINED if ({' or '.join(f'{v} is UNDEFINED' for v in undefined)}) else {joined}", None
 
-    # -- the function ------------------------------------------------------------------------------
-
     # -- a WHERE and a SELECT, as statements of a function --------------------------------------
 
-    def condition(self, where: Expr, failed: str) -> None:
-        """The WHERE's AND parts in turn, running `failed` (a statement: a return, or a flag set and
+    def condition(self, where: Expr, failed: tuple[str, ...]) -> None:
+        """The WHERE's AND parts in turn, running the statements `failed` (a return, or a flag set and
         a break) at the first that is not exactly true; each part known true from the next on."""
         for part in chain(where, "AND"):
             value = self.value(part)
             if value == "True":  # known to be true here
                 continue
             self.emit(f"if not {value}:" if self.kind(value) == "bool" else f"if {value} is not True:")
-            for line in failed.split("; "):
+            for line in failed:
                 self.emit(f"    {line}")
             self.holds(part)
 
@@ -417,7 +416,8 @@ class _Writer:
     # -- the function ------------------------------------------------------------------------------
 
     def function(self, name: str, body: list[str], parameters: str = "ev") -> Callable[..., Any]:
-        """`def name(ev)`: the document, the top-level fields the body reads, then the body."""
+        """`def name(parameters)` (the first always `ev`): the document, the top-level fields the body
+        reads, `timestamp()` if the body reads it, then the body."""
         head = [
             f"def {name}({parameters}):",
             "    d = ev.document",
@@ -440,7 +440,7 @@ def generate_condition(where: Expr, fallback: Callable[[Expr], Generated]) -> Ge
     """The WHERE as one function: whether it is exactly true, leaving at the first AND part that is
     not (as `sql_compile.compile_condition`). Only for a WHERE whose calls can all be made."""
     writer = _Writer(fallback)
-    writer.condition(where, "return False")
+    writer.condition(where, ("return False",))
     writer.emit("return True")
     return writer.function("where", writer.lines)
 
@@ -480,7 +480,7 @@ def generate_rules(rules: Sequence[Selecting], fallback: Callable[[Expr], Genera
                 writer.emit(f"{flag} = True")
                 writer.emit("while True:  # a block to leave at the first part that is not true")
                 writer.enter_block()
-                writer.condition(where, f"{flag} = False; break")
+                writer.condition(where, (f"{flag} = False", "break"))
                 writer.emit("break")
                 writer.leave_block()
             writer.emit(f"if {held[slot]}:")

@@ -276,9 +276,10 @@ class CompiledStatement:
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
         self.where: Callable[[Evaluator], bool] | None = None
+        writable = statement.where is not None and _calls_can_be_made(statement.where)
         generated_where = statement.where is None
         if statement.where is not None:
-            if _calls_can_be_made(statement.where):
+            if writable:
                 with contextlib.suppress(*_TOO_DEEP):
                     self.where = generate_condition(statement.where, compile_expression)
                     generated_where = True
@@ -291,12 +292,9 @@ class CompiledStatement:
             else:
                 key = item.alias or column_name(item.expr)
                 items.append((key, item.expr, _calls_can_be_made(item.expr)))
-        held = (
-            statement.where if statement.where is not None and _calls_can_be_made(statement.where) else None
-        )
         try:
             self.select: Callable[[Evaluator], dict[str, Any]] = generate_select(
-                items, compile_expression, held
+                items, compile_expression, statement.where if writable else None
             )
         except _TOO_DEEP:  # every item its closure: a call each, nothing nested in the generated text
             self.select = generate_select([(k, e, False) for k, e, _ in items], compile_expression)

@@ -11,6 +11,14 @@ condition of its own) per write cost the broker's loop about a tenth of its time
 flat out. Writes of one kind that one call can make together (a burst's items for one table: one
 statement) come as a `Group` and count as all of them.
 
+Group commit: under a steady stream a batch starts at most every `SPACING_S`. A write after a quiet
+spell goes at once; one that follows the last batch's start sooner waits out the rest of the spacing,
+and what comes meanwhile joins it. At 200 chat messages a second that is four messages to a commit
+instead of one: a message put and committed alone after 5 ms asleep costs 112 to 180 µs of CPU here
+against 18 back to back (`bench/idle_gap.py`, sqlite_put), and side by side on the chat path at 200 a
+second the writer thread's CPU fell from about 190 to 95 µs a message. What waits on a write (a QoS 1
+PUBACK of a stored message) may wait that much longer; the republish never waits on it.
+
 Written here rather than on `ThreadPoolExecutor`: an executor runs one call at a time with a future and
 a wake-up each, and has no place to open a transaction around what is queued.
 """
@@ -19,12 +27,14 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 MAX_BATCH = 512  # writes in one transaction; a longer queue is taken in several
+SPACING_S = 0.02  # under a steady stream, a batch starts at most this often
 Failed = Callable[[BaseException], None]
 Write = tuple[Callable[..., None], tuple[Any, ...], Failed]  # the call, its arguments, whom to tell
 _Submitted = tuple[list[Write], Future[None]]
@@ -64,8 +74,13 @@ class WriteThread:
         self,
         transaction: Callable[[], AbstractContextManager[Any]] = nullcontext,
         name: str = "store-writer",
+        spacing_s: float = SPACING_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._transaction = transaction
+        self._spacing_s, self._clock, self._sleep = spacing_s, clock, sleep
+        self._started = -spacing_s  # when the last batch started, by `clock`
         self._queue: queue.SimpleQueue[_Submitted | None] = queue.SimpleQueue()  # None: stop
         self._closing = False
         self._lock = threading.Lock()  # `_closing` and what is queued agree
@@ -96,6 +111,7 @@ class WriteThread:
             submitted = self._queue.get()
             if submitted is None:
                 return
+            self._space_out()
             batch: list[Write] = []
             settled_at: list[tuple[int, Future[None]]] = []  # (where its writes end in `batch`, future)
             weighed = 0
@@ -103,12 +119,9 @@ class WriteThread:
                 batch += submitted[0]
                 weighed += sum(map(weight, submitted[0]))
                 settled_at.append((len(batch), submitted[1]))
-                if weighed >= MAX_BATCH:
+                if weighed >= MAX_BATCH or self._queue.empty():  # only this thread takes from it
                     break
-                try:  # and whatever else piled up meanwhile
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+                more = self._queue.get_nowait()  # and whatever else piled up meanwhile
                 if more is None:
                     stopping = True
                     break
@@ -119,6 +132,15 @@ class WriteThread:
                     settled_at.pop(0)[1].set_result(None)
             for _, done in settled_at:  # only what submitted no writes at all
                 done.set_result(None)
+
+    def _space_out(self) -> None:
+        """Waits, if the last batch started less than the spacing ago, for the rest of it."""
+        now = self._clock()
+        wait = self._started + self._spacing_s - now
+        if wait > 0:
+            self._sleep(wait)
+            now = self._clock()
+        self._started = now
 
     def _write(self, batch: list[Write]) -> None:
         errors: list[BaseException | None] = []

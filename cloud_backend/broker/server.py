@@ -40,7 +40,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from http import HTTPStatus
 from typing import Any
@@ -398,6 +398,11 @@ class IotBroker(Broker):  # type: ignore[misc]
         0 delivery on TCP (MQTT-3.8.4: the lower of the published and the granted QoS) is the packet
         encoded once, written with the rest of this pass (`_write_unwritten`); any other is
         delivered on its own (`_deliver_to`)."""
+        self.fan_out_all(topic, (data,), published)
+
+    def fan_out_all(self, topic: str, messages: Sequence[bytes], published: int) -> None:
+        """`fan_out` of each of `messages`, in order, all on `topic` at the same QoS: the route worked
+        out once for them (a burst of republishes to one room)."""
         route = self._route(topic)
         if published == QOS_0:
             direct, one_by_one = route.tcp, route.not_tcp
@@ -405,12 +410,17 @@ class IotBroker(Broker):  # type: ignore[misc]
             direct, one_by_one = route.tcp_granted_qos_0, route.rest
         if not direct and not one_by_one:  # nobody (chat/out: the rules take it from here)
             return
-        encoded = _Encoded(topic, data)
-        if direct:
-            self._unwritten.append((direct, encoded.packet()))
+        if not one_by_one:
+            self._unwritten += [(direct, encode_publish_qos0(topic, data)) for data in messages]
             self._schedule_writes()
-        for target, granted in one_by_one:
-            self._deliver_to(target, min(published, granted), encoded)
+            return
+        for data in messages:
+            encoded = _Encoded(topic, data)
+            if direct:
+                self._unwritten.append((direct, encoded.packet()))
+                self._schedule_writes()
+            for target, granted in one_by_one:
+                self._deliver_to(target, min(published, granted), encoded)
 
     def _deliver_to(self, target: Any, qos: int, encoded: _Encoded) -> None:
         """One subscriber's delivery, its state looked up now: a connection that has gone since the
@@ -648,12 +658,30 @@ class LoopBus:
             self.loop.call_soon_threadsafe(self._publish_now, topic, payload, client_id, qos)
 
     def _publish_queued(self) -> None:
-        queued, self._queued = self._queued, []  # what these publish to is queued for the next callback
-        for topic, payload, client_id, qos in queued:
+        """What the rules republished during the last callbacks, in order; each run of messages to the
+        same topic at the same QoS (a burst's republishes to one room) fanned out together
+        (`IotBroker.fan_out_all`: the route found once, not once a message), then seen by the rules
+        one by one. What these publish in turn is queued for the next callback."""
+        queued, self._queued = self._queued, []
+        at, count = 0, len(queued)
+        while at < count:
+            topic, _, _, qos = queued[at]
+            end = at + 1
+            while end < count and queued[end][0] == topic and queued[end][3] == qos:
+                end += 1
+            run = queued[at:end]
+            at = end
             try:
-                self._publish_now(topic, payload, client_id, qos)
-            except Exception:  # as the loop would for a callback of its own: the others still go
-                log.exception("a message from the backend failed to publish", extra={"topic": topic})
+                if self.broker is not None:
+                    self.broker.fan_out_all(topic, [payload for _, payload, _, _ in run], qos or QOS_0)
+            except Exception:  # as the loop would for a callback of its own: the rest still go
+                log.exception("messages from the backend failed to publish", extra={"topic": topic})
+            if self.rules is not None:
+                for _, payload, client_id, _ in run:
+                    try:
+                        self.rules(topic, payload, client_id)
+                    except Exception:
+                        log.exception("the rules failed on a backend message", extra={"topic": topic})
 
     def after_delivery(self, job: Callable[[], None]) -> None:
         """Runs `job` once what the loop is delivering now is written (`IotBroker.after_writes`); off

@@ -581,6 +581,30 @@ def test_work_for_threads_waits_until_the_fan_out_of_the_same_pass_is_written(br
     sock.close()
 
 
+def test_republishes_queued_together_reach_subscribers_and_rules_each_in_order(broker):
+    """What the rules republish in one callback goes out a run of one topic and QoS at a time (one
+    route for the run): every message arrives, at its QoS, in the order published at that QoS, and
+    the rules see each one, in order."""
+    watcher = Client(broker, "watcher").connect()
+    watcher.subscribe("room/#", qos=1)
+    seen: list[tuple[str, bytes]] = []
+    broker.bus.rules = lambda topic, payload, client_id="": seen.append((topic, payload))
+    sent = [("room/a", b"1", 0), ("room/a", b"2", 0), ("room/b", b"3", 0), ("room/a", b"4", 0)]
+    sent += [("room/a", b"5", 1), ("room/a", b"6", 1), ("room/b", b"7", 1), ("room/a", b"8", 0)]
+
+    async def as_the_rules_do() -> None:
+        for topic, payload, qos in sent:
+            broker.bus.publish(topic, payload, qos=qos)
+
+    broker.loop.run(as_the_rules_do())
+    wait_for(lambda: len(watcher.messages) >= len(sent), 10, "every republished message")
+    for qos in (0, 1):
+        assert [m for m in watcher.messages if m[2] == qos] == [m for m in sent if m[2] == qos]
+    assert len(watcher.messages) == len(sent)
+    assert seen == [(topic, payload) for topic, payload, _ in sent]
+    watcher.stop()
+
+
 @pytest.mark.parametrize("what", sorted(MALFORMED_PUBLISHES))
 def test_a_malformed_publish_closes_its_connection_and_no_one_gets_it(broker, what):
     watcher = Client(broker, "watcher").connect()

@@ -43,6 +43,8 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from http import HTTPStatus
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import websockets
@@ -663,14 +665,8 @@ class LoopBus:
         (`IotBroker.fan_out_all`: the route found once, not once a message), then seen by the rules
         one by one. What these publish in turn is queued for the next callback."""
         queued, self._queued = self._queued, []
-        at, count = 0, len(queued)
-        while at < count:
-            topic, _, _, qos = queued[at]
-            end = at + 1
-            while end < count and queued[end][0] == topic and queued[end][3] == qos:
-                end += 1
-            run = queued[at:end]
-            at = end
+        for (topic, qos), grouped in groupby(queued, key=itemgetter(0, 3)):
+            run = list(grouped)
             try:
                 if self.broker is not None:
                     self.broker.fan_out_all(topic, [payload for _, payload, _, _ in run], qos or QOS_0)

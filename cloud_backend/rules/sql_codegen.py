@@ -74,11 +74,10 @@ class _Writer:
     isinstance(f1, str) else UNDEFINED`), and an expression computed once is not computed again
     where that first computation has run. Both are kept per block (`enter_block`, `leave_block`):
     what a block learns or computes holds inside it, not after it, as a block may be left before its
-    end. A kind
-    comes from how a value is made (`len` of a string is an int; `timestamp()` is the engine's int),
-    from a constant's value, or from a condition known to hold: a WHERE's AND part after the
-    function has returned False unless it is true, a CASE's WHEN true when its subject (an AND
-    chain) is true (`isString(text)` makes `text` a string, `room = 'lobby'` too)."""
+    end. A kind comes from how a value is made (`len` of a string is an int; `timestamp()` is the
+    engine's int), from a constant's value, or from a condition known to hold: a WHERE's AND part
+    after the function has returned False unless it is true, a CASE's WHEN true when its subject (an
+    AND chain) is true (`isString(text)` makes `text` a string, `room = 'lobby'` too)."""
 
     def __init__(self, fallback: Callable[[Expr], Generated]) -> None:
         self._fallback = fallback  # the closure of a node written out as a call
